@@ -1,0 +1,48 @@
+/**
+ * The Elysia app: body parsing, errors, observability, then routes in a stated order. Fixed
+ * paths come before `GET /:short_code`, which would otherwise swallow them.
+ */
+import { swagger } from "@elysiajs/swagger";
+import { Elysia } from "elysia";
+import type { Deps } from "./deps.ts";
+import { createErrorRenderer } from "./http/error-handler.ts";
+import { badRequest } from "./http/errors.ts";
+import { parseJsonObject } from "./http/json-body.ts";
+import { observe } from "./http/observe.ts";
+import { healthRoutes } from "./health/routes.ts";
+import { usersRoutes } from "./users/routes.ts";
+import { VERSION } from "./version.ts";
+
+export function createApp(deps: Deps) {
+  const routes: { method: string; path: string }[] = [];
+  const renderError = createErrorRenderer({ logger: deps.logger, metrics: deps.metrics, routes: () => routes });
+
+  const app = new Elysia()
+    .use(observe({ logger: deps.logger, metrics: deps.metrics, accessLog: deps.config.accessLog }))
+    .onError({ as: "global" }, renderError)
+    .onParse({ as: "global" }, async ({ request, contentType }) => {
+      // Multipart (the CSV import) keeps Elysia's parser; everything else must be a JSON object.
+      if (contentType.startsWith("multipart/form-data")) return;
+      if (contentType === "" && request.headers.get("content-length") === null && !request.body) return;
+      if (!/^application\/(.+\+)?json\b/i.test(contentType)) {
+        throw badRequest(`request body must be application/json, not ${contentType || "unspecified"}`);
+      }
+      return parseJsonObject(request);
+    })
+    .use(swagger({
+      path: "/docs",
+      exclude: ["/docs", "/docs/json"],
+      documentation: {
+        info: { title: "linkfort", version: VERSION, description: "Self-hosted URL shortener. Write endpoints need `Authorization: Bearer <key>`." },
+        components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+        security: [{ bearer: [] }],
+      },
+    }))
+    .use(healthRoutes(deps))
+    .use(usersRoutes(deps));
+
+  routes.push(...app.routes.map((r) => ({ method: r.method, path: r.path })));
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,31 @@
+/** The PostgreSQL pool (postgres.js) and the drizzle handle over it. */
+import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import postgres from "postgres";
+import * as schema from "./schema.ts";
+
+export type Db = PostgresJsDatabase<typeof schema>;
+export type Sql = postgres.Sql;
+
+export interface DbOptions {
+  url: string;
+  poolMax: number;
+  statementTimeoutMs: number;
+  applicationName: string;
+}
+
+export function connect(opts: DbOptions): { sql: Sql; db: Db } {
+  const sql = postgres(opts.url, {
+    max: opts.poolMax,
+    // A dead server must fail requests fast instead of queueing them for the default 30 s.
+    connect_timeout: 5,
+    idle_timeout: 60,
+    max_lifetime: 30 * 60,
+    onnotice: () => {},
+    connection: {
+      application_name: opts.applicationName,
+      TimeZone: "UTC",
+      statement_timeout: opts.statementTimeoutMs,
+    },
+  });
+  return { sql, db: drizzle(sql, { schema }) };
+}

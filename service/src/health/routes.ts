@@ -1,0 +1,34 @@
+/** /live, /ready, /health and /metrics: public, cheap, never behind an API key. */
+import { Elysia, t } from "elysia";
+import type { Metrics } from "../metrics.ts";
+import { VERSION } from "../version.ts";
+import type { Health } from "./state.ts";
+
+export function healthRoutes(deps: { health: Health; metrics: Metrics }) {
+  const { health } = deps;
+  const detail = { tags: ["health"], security: [] };
+  return new Elysia()
+    .get("/live", () => ({ status: "live" }), { detail: { ...detail, summary: "The process answers" } })
+    .get("/ready", ({ set }) => {
+      if (health.lifecycle === "ready") return { status: "ready" };
+      set.status = 503;
+      return { error: "Service Unavailable", message: `instance is ${health.lifecycle}`, status: health.lifecycle };
+    }, { detail: { ...detail, summary: "Ready for traffic (not starting, not draining)" } })
+    .get("/health", async () => {
+      const db = await health.db();
+      return {
+        status: db === "ok" ? "ok" : "degraded",
+        version: VERSION,
+        uptime_seconds: health.uptimeSeconds(),
+        lifecycle: health.lifecycle,
+        db,
+      };
+    }, {
+      response: t.Object({ status: t.String(), version: t.String(), uptime_seconds: t.Number(), lifecycle: t.String(), db: t.String() }, { additionalProperties: true }),
+      detail: { ...detail, summary: "Summary for people: version, uptime, dependencies" },
+    })
+    .get("/metrics", async ({ set }) => {
+      set.headers["content-type"] = deps.metrics.registry.contentType;
+      return deps.metrics.registry.metrics();
+    }, { detail: { ...detail, summary: "Prometheus metrics" } });
+}

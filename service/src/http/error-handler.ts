@@ -1,0 +1,109 @@
+/**
+ * Turns anything a request can throw into the contract's `{"error", "message"}` JSON:
+ * our ApiErrors as they are, Elysia's validation / parse / not-found errors as 400 / 404 / 405,
+ * PostgreSQL errors by SQLSTATE (so a constraint that validation missed is still a 4xx), and
+ * the rest as a fixed 500 that is logged with the request id and never shows a stack.
+ */
+import { ValidationError } from "elysia";
+import type { Logger } from "../lib/logger.ts";
+import type { Metrics } from "../metrics.ts";
+import { ApiError, jsonResponse } from "./errors.ts";
+import { noteStatus, requestIdOf } from "./observe.ts";
+
+export interface RouteInfo {
+  method: string;
+  path: string;
+}
+
+interface ErrorContext {
+  code: string | number;
+  error: unknown;
+  request: Request;
+}
+
+export function createErrorRenderer(opts: { logger: Logger; metrics: Metrics; routes: () => readonly RouteInfo[] }) {
+  const allowed = allowedMethodsFinder(opts.routes);
+  return ({ code, error, request }: ErrorContext): Response => {
+    const response = toResponse(code, error, request, allowed, opts);
+    noteStatus(request, response.status);
+    return response;
+  };
+}
+
+function toResponse(
+  code: string | number,
+  error: unknown,
+  request: Request,
+  allowed: (path: string) => string[],
+  opts: { logger: Logger; metrics: Metrics },
+): Response {
+  if (error instanceof ApiError) return jsonResponse(error.status, error.body(), error.headers);
+  if (code === "VALIDATION" && error instanceof ValidationError) return validationResponse(error);
+  if (code === "PARSE") return jsonResponse(400, { error: "Bad Request", message: "request body could not be parsed" });
+  if (code === "NOT_FOUND") {
+    const path = new URL(request.url).pathname;
+    const methods = allowed(path);
+    if (methods.length > 0 && !methods.includes(request.method)) {
+      return jsonResponse(405, { error: "Method Not Allowed", message: `${request.method} is not allowed on ${path}` }, { Allow: methods.join(", ") });
+    }
+    return jsonResponse(404, { error: "Not Found", message: `no route for ${request.method} ${path}` });
+  }
+  const db = fromPostgres(error);
+  if (db) {
+    opts.metrics.dbErrors.inc({ kind: db.kind });
+    if (db.status >= 500) opts.logger.warn("database unavailable", { request_id: requestIdOf(request), error });
+    return jsonResponse(db.status, db.body, db.headers);
+  }
+  opts.logger.error("unhandled error", { request_id: requestIdOf(request), code: String(code), error });
+  return jsonResponse(500, { error: "Internal Server Error", message: "something unexpected happened; the request id is in the X-Request-ID header" });
+}
+
+function validationResponse(error: ValidationError): Response {
+  const fields = error.all.map((e) => ({
+    field: "path" in e && e.path ? e.path.replace(/^\//, "").replaceAll("/", ".") : "",
+    message: "summary" in e && e.summary ? e.summary : e.message,
+  }));
+  const first = fields[0];
+  const where = error.type === "body" && error.value === undefined ? "request body must be a JSON object" : undefined;
+  const message = where ?? (first ? `${error.type}${first.field ? ` field '${first.field}'` : ""}: ${first.message}` : `invalid ${error.type}`);
+  return jsonResponse(400, { error: "Bad Request", message, fields });
+}
+
+interface DbFailure {
+  kind: string;
+  status: number;
+  body: { error: string; message: string };
+  headers?: Record<string, string>;
+}
+
+const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "EPIPE", "ETIMEDOUT"]);
+
+/** Classifies postgres.js errors by SQLSTATE or connection code; undefined when it is not one. */
+export function fromPostgres(error: unknown): DbFailure | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return undefined;
+  const isPg = (error as { name?: string }).name === "PostgresError";
+  if (isPg && code === "23505") return { kind: "unique", status: 409, body: { error: "Conflict", message: "a record with the same unique value already exists" } };
+  if (isPg && code === "23503") return { kind: "foreign_key", status: 404, body: { error: "Not Found", message: "a referenced record does not exist" } };
+  if (isPg && code.startsWith("22")) return { kind: "data", status: 400, body: { error: "Bad Request", message: "a value was not acceptable to the database" } };
+  if ((isPg && (code === "57014" || code.startsWith("08") || code === "57P01" || code === "57P03")) || CONNECTION_CODES.has(code)) {
+    return {
+      kind: "unavailable",
+      status: 503,
+      body: { error: "Service Unavailable", message: "the database is not answering; try again shortly" },
+      headers: { "Retry-After": "5" },
+    };
+  }
+  return undefined;
+}
+
+/** Which methods are routed for a path, so an unmatched method can be told apart (405) from an unknown path (404). */
+function allowedMethodsFinder(routes: () => readonly RouteInfo[]) {
+  let compiled: { method: string; pattern: RegExp }[] | undefined;
+  return (path: string): string[] => {
+    compiled ??= routes()
+      .filter((r) => r.method !== "ALL")
+      .map((r) => ({ method: r.method, pattern: new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*")}/?$`) }));
+    return [...new Set(compiled.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+  };
+}

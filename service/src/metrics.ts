@@ -1,0 +1,54 @@
+/**
+ * Every Prometheus metric the service exports, built per app (no global registry) so tests can
+ * run several apps in one process. Names: linkfort_<area>_<name>_<unit>; route labels are
+ * templates (`/urls/:id`), never raw paths, so cardinality stays bounded.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "linkfort_" });
+  const m = {
+    registry,
+    httpRequests: new Counter({
+      name: "linkfort_http_requests_total",
+      help: "Requests answered, by method, route template and status",
+      labelNames: ["method", "route", "status"] as const,
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: "linkfort_http_request_duration_seconds",
+      help: "Time from request to response, by method, route template and status class",
+      labelNames: ["method", "route", "status_class"] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    httpInFlight: new Gauge({ name: "linkfort_http_in_flight_requests", help: "Requests being handled now", registers: [registry] }),
+    dbPoolMax: new Gauge({ name: "linkfort_db_pool_max_connections", help: "Configured size of the PostgreSQL pool", registers: [registry] }),
+    dbErrors: new Counter({
+      name: "linkfort_db_errors_total",
+      help: "Database errors that reached the error handler, by kind",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+    clicksRecorded: new Counter({ name: "linkfort_clicks_recorded_total", help: "Clicks handed to the click sink", registers: [registry] }),
+    clicksWritten: new Counter({ name: "linkfort_clicks_written_total", help: "Clicks inserted into PostgreSQL", registers: [registry] }),
+    clicksDropped: new Counter({
+      name: "linkfort_clicks_dropped_total",
+      help: "Clicks lost: buffer full while PostgreSQL was down, or their link was deleted first",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    clicksBuffered: new Gauge({ name: "linkfort_clicks_buffered", help: "Clicks waiting to be written", registers: [registry] }),
+    clickFlushDuration: new Histogram({
+      name: "linkfort_click_flush_duration_seconds",
+      help: "Time to write one batch of clicks",
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    ready: new Gauge({ name: "linkfort_ready", help: "1 while the instance accepts traffic, 0 while starting or draining", registers: [registry] }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,56 @@
+/** Every SQL statement about users. */
+import { asc, eq, or } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { users, type UserRow } from "../db/schema.ts";
+import type { Page } from "../http/params.ts";
+
+export type UserConflict = { conflict: "username" | "email" };
+
+export function createUsersRepo(db: Db) {
+  /** Which unique field an existing row already holds, for a precise 409 message. */
+  async function conflictOf(username: string | undefined, email: string | undefined, exceptId?: number): Promise<UserConflict | undefined> {
+    const clauses = [username !== undefined ? eq(users.username, username) : undefined, email !== undefined ? eq(users.email, email) : undefined];
+    const rows = await db.select({ id: users.id, username: users.username }).from(users).where(or(...clauses)).limit(3);
+    const other = rows.find((r) => r.id !== exceptId);
+    if (!other) return undefined;
+    return { conflict: other.username === username ? "username" : "email" };
+  }
+
+  return {
+    async insert(input: { username: string; email: string; createdAt?: Date }): Promise<UserRow | UserConflict> {
+      const [row] = await db.insert(users).values(input).onConflictDoNothing().returning();
+      return row ?? (await conflictOf(input.username, input.email)) ?? { conflict: "username" };
+    },
+
+    async findById(id: number): Promise<UserRow | undefined> {
+      const [row] = await db.select().from(users).where(eq(users.id, id));
+      return row;
+    },
+
+    list(page: Page, onlyId?: number): Promise<UserRow[]> {
+      return db.select().from(users).where(onlyId === undefined ? undefined : eq(users.id, onlyId))
+        .orderBy(asc(users.id)).limit(page.limit).offset(page.offset);
+    },
+
+    async update(id: number, patch: { username?: string; email?: string }): Promise<UserRow | UserConflict | undefined> {
+      if (patch.username === undefined && patch.email === undefined) return this.findById(id);
+      const clash = await conflictOf(patch.username, patch.email, id);
+      if (clash) return clash;
+      try {
+        const [row] = await db.update(users).set(patch).where(eq(users.id, id)).returning();
+        return row;
+      } catch (err) {
+        // Lost a race with a concurrent write of the same value.
+        if ((err as { code?: string }).code === "23505") return { conflict: patch.username !== undefined ? "username" : "email" };
+        throw err;
+      }
+    },
+
+    async delete(id: number): Promise<boolean> {
+      const rows = await db.delete(users).where(eq(users.id, id)).returning({ id: users.id });
+      return rows.length > 0;
+    },
+  };
+}
+
+export type UsersRepo = ReturnType<typeof createUsersRepo>;

@@ -1,0 +1,54 @@
+/**
+ * Runs once before every test file in a `bun test` run: starts one real PostgreSQL on a random
+ * loopback port (or uses TEST_DATABASE_URL) and prepares a migrated template database, from
+ * which each test file copies its own database in milliseconds.
+ */
+import { afterAll } from "bun:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "../src/lib/embedded-postgres.ts";
+import { connect } from "../src/db/client.ts";
+import { migrate } from "../src/db/migrate.ts";
+import { freePort } from "./ports.ts";
+import { TEMPLATE_DB } from "./pg.ts";
+
+let embedded: EmbeddedPostgres | undefined;
+let dataDir: string | undefined;
+
+async function adminUrl(): Promise<string> {
+  if (process.env.TEST_DATABASE_URL) return process.env.TEST_DATABASE_URL;
+  // /tmp is world-traversable, so the postgres system user can reach it when we run as root.
+  dataDir = await mkdtemp(join(tmpdir(), "linkfort-test-pg-"));
+  await import("node:fs/promises").then((fs) => fs.chmod(dataDir!, 0o755));
+  embedded = await startEmbeddedPostgres({ dir: join(dataDir, "db"), port: await freePort(), ephemeral: true });
+  return embedded.adminUrl;
+}
+
+async function prepareTemplate(url: string): Promise<void> {
+  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`drop database if exists ${TEMPLATE_DB} with (force)`);
+  await admin.unsafe(`create database ${TEMPLATE_DB}`);
+  await admin.end();
+  const target = new URL(url);
+  target.pathname = `/${TEMPLATE_DB}`;
+  const { sql } = connect({ url: target.toString(), poolMax: 2, statementTimeoutMs: 60_000, applicationName: "linkfort-test-template" });
+  await migrate(sql);
+  await sql.end();
+}
+
+try {
+  const url = await adminUrl();
+  await prepareTemplate(url);
+  process.env.LINKFORT_TEST_PG_ADMIN_URL = url;
+} catch (err) {
+  // Without PostgreSQL no route test can mean anything: fail loudly, never skip.
+  console.error("test setup: could not start PostgreSQL:", err);
+  process.exit(1);
+}
+
+afterAll(async () => {
+  await embedded?.stop().catch(() => {});
+  if (dataDir) await rm(dataDir, { recursive: true, force: true }).catch(() => {});
+});
