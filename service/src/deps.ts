@@ -39,6 +39,9 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
   const usersRepo = createUsersRepo(db);
   const users = createUsersService(usersRepo);
 
+  // wire: urls, events, redirect, clicks
+  // wire: imports
+
   const closers: (() => Promise<void>)[] = []; // wire: background jobs
   return {
     config, logger, metrics, sql, db, health, auth, users,
