@@ -41,9 +41,10 @@ export function createApp(deps: Deps) {
     .use(healthRoutes(deps))
     // routes: keys (/admin/keys)
     // routes: imports (POST /users/bulk, before /users/:id)
-    .use(usersRoutes(deps));
+    .use(usersRoutes(deps))
     // routes: urls, events
     // routes: redirect (GET /:short_code) — always last
+    ;
 
   routes.push(...app.routes.map((r) => ({ method: r.method, path: r.path })));
   return app;
