@@ -25,6 +25,17 @@ export const authenticated = (auth: Authenticator) =>
     principal: await auth.authenticate(headers["authorization"]),
   }));
 
+/**
+ * For /admin/* route groups: authenticates and refuses non-admin keys before body validation,
+ * so a user key gets its 403 without learning the schema, as an anonymous caller gets its 401.
+ */
+export const adminOnly = (auth: Authenticator) =>
+  new Elysia().derive({ as: "scoped" }, async ({ headers }) => {
+    const principal = await auth.authenticate(headers["authorization"]);
+    requireAdmin(principal);
+    return { principal };
+  });
+
 export function requireAdmin(principal: Principal): void {
   if (principal.role !== "admin") throw forbidden("this needs an admin key");
 }
