@@ -35,7 +35,7 @@ export function createMetrics() {
     clicksWritten: new Counter({ name: "linkfort_clicks_written_total", help: "Clicks inserted into PostgreSQL", registers: [registry] }),
     clicksDropped: new Counter({
       name: "linkfort_clicks_dropped_total",
-      help: "Clicks lost: buffer full while PostgreSQL was down, or their link was deleted first",
+      help: "Clicks not written, by reason (buffer_full, link_deleted, rejected, shutdown, stopped)",
       labelNames: ["reason"] as const,
       registers: [registry],
     }),

@@ -54,6 +54,13 @@ export const events = pgTable(
   ],
 );
 
+// Codes of hard-deleted links: a short code is never handed out twice, so an old link that is
+// still printed somewhere cannot start pointing at someone else's destination.
+export const retiredCodes = pgTable("retired_codes", {
+  code: varchar("code", { length: 16 }).primaryKey(),
+  retiredAt: utc("retired_at").notNull().defaultNow(),
+});
+
 export const apiKeys = pgTable(
   "api_keys",
   {
@@ -75,4 +82,5 @@ export const apiKeys = pgTable(
 export type UserRow = typeof users.$inferSelect;
 export type UrlRow = typeof urls.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
+export type RetiredCodeRow = typeof retiredCodes.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;

@@ -16,6 +16,9 @@ export function parsePathId(raw: string, what: string): number {
   throw notFound(`${what} ${raw} not found`);
 }
 
+/** A JSON integer ≥ 1 in a body. Not t.Integer: Elysia's t.Integer also takes the string "12". */
+export const jsonId = (description: string) => t.Number({ multipleOf: 1, minimum: 1, description });
+
 export const pathId = t.Object({ id: t.String({ description: "positive integer id" }) });
 
 export const pagingQuery = {

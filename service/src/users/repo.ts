@@ -1,7 +1,8 @@
 /** Every SQL statement about users. */
-import { asc, eq, or } from "drizzle-orm";
+import { asc, eq, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { users, type UserRow } from "../db/schema.ts";
+import { retiredCodes, urls, users, type UserRow } from "../db/schema.ts";
+import { isUniqueViolation } from "../db/errors.ts";
 import type { Page } from "../http/params.ts";
 
 export type UserConflict = { conflict: "username" | "email" };
@@ -41,14 +42,25 @@ export function createUsersRepo(db: Db) {
         return row;
       } catch (err) {
         // Lost a race with a concurrent write of the same value.
-        if ((err as { code?: string }).code === "23505") return { conflict: patch.username !== undefined ? "username" : "email" };
+        if (isUniqueViolation(err)) return { conflict: patch.username !== undefined ? "username" : "email" };
         throw err;
       }
     },
 
-    async delete(id: number): Promise<boolean> {
-      const rows = await db.delete(users).where(eq(users.id, id)).returning({ id: users.id });
-      return rows.length > 0;
+    /**
+     * Deletes the user; links and events go by cascade. The links' codes are retired in the same
+     * transaction (a cascade would skip that), so they are never issued again. Returns those
+     * codes, for cache invalidation, or undefined when there was no such user.
+     */
+    async delete(id: number): Promise<string[] | undefined> {
+      return db.transaction(async (tx) => {
+        const retired = await tx.insert(retiredCodes)
+          .select(tx.select({ code: urls.shortCode, retiredAt: sql`now()`.as("retired_at") }).from(urls).where(eq(urls.userId, id)))
+          .onConflictDoNothing()
+          .returning({ code: retiredCodes.code });
+        const rows = await tx.delete(users).where(eq(users.id, id)).returning({ id: users.id });
+        return rows.length > 0 ? retired.map((r) => r.code) : undefined;
+      });
     },
   };
 }

@@ -6,13 +6,13 @@ import type { UserRow } from "../db/schema.ts";
 import type { CreateUserInput, UpdateUserInput } from "./model.ts";
 import type { UserConflict, UsersRepo } from "./repo.ts";
 
-/** Told about every change to a user, so caches of their links can be dropped. */
-export type UserChangeListener = (userId: number) => void;
+/** Told when a user is deleted, with the codes of the links that went with them (for caches). */
+export type UserDeletedListener = (userId: number, shortCodes: string[]) => void;
 
 const isConflict = (r: unknown): r is UserConflict => typeof r === "object" && r !== null && "conflict" in r;
 const conflictError = (c: UserConflict) => conflict(`${c.conflict} is already taken`);
 
-export function createUsersService(repo: UsersRepo, onDeleted: UserChangeListener = () => {}) {
+export function createUsersService(repo: UsersRepo, onDeleted: UserDeletedListener = () => {}) {
   async function get(principal: Principal, id: number): Promise<UserRow> {
     const row = await repo.findById(id);
     if (!row) throw notFound(`user ${id} not found`);
@@ -44,8 +44,9 @@ export function createUsersService(repo: UsersRepo, onDeleted: UserChangeListene
 
     async remove(principal: Principal, id: number): Promise<void> {
       await get(principal, id);
-      if (!(await repo.delete(id))) throw notFound(`user ${id} not found`);
-      onDeleted(id);
+      const codes = await repo.delete(id);
+      if (!codes) throw notFound(`user ${id} not found`);
+      onDeleted(id, codes);
     },
   };
 }

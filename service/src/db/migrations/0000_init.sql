@@ -20,6 +20,11 @@ CREATE TABLE "events" (
 	"details" jsonb DEFAULT '{}'::jsonb NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "retired_codes" (
+	"code" varchar(16) PRIMARY KEY NOT NULL,
+	"retired_at" timestamp (6) DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "urls" (
 	"id" serial PRIMARY KEY NOT NULL,
 	"user_id" integer NOT NULL,

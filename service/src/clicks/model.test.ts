@@ -1,0 +1,27 @@
+import { describe, expect, test } from "bun:test";
+import { CLICK_HEADER_MAX, clickDetails, clickHeader } from "./model.ts";
+
+describe("clickHeader", () => {
+  test("keeps short values as they are and absent or empty ones out", () => {
+    expect(clickHeader("https://from.example/")).toBe("https://from.example/");
+    expect(clickHeader(null)).toBeUndefined();
+    expect(clickHeader(undefined)).toBeUndefined();
+    expect(clickHeader("")).toBeUndefined();
+  });
+
+  test("cuts at 512 characters without leaving half a surrogate pair, and removes NUL", () => {
+    expect(clickHeader("x".repeat(600))).toBe("x".repeat(CLICK_HEADER_MAX));
+    const cut = clickHeader(`${"x".repeat(CLICK_HEADER_MAX - 1)}😀`)!;
+    expect(cut.isWellFormed()).toBe(true);
+    expect(cut.length).toBe(CLICK_HEADER_MAX);
+    expect(clickHeader("a\u0000b")).toBe("ab");
+  });
+});
+
+describe("clickDetails", () => {
+  test("always names the code and only the headers that were sent", () => {
+    const at = new Date();
+    expect(clickDetails({ urlId: 1, shortCode: "abc123", at })).toEqual({ short_code: "abc123" });
+    expect(clickDetails({ urlId: 1, shortCode: "abc123", at, referrer: "r", userAgent: "u" })).toEqual({ short_code: "abc123", referrer: "r", user_agent: "u" });
+  });
+});

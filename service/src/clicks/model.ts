@@ -1,0 +1,29 @@
+/** A click as the redirect hands it off, and the `details` object its `clicked` event stores. */
+
+/** One successful redirect. The owner is looked up when the click is written, not carried. */
+export interface Click {
+  urlId: number;
+  shortCode: string;
+  /** When the redirect was answered; the event's timestamp. */
+  at: Date;
+  referrer?: string;
+  userAgent?: string;
+}
+
+export const CLICK_HEADER_MAX = 512;
+
+/**
+ * Headers are client input of any length. Keep 512 characters, and drop what jsonb refuses (NUL,
+ * a surrogate half left by the cut): one bad value would otherwise fail its whole batch.
+ */
+export function clickHeader(value: string | null | undefined): string | undefined {
+  if (value === null || value === undefined || value === "") return undefined;
+  return value.slice(0, CLICK_HEADER_MAX).replaceAll("\u0000", "").toWellFormed();
+}
+
+export function clickDetails(click: Click): Record<string, string> {
+  const details: Record<string, string> = { short_code: click.shortCode };
+  if (click.referrer !== undefined) details.referrer = click.referrer;
+  if (click.userAgent !== undefined) details.user_agent = click.userAgent;
+  return details;
+}

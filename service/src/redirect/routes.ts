@@ -1,0 +1,19 @@
+/** GET /:short_code: public, no key. Registered last so fixed paths win over codes. */
+import { Elysia, t } from "elysia";
+import { ErrorBody } from "../http/openapi.ts";
+import type { RedirectService } from "./service.ts";
+
+export function redirectRoutes(deps: { redirect: RedirectService }) {
+  const { redirect } = deps;
+  return new Elysia().get("/:short_code", async ({ params, request }) => {
+    const target = await redirect.follow(params.short_code, {
+      referrer: request.headers.get("referer"),
+      userAgent: request.headers.get("user-agent"),
+    });
+    return new Response(null, { status: 302, headers: { Location: target } });
+  }, {
+    params: t.Object({ short_code: t.String({ description: "the link's code" }) }),
+    response: { 404: ErrorBody, 410: ErrorBody },
+    detail: { tags: ["redirect"], security: [], summary: "Follow a short code (302 to original_url)" },
+  });
+}

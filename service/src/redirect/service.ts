@@ -1,0 +1,32 @@
+/** Following a short code: where to send the browser, and handing the click off without waiting. */
+import { ApiError, notFound } from "../http/errors.ts";
+import type { ClickSink } from "../clicks/sink.ts";
+import { clickHeader } from "../clicks/model.ts";
+import { isCodeShaped, locationOf, type Resolve } from "./model.ts";
+
+export interface Visit {
+  referrer: string | null;
+  userAgent: string | null;
+}
+
+export function createRedirectService(deps: { resolve: Resolve; clicks: ClickSink }) {
+  return {
+    /** The Location for an active code (and one click recorded); 404 unknown, 410 inactive. */
+    async follow(shortCode: string, visit: Visit): Promise<string> {
+      if (!isCodeShaped(shortCode)) throw notFound(`short code ${JSON.stringify(shortCode.slice(0, 32))} not found`);
+      const found = await deps.resolve(shortCode);
+      if (found.kind === "missing") throw notFound(`short code ${shortCode} not found`);
+      if (found.kind === "inactive") throw new ApiError("gone", `short code ${shortCode} is inactive`);
+      deps.clicks.record({
+        urlId: found.target.urlId,
+        shortCode,
+        at: new Date(),
+        referrer: clickHeader(visit.referrer),
+        userAgent: clickHeader(visit.userAgent),
+      });
+      return locationOf(found.target.originalUrl);
+    },
+  };
+}
+
+export type RedirectService = ReturnType<typeof createRedirectService>;

@@ -1,0 +1,70 @@
+/** The rules for links: valid destinations, who may touch which link, and what missing means. */
+import { forbidden, notFound } from "../http/errors.ts";
+import { ownerScope, requireOwner, type Principal } from "../http/auth.ts";
+import { isDbId, toPage } from "../http/params.ts";
+import type { UrlRow } from "../db/schema.ts";
+import { checkOriginalUrl, type CreateUrlInput, type UpdateUrlInput, type UrlListInput } from "./model.ts";
+import type { UrlPatch, UrlsRepo } from "./repo.ts";
+
+/** Told about every change to a link's redirect (PUT, DELETE), so caches can drop the code. */
+export type UrlChangeListener = (shortCode: string) => void;
+
+export function createUrlsService(repo: UrlsRepo, onChanged: UrlChangeListener = () => {}) {
+  async function get(principal: Principal, id: number): Promise<UrlRow> {
+    const row = await repo.findById(id);
+    if (!row) throw notFound(`url ${id} not found`);
+    requireOwner(principal, row.userId);
+    return row;
+  }
+
+  return {
+    get,
+
+    /** New links are always active; the code is generated, whatever the client sent. */
+    async create(principal: Principal, input: CreateUrlInput): Promise<UrlRow> {
+      checkOriginalUrl(input.original_url);
+      requireOwner(principal, input.user_id);
+      if (!isDbId(input.user_id)) throw notFound(`user ${input.user_id} not found`);
+      const row = await repo.insert({ userId: input.user_id, originalUrl: input.original_url, title: input.title ?? null });
+      if (row === "no-user") throw notFound(`user ${input.user_id} not found`);
+      return row;
+    },
+
+    /** A user key sees only its own links; naming another user is a 403, not an empty list. */
+    async list(principal: Principal, query: UrlListInput): Promise<UrlRow[]> {
+      const scope = ownerScope(principal);
+      if (scope !== undefined && query.user_id !== undefined && query.user_id !== scope) {
+        throw forbidden("this key may only list its own user's links");
+      }
+      const userId = scope ?? query.user_id;
+      // Ids outside PostgreSQL's integer range cannot exist; they must not reach SQL either.
+      if (userId !== undefined && !isDbId(userId)) return [];
+      const isActive = query.is_active === undefined ? undefined : query.is_active === "true";
+      return repo.list({ userId, isActive }, toPage(query));
+    },
+
+    /** Every field is checked before anything is written, so a bad field changes nothing. */
+    async update(principal: Principal, id: number, input: UpdateUrlInput): Promise<UrlRow> {
+      if (input.original_url !== undefined) checkOriginalUrl(input.original_url);
+      await get(principal, id);
+      const patch: UrlPatch = {};
+      // undefined = not sent (keep); null = sent as null (clear).
+      if (input.title !== undefined) patch.title = input.title;
+      if (input.is_active !== undefined) patch.isActive = input.is_active;
+      if (input.original_url !== undefined) patch.originalUrl = input.original_url;
+      const row = await repo.update(id, patch);
+      if (!row) throw notFound(`url ${id} not found`);
+      onChanged(row.shortCode);
+      return row;
+    },
+
+    async remove(principal: Principal, id: number): Promise<void> {
+      await get(principal, id);
+      const row = await repo.delete(id);
+      if (!row) throw notFound(`url ${id} not found`);
+      onChanged(row.shortCode);
+    },
+  };
+}
+
+export type UrlsService = ReturnType<typeof createUrlsService>;

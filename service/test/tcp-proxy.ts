@@ -1,0 +1,30 @@
+import net from "node:net";
+
+/**
+ * A loopback TCP proxy in front of the test PostgreSQL: stopping it is a real outage for the
+ * pool behind it (connections cut, new ones refused), starting it again a real recovery.
+ */
+export function tcpProxy(target: { host: string; port: number }) {
+  let server: net.Server | undefined;
+  let port = 0;
+  const sockets = new Set<net.Socket>();
+  return {
+    get port() { return port; },
+    async start(): Promise<void> {
+      server = net.createServer((client) => {
+        const upstream = net.connect(target.port, target.host);
+        const close = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
+        for (const s of [client, upstream]) { sockets.add(s); s.on("error", close); s.on("close", close); }
+        client.pipe(upstream).pipe(client);
+      });
+      await new Promise<void>((resolve) => server!.listen(port, "127.0.0.1", resolve));
+      port = (server.address() as net.AddressInfo).port;
+    },
+    async stop(): Promise<void> {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server?.close(resolve));
+    },
+  };
+}
+
+export type TcpProxy = ReturnType<typeof tcpProxy>;
