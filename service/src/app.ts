@@ -10,7 +10,12 @@ import { badRequest } from "./http/errors.ts";
 import { parseJsonObject } from "./http/json-body.ts";
 import { observe } from "./http/observe.ts";
 import { healthRoutes } from "./health/routes.ts";
+import { importsRoutes } from "./imports/routes.ts";
+import { keysRoutes } from "./keys/routes.ts";
 import { usersRoutes } from "./users/routes.ts";
+import { urlsRoutes } from "./urls/routes.ts";
+import { eventsRoutes } from "./events/routes.ts";
+import { redirectRoutes } from "./redirect/routes.ts";
 import { VERSION } from "./version.ts";
 
 export function createApp(deps: Deps) {
@@ -25,7 +30,7 @@ export function createApp(deps: Deps) {
       if (contentType.startsWith("multipart/form-data")) return;
       if (contentType === "" && request.headers.get("content-length") === null && !request.body) return;
       if (!/^application\/(.+\+)?json\b/i.test(contentType)) {
-        throw badRequest(`request body must be application/json, not ${contentType || "unspecified"}`);
+        throw badRequest(`request body must be application/json (multipart/form-data for CSV uploads), not ${contentType || "unspecified"}`);
       }
       return parseJsonObject(request);
     })
@@ -39,11 +44,12 @@ export function createApp(deps: Deps) {
       },
     }))
     .use(healthRoutes(deps))
-    // routes: keys (/admin/keys)
-    // routes: imports (POST /users/bulk, before /users/:id)
+    .use(keysRoutes(deps)) // routes: keys (/admin/keys)
+    .use(importsRoutes(deps)) // routes: imports (POST /users/bulk, before /users/:id)
     .use(usersRoutes(deps))
-    // routes: urls, events
-    // routes: redirect (GET /:short_code) — always last
+    .use(urlsRoutes(deps)) // routes: urls, events
+    .use(eventsRoutes(deps))
+    .use(redirectRoutes(deps)) // routes: redirect (GET /:short_code) — always last
     ;
 
   routes.push(...app.routes.map((r) => ({ method: r.method, path: r.path })));

@@ -5,12 +5,25 @@
  */
 import { connect, type Db, type Sql } from "./db/client.ts";
 import { openAuthenticator, type Authenticator } from "./http/auth.ts";
+import { createKeysRepo } from "./keys/repo.ts";
+import { createKeysService, type KeysService } from "./keys/service.ts";
 import type { Logger } from "./lib/logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import type { ServiceConfig } from "./config.ts";
 import { createHealth, type Health } from "./health/state.ts";
+import { createImportsRepo } from "./imports/repo.ts";
+import { createImportsService, type ImportsService } from "./imports/service.ts";
 import { createUsersRepo } from "./users/repo.ts";
 import { createUsersService, type UsersService } from "./users/service.ts";
+import { createUrlsRepo } from "./urls/repo.ts";
+import { createUrlsService, type UrlsService } from "./urls/service.ts";
+import { createEventsRepo } from "./events/repo.ts";
+import { createEventsService, type EventsService } from "./events/service.ts";
+import { createClicksRepo } from "./clicks/repo.ts";
+import { createBufferedClickSink } from "./clicks/buffer.ts";
+import type { ClickSink } from "./clicks/sink.ts";
+import { createRedirectRepo } from "./redirect/repo.ts";
+import { createRedirectService, type RedirectService } from "./redirect/service.ts";
 
 export interface Deps {
   config: ServiceConfig;
@@ -20,7 +33,17 @@ export interface Deps {
   db: Db;
   health: Health;
   auth: Authenticator;
+  /** API keys: the authenticator in `keys` mode, /admin/keys, the bootstrap admin key. */
+  keys: KeysService;
   users: UsersService;
+  /** POST /users/bulk (the CLI import builds its own repo from `sql`). */
+  imports: ImportsService;
+  urls: UrlsService;
+  events: EventsService;
+  /** GET /:short_code: resolve the code, hand the click to `clicks`. */
+  redirect: RedirectService;
+  /** Where redirects put clicks; flushed to events in batches. */
+  clicks: ClickSink;
   /** Stops background work (click flush, …) and closes the pool; called once at shutdown. */
   close(): Promise<void>;
 }
@@ -35,16 +58,27 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
   });
   metrics.dbPoolMax.set(config.dbPoolMax);
   const health = createHealth({ sql, metrics });
-  const auth: Authenticator = openAuthenticator; // wire: auth
+  const keys = createKeysService(createKeysRepo(db), { logger }); // wire: auth
+  const auth: Authenticator = config.auth === "keys" ? keys : openAuthenticator;
   const usersRepo = createUsersRepo(db);
   const users = createUsersService(usersRepo);
 
   // wire: urls, events, redirect, clicks
-  // wire: imports
+  const urlsRepo = createUrlsRepo(db);
+  const urls = createUrlsService(urlsRepo);
+  const events = createEventsService(createEventsRepo(db), urlsRepo.findById);
+  const clicks = createBufferedClickSink({
+    repo: createClicksRepo(sql), metrics, logger,
+    flushMs: config.clickFlushMs, batchMax: config.clickBatchMax, bufferMax: config.clickBufferMax,
+  });
+  clicks.start();
+  const redirect = createRedirectService({ resolve: createRedirectRepo(sql).resolve, clicks });
+  const imports = createImportsService(createImportsRepo(sql)); // wire: imports
 
   const closers: (() => Promise<void>)[] = []; // wire: background jobs
+  closers.push(() => clicks.stop());
   return {
-    config, logger, metrics, sql, db, health, auth, users,
+    config, logger, metrics, sql, db, health, auth, keys, users, imports, urls, events, redirect, clicks,
     async close() {
       for (const stop of closers) await stop().catch((error) => logger.error("shutdown step failed", { error }));
       await sql.end({ timeout: 5 });

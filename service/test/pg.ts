@@ -15,12 +15,15 @@ export function databaseUrl(name: string): string {
   return url.toString();
 }
 
-/** A new, migrated, empty database; drop it with `dropDatabase` when done. */
-export async function createDatabase(): Promise<{ name: string; url: string }> {
+/**
+ * A new database without rows; migrated unless `unmigrated` (for tests of the migration itself).
+ * Drop it with `dropDatabase` when done.
+ */
+export async function createDatabase(opts: { unmigrated?: boolean } = {}): Promise<{ name: string; url: string }> {
   const name = `t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
   const admin = postgres(adminUrl(), { max: 1, onnotice: () => {} });
   try {
-    await admin.unsafe(`create database ${name} template ${TEMPLATE_DB}`);
+    await admin.unsafe(`create database ${name} template ${opts.unmigrated ? "template0" : TEMPLATE_DB}`);
   } finally {
     await admin.end();
   }

@@ -7,6 +7,7 @@
 import { ValidationError } from "elysia";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../metrics.ts";
+import { driverError } from "../db/errors.ts";
 import { ApiError, jsonResponse } from "./errors.ts";
 import { noteStatus, requestIdOf } from "./observe.ts";
 
@@ -38,6 +39,9 @@ function toResponse(
   opts: { logger: Logger; metrics: Metrics },
 ): Response {
   if (error instanceof ApiError) return jsonResponse(error.status, error.body(), error.headers);
+  // Elysia wraps whatever a parse hook throws in a ParseError; our own (413, 400 with a reason) keep their status.
+  const cause = error instanceof Error ? error.cause : undefined;
+  if (code === "PARSE" && cause instanceof ApiError) return jsonResponse(cause.status, cause.body(), cause.headers);
   if (code === "VALIDATION" && error instanceof ValidationError) return validationResponse(error);
   if (code === "PARSE") return jsonResponse(400, { error: "Bad Request", message: "request body could not be parsed" });
   if (code === "NOT_FOUND") {
@@ -61,7 +65,8 @@ function toResponse(
 function validationResponse(error: ValidationError): Response {
   const fields = error.all.map((e) => ({
     field: "path" in e && e.path ? e.path.replace(/^\//, "").replaceAll("/", ".") : "",
-    message: "summary" in e && e.summary ? e.summary : e.message,
+    // A schema may carry its own readable `error` text (say, instead of a raw regex).
+    message: typeof e.schema.error === "string" ? e.schema.error : "summary" in e && e.summary ? e.summary : e.message,
   }));
   const first = fields[0];
   const where = error.type === "body" && error.value === undefined ? "request body must be a JSON object" : undefined;
@@ -79,7 +84,8 @@ interface DbFailure {
 const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "EPIPE", "ETIMEDOUT"]);
 
 /** Classifies postgres.js errors by SQLSTATE or connection code; undefined when it is not one. */
-export function fromPostgres(error: unknown): DbFailure | undefined {
+export function fromPostgres(thrown: unknown): DbFailure | undefined {
+  const error = driverError(thrown);
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== "string") return undefined;
   const isPg = (error as { name?: string }).name === "PostgresError";

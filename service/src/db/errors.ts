@@ -1,0 +1,22 @@
+/** Reading errors from drizzle and postgres.js. */
+
+/** drizzle wraps the driver's error (DrizzleQueryError) and keeps it as `cause`. */
+export function driverError(error: unknown): unknown {
+  let current = error;
+  for (let depth = 0; depth < 3 && current instanceof Error && !("code" in current) && current.cause !== undefined; depth++) {
+    current = current.cause;
+  }
+  return current;
+}
+
+/** The SQLSTATE (or postgres.js connection code) of a failed query, if any. */
+export const errorCode = (error: unknown): string | undefined => {
+  const code = (driverError(error) as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+};
+
+/** True when a query failed on a unique constraint (SQLSTATE 23505). */
+export const isUniqueViolation = (error: unknown): boolean => errorCode(error) === "23505";
+
+/** True when a referenced row is missing (SQLSTATE 23503). */
+export const isForeignKeyViolation = (error: unknown): boolean => errorCode(error) === "23503";

@@ -1,0 +1,112 @@
+/**
+ * `linkfort serve`: database → migrations → services → listener, and the SIGTERM sequence
+ * (DESIGN.md "Health and shutdown"): /ready turns 503, wait SHUTDOWN_DRAIN_MS so Caddy stops
+ * sending, stop accepting, finish in-flight requests, flush clicks, close pools, exit 0.
+ */
+import { createApp } from "./app.ts";
+import type { ServiceConfig } from "./config.ts";
+import { resolveDatabase, type DatabaseHandle } from "./database.ts";
+import { connect } from "./db/client.ts";
+import { migrate } from "./db/migrate.ts";
+import { buildDeps, type Deps } from "./deps.ts";
+import { MULTIPART_BODY_LIMIT } from "./http/body-limits.ts";
+import type { Logger } from "./lib/logger.ts";
+import { VERSION } from "./version.ts";
+
+const STARTUP_RETRY_MS = 60_000;
+
+export async function serve(config: ServiceConfig, logger: Logger): Promise<void> {
+  if (config.auth === "open") {
+    logger.warn("LINKFORT_AUTH=open: API keys are NOT checked; every caller is an admin. Use only for compatibility harnesses.");
+  }
+  const database = await resolveDatabase(config, logger);
+  await migrateWithRetry(database.url, config, logger);
+
+  const deps = buildDeps(config, logger, database.url);
+  await announceBootstrapKey(deps, logger);
+  if (config.seed) await seedIfEmpty(deps, config.seed, logger);
+
+  const app = createApp(deps).listen({
+    port: config.port,
+    hostname: config.host,
+    // Several instances may share one port in the quick start; the kernel balances between them.
+    reusePort: true,
+    // A backstop above every route's own limit; routes answer 413 JSON before this is reached.
+    maxRequestBodySize: MULTIPART_BODY_LIMIT + 1024 * 1024,
+  });
+  deps.health.markReady();
+  logger.info("listening", { version: VERSION, host: config.host, port: config.port, pid: process.pid, auth: config.auth });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    void shutdown(signal, app.server, deps, database, config, logger).then(
+      () => process.exit(0),
+      (error) => { logger.error("shutdown failed", { error }); process.exit(1); },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+async function shutdown(
+  signal: string,
+  server: { stop(closeActive?: boolean): Promise<void> } | null,
+  deps: Deps,
+  database: DatabaseHandle,
+  config: ServiceConfig,
+  logger: Logger,
+): Promise<void> {
+  logger.info("draining", { signal, drain_ms: config.drainMs });
+  deps.health.startDraining();
+  await Bun.sleep(config.drainMs);
+  const graceful = server?.stop(false) ?? Promise.resolve();
+  const timedOut = await Promise.race([graceful.then(() => false), Bun.sleep(config.shutdownTimeoutMs).then(() => true)]);
+  if (timedOut) {
+    logger.warn("in-flight requests did not finish in time; closing them", { timeout_ms: config.shutdownTimeoutMs });
+    await server?.stop(true);
+  }
+  await deps.close();
+  await database.release();
+  logger.info("stopped", { signal });
+}
+
+/** PostgreSQL may still be starting (boot, failover): retry with backoff instead of crash-looping. */
+async function migrateWithRetry(url: string, config: ServiceConfig, logger: Logger): Promise<void> {
+  const deadline = Date.now() + STARTUP_RETRY_MS;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    const { sql } = connect({ url, poolMax: 2, statementTimeoutMs: 120_000, applicationName: `linkfort-migrate:${config.port}` });
+    try {
+      const { applied } = await migrate(sql);
+      if (applied > 0) logger.info("migrations applied", { applied });
+      return;
+    } catch (error) {
+      if (Date.now() + delay > deadline) throw error;
+      logger.warn("database not ready; retrying", { error, retry_in_ms: delay });
+      await Bun.sleep(delay);
+    } finally {
+      await sql.end({ timeout: 2 }).catch(() => {});
+    }
+  }
+}
+
+async function announceBootstrapKey(deps: Deps, logger: Logger): Promise<void> {
+  if (deps.config.auth !== "keys") return;
+  const key = await deps.keys.ensureBootstrapAdminKey();
+  if (!key) return;
+  logger.warn("created the first admin API key; it is shown only this once", { admin_key: key });
+  process.stderr.write(`\n  linkfort: first admin API key (store it now, it is not shown again):\n\n    ${key}\n\n`);
+}
+
+async function seedIfEmpty(deps: Deps, dir: string, logger: Logger): Promise<void> {
+  const [row] = await deps.sql<{ n: number }[]>`select count(*)::int as n from users`;
+  if ((row?.n ?? 0) > 0) {
+    logger.info("seed skipped: the database already has users", { dir });
+    return;
+  }
+  const { runImportCommand } = await import("./imports/cli.ts");
+  const files = ["users.csv", "urls.csv", "events.csv"].map((f) => `${dir}/${f}`);
+  const code = await runImportCommand(files, { sql: deps.sql, db: deps.db, logger, out: (line) => logger.info("seed", { line }) });
+  if (code !== 0) logger.warn("seed finished with problems", { dir, exit_code: code });
+}

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import postgres from "postgres";
+import { buildBinary, startBinary, type RunningBinary } from "./binary.ts";
+import { createDatabase, dropDatabase } from "./pg.ts";
+
+// The binary runs with only its own folder and the environment: no node_modules, no source.
+let bin: string;
+const databases: string[] = [];
+const running: RunningBinary[] = [];
+
+async function freshDatabase(): Promise<string> {
+  const db = await createDatabase({ unmigrated: true });
+  databases.push(db.name);
+  return db.url;
+}
+
+async function start(env: Record<string, string>): Promise<RunningBinary> {
+  const b = await startBinary(bin, { SHUTDOWN_DRAIN_MS: "0", CLICK_FLUSH_MS: "100", ...env });
+  running.push(b);
+  return b;
+}
+
+beforeAll(async () => { bin = await buildBinary(); }, 120_000);
+afterAll(async () => {
+  for (const b of running) await b.stop("SIGKILL");
+  for (const name of databases) await dropDatabase(name);
+});
+
+describe("dist/linkfort alone", () => {
+  test("migrates an empty database, prints one admin key, serves a redirect and keeps its click after SIGTERM", async () => {
+    const url = await freshDatabase();
+    const b = await start({ DATABASE_URL: url });
+    const [, key] = await b.waitFor(/^\s+(lf_[A-Za-z0-9]+)\s*$/m);
+    await b.waitFor(/"msg":"listening"/);
+    const auth = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+
+    const user = await fetch(`${b.base}/users`, { method: "POST", headers: auth, body: JSON.stringify({ username: "bin", email: "bin@example.com" }) });
+    expect(user.status).toBe(201);
+    const { id: userId } = (await user.json()) as { id: number };
+    const link = await fetch(`${b.base}/urls`, { method: "POST", headers: auth, body: JSON.stringify({ user_id: userId, original_url: "https://example.com/from-binary?q=1" }) });
+    const created = (await link.json()) as { short_code: string };
+    expect(link.status, JSON.stringify(created)).toBe(201);
+
+    const redirect = await fetch(`${b.base}/${created.short_code}`, { redirect: "manual" });
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.get("location")).toBe("https://example.com/from-binary?q=1");
+
+    // The click is buffered in memory; a graceful stop must write it before exiting.
+    expect(await b.stop("SIGTERM")).toBe(0);
+    const sql = postgres(url, { max: 1 });
+    const clicks = await sql`select count(*)::int as n from events where event_type = 'clicked'`;
+    await sql.end();
+    expect(clicks[0]?.n).toBe(1);
+    expect(b.output()).toContain('"msg":"stopped"');
+  }, 60_000);
+
+  test("three instances starting at once on one empty database migrate once and create exactly one admin key", async () => {
+    const url = await freshDatabase();
+    const instances = await Promise.all([1, 2, 3].map(() => start({ DATABASE_URL: url })));
+    await Promise.all(instances.map((b) => b.waitFor(/"msg":"listening"/)));
+    for (const b of instances) expect((await fetch(`${b.base}/ready`)).status).toBe(200);
+    const sql = postgres(url, { max: 1 });
+    const keys = await sql`select count(*)::int as n from api_keys where scope = 'admin'`;
+    const migrations = await sql`select count(*)::int as n from drizzle.__drizzle_migrations`;
+    await sql.end();
+    expect(keys[0]?.n).toBe(1);
+    expect(migrations[0]?.n).toBeGreaterThan(0);
+    const printed = instances.filter((b) => /first admin API key/.test(b.output()));
+    expect(printed.length).toBe(1);
+    await Promise.all(instances.map((b) => b.stop()));
+  }, 60_000);
+
+  test("SIGTERM turns /ready to 503 while draining, then exits 0", async () => {
+    const b = await start({ DATABASE_URL: await freshDatabase(), SHUTDOWN_DRAIN_MS: "1500" });
+    await b.waitFor(/"msg":"listening"/);
+    expect((await fetch(`${b.base}/ready`)).status).toBe(200);
+    b.proc.kill("SIGTERM");
+    await b.waitFor(/"msg":"draining"/);
+    const during = await fetch(`${b.base}/ready`);
+    expect(during.status).toBe(503);
+    expect(((await during.json()) as { status: string }).status).toBe("draining");
+    expect((await fetch(`${b.base}/live`)).status).toBe(200);
+    expect(await b.proc.exited).toBe(0);
+  }, 30_000);
+
+  test("a bad setting stops the start with exit 2 and names the variable", async () => {
+    const b = await start({ DATABASE_URL: "mysql://nope", PORT: "70000" });
+    expect(await b.proc.exited).toBe(2);
+    expect(b.output()).toContain("PORT");
+    expect(b.output()).toContain("DATABASE_URL");
+  }, 30_000);
+
+  test("without DATABASE_URL the binary says so instead of crashing", async () => {
+    const b = await start({});
+    expect(await b.proc.exited).toBe(1);
+    expect(b.output()).toContain("set DATABASE_URL");
+  }, 30_000);
+});

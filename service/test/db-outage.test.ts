@@ -1,0 +1,75 @@
+/**
+ * PostgreSQL going away under a running app: clients get 503 JSON with Retry-After (never a 500
+ * or a hang), health says so, readiness does not flap, and everything recovers by itself.
+ * The outage is real: a loopback TCP proxy between the pool and PostgreSQL is stopped.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createApp, type App } from "../src/app.ts";
+import { testConfig } from "../src/config.ts";
+import { buildDeps, type Deps } from "../src/deps.ts";
+import { silentLogger } from "../src/lib/logger.ts";
+import { show, testApp, type TestApp, type TestResponse } from "./harness.ts";
+import { tcpProxy, type TcpProxy } from "./tcp-proxy.ts";
+
+let h: TestApp;
+let proxy: TcpProxy;
+let deps: Deps;
+let app: App;
+let key: string;
+let code: string;
+
+async function call(method: string, path: string, body?: unknown): Promise<TestResponse> {
+  const headers: Record<string, string> = { authorization: `Bearer ${key}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await app.handle(new Request(`http://localhost${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }));
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, json: text ? JSON.parse(text) : undefined };
+}
+
+beforeAll(async () => {
+  h = await testApp();
+  key = h.adminKey;
+  const target = new URL(h.databaseUrl);
+  proxy = tcpProxy({ host: target.hostname, port: Number(target.port) });
+  await proxy.start();
+  target.port = String(proxy.port);
+  deps = buildDeps(testConfig(), silentLogger, target.toString());
+  deps.health.markReady();
+  app = createApp(deps);
+  const user = await call("POST", "/users", { username: "outage", email: "outage@example.com" });
+  code = (await call("POST", "/urls", { user_id: user.json.id, original_url: "https://outage.example/" })).json.short_code;
+});
+// postgres.js's end() waits its full timeout (5 s) after connections were cut under it, even
+// once the server is back; the hook gets time for that.
+afterAll(async () => {
+  await deps.close();
+  await proxy.stop();
+  await h.close();
+}, 20_000);
+
+describe("PostgreSQL down", () => {
+  test("API calls and uncached redirects are 503 JSON with Retry-After; /ready stays 200; all recovers", async () => {
+    await proxy.stop();
+    for (const [method, path, body] of [
+      ["GET", "/users", undefined],
+      ["POST", "/users", { username: "during", email: "during@example.com" }],
+      ["GET", `/${code}`, undefined],
+    ] as const) {
+      const res = await call(method, path, body);
+      expect(res.status, `${method} ${path}: ${show(res)}`).toBe(503);
+      expect(res.json).toEqual({ error: "Service Unavailable", message: "the database is not answering; try again shortly" });
+      expect(res.headers.get("retry-after")).toBe("5");
+    }
+    const health = await call("GET", "/health");
+    expect(health.json).toMatchObject({ status: "degraded", db: "down" });
+    expect((await call("GET", "/ready")).status).toBe(200);
+
+    await proxy.start();
+    const after = await call("GET", `/${code}`);
+    expect(after.status, show(after)).toBe(302);
+    const created = await call("POST", "/users", { username: "after", email: "after@example.com" });
+    expect(created.status, show(created)).toBe(201);
+    await Bun.sleep(1_100); // /health caches its probe for a second
+    expect((await call("GET", "/health")).json).toMatchObject({ status: "ok", db: "ok" });
+  }, 30_000);
+});
