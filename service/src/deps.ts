@@ -4,6 +4,7 @@
  * config and their own database URL.
  */
 import { connect, type Db, type Sql } from "./db/client.ts";
+import { registerPoolMetrics } from "./db/pool-metrics.ts";
 import { openAuthenticator, type Authenticator } from "./http/auth.ts";
 import { createKeysRepo } from "./keys/repo.ts";
 import { createKeysService, type KeysService } from "./keys/service.ts";
@@ -50,13 +51,15 @@ export interface Deps {
 
 export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: string): Deps {
   const metrics = createMetrics();
+  const applicationName = `linkfort:${config.port}`;
   const { sql, db } = connect({
     url: databaseUrl,
     poolMax: config.dbPoolMax,
     statementTimeoutMs: config.dbStatementTimeoutMs,
-    applicationName: `linkfort:${config.port}`,
+    applicationName,
   });
   metrics.dbPoolMax.set(config.dbPoolMax);
+  registerPoolMetrics(metrics, sql, applicationName);
   const health = createHealth({ sql, metrics });
   const keys = createKeysService(createKeysRepo(db), { logger }); // wire: auth
   const auth: Authenticator = config.auth === "keys" ? keys : openAuthenticator;

@@ -96,6 +96,8 @@ describe("observability", () => {
     expect(res.text).toMatch(/linkfort_http_requests_total\{method="GET",route="\/users\/:id",status="404"\} \d+/);
     expect(res.text).toContain("linkfort_http_request_duration_seconds_bucket");
     expect(res.text).toContain("linkfort_process_resident_memory_bytes");
+    expect(res.text).toMatch(/linkfort_db_connections\{state="idle"\} [1-9]/);
+    expect(res.text).toContain("linkfort_db_pool_max_connections 10");
     expect(res.text).not.toContain("/users/424242");
   });
 
