@@ -67,6 +67,14 @@ describe("routing", () => {
     expect(res.json).toEqual({ error: "Not Found", message: "no route for GET /no/such/route" });
   });
 
+  test("a path segment with broken percent-encoding is 404 JSON", async () => {
+    for (const path of ["/%E0%A4%A", "/%ff"]) {
+      const res = await h.request("GET", path, { key: null });
+      expect(res.status, show(res)).toBe(404);
+      expect(res.json).toEqual({ error: "Not Found", message: `nothing found at ${path}` });
+    }
+  });
+
   test("a known path with another method is 405 JSON with Allow", async () => {
     const res = await h.request("PATCH", "/users");
     expect(res.status, show(res)).toBe(405);

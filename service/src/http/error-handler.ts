@@ -42,7 +42,7 @@ function toResponse(
   // Elysia wraps whatever a parse hook throws in a ParseError; our own (413, 400 with a reason) keep their status.
   const cause = error instanceof Error ? error.cause : undefined;
   if (code === "PARSE" && cause instanceof ApiError) return jsonResponse(cause.status, cause.body(), cause.headers);
-  if (code === "VALIDATION" && error instanceof ValidationError) return validationResponse(error);
+  if (code === "VALIDATION" && error instanceof ValidationError) return validationResponse(error, request);
   if (code === "PARSE") return jsonResponse(400, { error: "Bad Request", message: "request body could not be parsed" });
   if (code === "NOT_FOUND") {
     const path = new URL(request.url).pathname;
@@ -62,7 +62,9 @@ function toResponse(
   return jsonResponse(500, { error: "Internal Server Error", message: "something unexpected happened; the request id is in the X-Request-ID header" });
 }
 
-function validationResponse(error: ValidationError): Response {
+function validationResponse(error: ValidationError, request: Request): Response {
+  // A path segment that does not decode (bad percent-encoding) names nothing that can exist.
+  if (error.type === "params") return jsonResponse(404, { error: "Not Found", message: `nothing found at ${new URL(request.url).pathname}` });
   const fields = error.all.map((e) => ({
     field: "path" in e && e.path ? e.path.replace(/^\//, "").replaceAll("/", ".") : "",
     // A schema may carry its own readable `error` text (say, instead of a raw regex).
