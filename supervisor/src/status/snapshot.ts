@@ -1,0 +1,43 @@
+/** What /status returns and `linkfort-supervisor status` prints: the supervisor's whole state. */
+export type InstanceStatus = "starting" | "ready" | "unhealthy" | "restarting" | "backoff" | "stopped";
+
+export interface InstanceSnapshot {
+  port: number;
+  state: InstanceStatus;
+  pid: number | null;
+  /** Seconds since this process (or unit) was started; null when not running. */
+  uptime_seconds: number | null;
+  restarts: number;
+  consecutive_failures: number;
+  last_error: string | null;
+  last_probe_ms: number | null;
+  rss_bytes: number | null;
+}
+
+export interface BackupSnapshot {
+  last_success_at: string | null;
+  last_failure_at: string | null;
+  last_error: string | null;
+  last_duration_seconds: number | null;
+  last_size_bytes: number | null;
+  files: { name: string; size_bytes: number; created_at: string; verified: boolean }[];
+  next_run_at: string | null;
+}
+
+export interface AlertSnapshot {
+  at: string;
+  key: string;
+  severity: string;
+  title: string;
+  resolved: boolean;
+  delivered: boolean;
+}
+
+export interface StatusSnapshot {
+  version: string;
+  runner: "process" | "systemd";
+  uptime_seconds: number;
+  instances: InstanceSnapshot[];
+  backups: BackupSnapshot;
+  alerts: { recent: AlertSnapshot[]; sent: number; dropped: number; queued: number };
+}
