@@ -44,6 +44,10 @@ export const serviceSettings = {
     env: "SHUTDOWN_TIMEOUT_MS", parse: int(100, 300_000), default: 15_000,
     doc: "longest wait for in-flight requests and the click flush after the drain (ms)",
   }),
+  exitWithStdin: setting({
+    env: "EXIT_WITH_STDIN", flag: "exit-with-stdin", parse: bool, default: false,
+    doc: "shut down gracefully when stdin closes: a supervisor that spawned us with a pipe has died",
+  }),
   seed: setting({ env: "LINKFORT_SEED", flag: "seed", parse: optional(str), default: undefined as string | undefined,
     doc: "folder with users.csv, urls.csv, events.csv to import into an empty database at start" }),
 } as const;

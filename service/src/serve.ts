@@ -48,6 +48,12 @@ export async function serve(config: ServiceConfig, logger: Logger): Promise<void
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  if (config.exitWithStdin) void stdinClosed().then(() => stop("stdin closed"));
+}
+
+/** Resolves when stdin reaches end of file: the process holding its other end is gone. */
+async function stdinClosed(): Promise<void> {
+  for await (const _ of Bun.stdin.stream()) { /* nothing is sent; only the end matters */ }
 }
 
 async function shutdown(
@@ -99,14 +105,25 @@ async function announceBootstrapKey(deps: Deps, logger: Logger): Promise<void> {
   process.stderr.write(`\n  linkfort: first admin API key (store it now, it is not shown again):\n\n    ${key}\n\n`);
 }
 
+// Arbitrary but fixed; see db/migrate.ts (…0001) and keys/repo.ts (…0002).
+const SEED_LOCK_ID = 0x11f0_0003;
+
+/** Several instances may start with the same --seed: the lock makes one import and the rest skip. */
 async function seedIfEmpty(deps: Deps, dir: string, logger: Logger): Promise<void> {
-  const [row] = await deps.sql<{ n: number }[]>`select count(*)::int as n from users`;
-  if ((row?.n ?? 0) > 0) {
-    logger.info("seed skipped: the database already has users", { dir });
-    return;
+  const conn = await deps.sql.reserve();
+  try {
+    await conn`select pg_advisory_lock(${SEED_LOCK_ID})`;
+    const [row] = await conn<{ n: number }[]>`select count(*)::int as n from users`;
+    if ((row?.n ?? 0) > 0) {
+      logger.info("seed skipped: the database already has users", { dir });
+      return;
+    }
+    const { runImportCommand } = await import("./imports/cli.ts");
+    const files = ["users.csv", "urls.csv", "events.csv"].map((f) => `${dir}/${f}`);
+    const code = await runImportCommand(files, { sql: deps.sql, db: deps.db, logger, out: (line) => logger.info("seed", { line }) });
+    if (code !== 0) logger.warn("seed finished with problems", { dir, exit_code: code });
+  } finally {
+    await conn`select pg_advisory_unlock(${SEED_LOCK_ID})`.catch(() => {});
+    conn.release();
   }
-  const { runImportCommand } = await import("./imports/cli.ts");
-  const files = ["users.csv", "urls.csv", "events.csv"].map((f) => `${dir}/${f}`);
-  const code = await runImportCommand(files, { sql: deps.sql, db: deps.db, logger, out: (line) => logger.info("seed", { line }) });
-  if (code !== 0) logger.warn("seed finished with problems", { dir, exit_code: code });
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import postgres from "postgres";
 import { buildBinary, startBinary, type RunningBinary } from "./binary.ts";
 import { createDatabase, dropDatabase } from "./pg.ts";
@@ -82,6 +83,26 @@ describe("dist/linkfort alone", () => {
     expect((await fetch(`${b.base}/live`)).status).toBe(200);
     expect(await b.proc.exited).toBe(0);
   }, 30_000);
+
+  test("with EXIT_WITH_STDIN, closing stdin (the supervisor died) shuts down gracefully", async () => {
+    const b = await start({ DATABASE_URL: await freshDatabase(), EXIT_WITH_STDIN: "true" });
+    await b.waitFor(/"msg":"listening"/);
+    b.proc.stdin.end();
+    expect(await b.proc.exited).toBe(0);
+    expect(b.output()).toContain('"signal":"stdin closed"');
+  }, 30_000);
+
+  test("three instances started with the same seed import it exactly once", async () => {
+    const url = await freshDatabase();
+    const seed = join(import.meta.dir, "../seed-data");
+    const instances = await Promise.all([1, 2, 3].map(() => start({ DATABASE_URL: url, LINKFORT_SEED: seed })));
+    await Promise.all(instances.map((b) => b.waitFor(/"msg":"listening"/)));
+    const sql = postgres(url, { max: 1 });
+    const [counts] = await sql`select (select count(*)::int from users) as users, (select count(*)::int from urls) as urls, (select count(*)::int from events) as events`;
+    await sql.end();
+    expect(counts).toEqual({ users: 400, urls: 2000, events: 3422 });
+    await Promise.all(instances.map((b) => b.stop()));
+  }, 60_000);
 
   test("a bad setting stops the start with exit 2 and names the variable", async () => {
     const b = await start({ DATABASE_URL: "mysql://nope", PORT: "70000" });

@@ -28,7 +28,7 @@ export function buildBinary(): Promise<string> {
 }
 
 export interface RunningBinary {
-  proc: Subprocess<"ignore", "pipe", "pipe">;
+  proc: Subprocess<"pipe", "pipe", "pipe">;
   port: number;
   base: string;
   /** Everything written to stdout and stderr so far. */
@@ -42,6 +42,8 @@ export async function startBinary(bin: string, env: Record<string, string>): Pro
   const proc = Bun.spawn([bin], {
     cwd: join(bin, ".."),
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "info", ...env },
+    // A pipe the test holds: closing it is how a dead supervisor looks to EXIT_WITH_STDIN.
+    stdin: "pipe",
     stdout: "pipe",
     stderr: "pipe",
   });
