@@ -24,12 +24,16 @@ export interface BackupSnapshot {
   next_run_at: string | null;
 }
 
+/** One message the alerter produced (a raise that was not deduplicated, or its "resolved"). */
 export interface AlertSnapshot {
+  /** ISO time the alert was raised or resolved. */
   at: string;
   key: string;
   severity: string;
   title: string;
+  /** True for the "resolved" message that cleared `key`. */
   resolved: boolean;
+  /** The webhook accepted it; false while queued, after a drop, or with no webhook set. */
   delivered: boolean;
 }
 
@@ -39,5 +43,6 @@ export interface StatusSnapshot {
   uptime_seconds: number;
   instances: InstanceSnapshot[];
   backups: BackupSnapshot;
+  /** recent: newest first, bounded; queued counts a request in flight. */
   alerts: { recent: AlertSnapshot[]; sent: number; dropped: number; queued: number };
 }
