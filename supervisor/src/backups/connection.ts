@@ -1,0 +1,86 @@
+/**
+ * @module How the backup part reaches PostgreSQL: its own short-lived postgres.js sessions, and
+ * the libpq arguments for pg_dump/pg_restore with the password kept off the command line
+ * (a command line is readable by every user of the machine through /proc; the environment is not).
+ */
+import postgres from "postgres";
+
+export type Session = postgres.Sql;
+
+/** One connection, never recycled: a session advisory lock or an exported snapshot lives on it. */
+export function openSession(url: string, applicationName: string): Session {
+  return postgres(url, {
+    max: 1,
+    connect_timeout: 10,
+    idle_timeout: 0,
+    // postgres.js recycles connections after 30-60 min by default; that would drop the lock mid-dump.
+    max_lifetime: null,
+    onnotice: () => {},
+    connection: { application_name: applicationName, TimeZone: "UTC" },
+  });
+}
+
+/** Closes without waiting long: after an outage postgres.js would otherwise wait its full timeout. */
+export async function closeSession(sql: Session): Promise<void> {
+  await sql.end({ timeout: 2 }).catch(() => {});
+}
+
+/** `--dbname` and environment for a libpq tool: the URL without its password, which goes to PGPASSWORD. */
+export function libpqTarget(url: string): { dbname: string; env: Record<string, string> } {
+  const parsed = new URL(url);
+  const env: Record<string, string> = { PGCONNECT_TIMEOUT: "10", PGAPPNAME: "linkfort-backup" };
+  const password = parsed.password ? decodeURIComponent(parsed.password) : parsed.searchParams.get("password");
+  if (password) env.PGPASSWORD = password;
+  parsed.password = "";
+  parsed.searchParams.delete("password");
+  return { dbname: parsed.toString(), env };
+}
+
+/** The same server and credentials, another database. */
+export function urlForDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${encodeURIComponent(database)}`;
+  return parsed.toString();
+}
+
+export function databaseName(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.replace(/^\//, "")) || "postgres";
+}
+
+/** For logs and CLI output. */
+export function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = "***";
+  parsed.searchParams.delete("password");
+  return parsed.toString();
+}
+
+/** `"schema"."table"` for SQL text built from catalog names. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Server version as text and its major (SHOW server_version_num: 150018 → 15). */
+export async function serverVersion(sql: Session): Promise<{ text: string; major: number }> {
+  const [row] = await sql<{ num: string; text: string }[]>`select current_setting('server_version_num') as num, current_setting('server_version') as text`;
+  const num = Number(row?.num ?? 0);
+  return { text: row?.text ?? "unknown", major: Math.floor(num / 10_000) };
+}
+
+/** Exact row counts of every table outside the system schemas, keyed "schema.table". */
+export async function countRows(sql: postgres.Sql | postgres.TransactionSql): Promise<Record<string, number>> {
+  const tables = await sql<{ schema: string; name: string }[]>`
+    select schemaname as schema, tablename as name from pg_tables
+    where schemaname not in ('pg_catalog', 'information_schema') and schemaname not like 'pg\\_temp%'
+    order by 1, 2`;
+  const counts: Record<string, number> = {};
+  if (tables.length === 0) return counts;
+  const query = tables
+    .map((t, i) => `select ${i} as i, count(*)::bigint as n from ${quoteIdent(t.schema)}.${quoteIdent(t.name)}`)
+    .join(" union all ");
+  for (const row of await sql.unsafe<{ i: number; n: string }[]>(query)) {
+    const t = tables[row.i]!;
+    counts[`${t.schema}.${t.name}`] = Number(row.n);
+  }
+  return counts;
+}
