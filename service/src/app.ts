@@ -16,7 +16,7 @@ import { usersRoutes } from "./users/routes.ts";
 import { urlsRoutes } from "./urls/routes.ts";
 import { eventsRoutes } from "./events/routes.ts";
 import { redirectRoutes } from "./redirect/routes.ts";
-import { VERSION } from "./version.ts";
+import { VERSION } from "./lib/version.ts";
 
 export function createApp(deps: Deps) {
   const routes: { method: string; path: string }[] = [];

@@ -10,7 +10,7 @@ import { migrate } from "./db/migrate.ts";
 import { ConfigError, describeSettings, parseFlags } from "./lib/env.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
 import { serve } from "./serve.ts";
-import { VERSION } from "./version.ts";
+import { VERSION } from "./lib/version.ts";
 
 const USAGE = `linkfort ${VERSION}: self-hosted URL shortener
 

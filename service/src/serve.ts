@@ -11,7 +11,7 @@ import { migrate } from "./db/migrate.ts";
 import { buildDeps, type Deps } from "./deps.ts";
 import { MULTIPART_BODY_LIMIT } from "./http/body-limits.ts";
 import type { Logger } from "./lib/logger.ts";
-import { VERSION } from "./version.ts";
+import { VERSION } from "./lib/version.ts";
 
 const STARTUP_RETRY_MS = 60_000;
 

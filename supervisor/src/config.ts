@@ -5,6 +5,7 @@
  */
 import { ConfigProblem, bool, int, oneOf, optional, postgresUrl, readConfig, str, type ConfigOf, type Parser, type Setting } from "../../service/src/lib/env.ts";
 import type { LogLevel } from "../../service/src/lib/logger.ts";
+import { Cron } from "croner";
 
 const setting = <T>(s: Setting<T>) => s;
 
@@ -33,13 +34,25 @@ export const webhookUrl: Parser<string> = (raw) => {
   return new ConfigProblem("must be an https:// URL (http:// only for a loopback test server)");
 };
 
+/** A croner expression (5 fields, or 6 with seconds first), parsed at load so a typo fails the start by name. */
+export const cronPattern: Parser<string> = (raw) => {
+  try {
+    new Cron(raw, { paused: true, timezone: "UTC" });
+    return raw;
+  } catch (err) {
+    return new ConfigProblem(`is not a cron expression (${(err as Error).message})`);
+  }
+};
+
 export const supervisorSettings = {
   runner: setting({ env: "SUPERVISOR_RUNNER", flag: "runner", parse: oneOf("process", "systemd"), default: "process" as "process" | "systemd",
     doc: "process: spawn the instances itself (quick start, tests); systemd: systemctl linkfort@PORT" }),
   ports: setting({ env: "INSTANCE_PORTS", flag: "ports", parse: portList, default: [8081, 8082, 8083], doc: "instance ports, e.g. 8081-8083" }),
   instanceHost: setting({ env: "INSTANCE_HOST", flag: "instance-host", parse: str, default: "127.0.0.1", doc: "address the instances listen on and are probed at" }),
   serviceCommand: setting({ env: "SERVICE_COMMAND", flag: "service-command", parse: optional(str), default: undefined as string | undefined,
-    doc: "process runner: the linkfort binary to spawn (default: dist/linkfort if built, else bun service/src/main.ts)" }),
+    doc: "process runner: the linkfort binary to spawn (default: the binary beside a compiled supervisor, else the source)" }),
+  seed: setting({ env: "LINKFORT_SEED", flag: "seed", parse: optional(str), default: undefined as string | undefined,
+    doc: "process runner: CSV folder passed to the instances, which import it into an empty database (one imports, the others wait)" }),
   systemdUnit: setting({ env: "SYSTEMD_UNIT", flag: "systemd-unit", parse: str, default: "linkfort@", doc: "systemd runner: template unit prefix; the port follows" }),
   publicPort: setting({ env: "PUBLIC_PORT", flag: "public-port", parse: int(1, 65535), default: 8080,
     doc: "process runner: the one public port (Caddy in front when `caddy` is on PATH, else instances share it with reusePort)" }),
@@ -62,9 +75,9 @@ export const supervisorSettings = {
   drainMs: setting({ env: "SHUTDOWN_DRAIN_MS", flag: "drain-ms", parse: int(0, 120_000), default: 3_000, doc: "passed to instances: how long /ready is 503 before they stop listening (ms)" }),
 
   backupDir: setting({ env: "BACKUP_DIR", flag: "backup-dir", parse: str, default: "./data/backups", doc: "where pg_dump files go (mode 0700)" }),
-  backupSchedule: setting({ env: "BACKUP_SCHEDULE", flag: "backup-schedule", parse: str, default: "0 0 3 * * *", doc: "croner expression (seconds field allowed), UTC" }),
+  backupSchedule: setting({ env: "BACKUP_SCHEDULE", flag: "backup-schedule", parse: cronPattern, default: "0 0 3 * * *", doc: "croner expression (seconds field allowed), UTC" }),
   backupRetentionDays: setting({ env: "BACKUP_RETENTION_DAYS", flag: "backup-retention-days", parse: int(1, 3650), default: 7, doc: "delete backups older than this, never the newest good one" }),
-  restoreCheckSchedule: setting({ env: "RESTORE_CHECK_SCHEDULE", flag: "restore-check-schedule", parse: str, default: "0 0 4 * * 0", doc: "croner expression for the weekly restore test into a scratch database, UTC" }),
+  restoreCheckSchedule: setting({ env: "RESTORE_CHECK_SCHEDULE", flag: "restore-check-schedule", parse: cronPattern, default: "0 0 4 * * 0", doc: "croner expression for the weekly restore test into a scratch database, UTC" }),
   backupMinFreeMb: setting({ env: "BACKUP_MIN_FREE_MB", flag: "backup-min-free-mb", parse: int(0, 10_000_000), default: 1_024, doc: "alert (and skip the dump) when the backup disk has less free space (MB)" }),
   backupMaxAgeHours: setting({ env: "BACKUP_MAX_AGE_HOURS", flag: "backup-max-age-hours", parse: int(1, 10_000), default: 26, doc: "alert when the newest good backup is older (hours)" }),
   pgBinDir: setting({ env: "PG_BIN_DIR", flag: "pg-bin-dir", parse: optional(str), default: undefined as string | undefined,

@@ -1,7 +1,7 @@
 /** /live, /ready, /health and /metrics: public, cheap, never behind an API key. */
 import { Elysia, t } from "elysia";
 import type { Metrics } from "../metrics.ts";
-import { VERSION } from "../version.ts";
+import { VERSION } from "../lib/version.ts";
 import type { Health } from "./state.ts";
 
 export function healthRoutes(deps: { health: Health; metrics: Metrics }) {

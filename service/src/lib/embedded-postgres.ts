@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
+import type { Logger } from "./logger.ts";
 
 export interface EmbeddedPostgres {
   /** URL of the `postgres` database as superuser. */
@@ -93,5 +94,60 @@ export async function ensureDatabase(adminUrl: string, name: string): Promise<vo
     if (rows.length === 0) await sql.unsafe(`create database "${name.replaceAll('"', '""')}"`);
   } finally {
     await sql.end();
+  }
+}
+
+/** The database name the quick start uses, whether the service or the supervisor starts PostgreSQL. */
+export const EMBEDDED_DB_NAME = "linkfort";
+
+export interface EmbeddedDatabase {
+  url: string;
+  /** True when this process started the server (and `release` stops it). */
+  owned: boolean;
+  release(): Promise<void>;
+}
+
+/**
+ * The quick start's database under `${dataDir}/postgres`: reuses the embedded PostgreSQL if
+ * another process of this checkout already runs it on `port` (leaving its stop to that owner),
+ * else starts it with `ownShutdown` (the caller stops it last, after its own drain).
+ */
+export async function openEmbeddedDatabase(opts: { dataDir: string; port: number; logger: Logger }): Promise<EmbeddedDatabase> {
+  if (!(await embeddedPostgresAvailable())) {
+    throw new Error("DATABASE_URL is not set, and embedded PostgreSQL is only available from a source checkout (npm install); set DATABASE_URL");
+  }
+  const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/postgres`;
+  if (await answers(adminUrl)) {
+    opts.logger.info("using the embedded PostgreSQL that is already running", { port: opts.port });
+    await ensureDatabase(adminUrl, EMBEDDED_DB_NAME);
+    return { url: adminUrl.replace(/\/postgres$/, `/${EMBEDDED_DB_NAME}`), owned: false, release: async () => {} };
+  }
+  const dir = resolve(opts.dataDir, "postgres");
+  opts.logger.info("starting embedded PostgreSQL", { dir, port: opts.port });
+  const server = await startEmbeddedPostgres({
+    dir, port: opts.port, ownShutdown: true,
+    onLog: (line) => opts.logger.debug("postgres", { line: line.trim() }),
+  });
+  await ensureDatabase(server.adminUrl, EMBEDDED_DB_NAME);
+  return {
+    url: server.urlFor(EMBEDDED_DB_NAME),
+    owned: true,
+    async release() {
+      await server.stop();
+      opts.logger.info("embedded PostgreSQL stopped");
+    },
+  };
+}
+
+async function answers(url: string): Promise<boolean> {
+  const { default: postgres } = await import("postgres");
+  const sql = postgres(url, { max: 1, connect_timeout: 1, onnotice: () => {} });
+  try {
+    await sql`select 1`;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {});
   }
 }

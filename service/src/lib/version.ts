@@ -1,4 +1,4 @@
-import pkg from "../../package.json" with { type: "json" };
+import pkg from "../../../package.json" with { type: "json" };
 
 /** The package version, baked into the binary at build time. */
 export const VERSION: string = pkg.version;

@@ -1,0 +1,115 @@
+/**
+ * @module The supervisor's composition root (STYLE rule 9): builds every part from the config,
+ * starts them in order and stops them in reverse. Order: alerts, database, backups, Caddy,
+ * instances, health watch, status server. So on SIGTERM/SIGINT the status server goes first,
+ * then the watch (nothing is respawned any more), then the instances drain, then Caddy stops,
+ * then the backups, and an embedded PostgreSQL stops last.
+ */
+import type { Logger } from "../../service/src/lib/logger.ts";
+import { VERSION } from "../../service/src/lib/version.ts";
+import { createAlerter } from "./alerts/alerter.ts";
+import { createBackups } from "./backups/backups.ts";
+import type { SupervisorConfig } from "./config.ts";
+import { openDatabase } from "./database.ts";
+import { createSupervisorMetrics } from "./metrics.ts";
+import { findCaddy } from "./proxy/caddy.ts";
+import { createRollingRestart, type RollingResult } from "./rolling/rolling-restart.ts";
+import { createInstances } from "./instances.ts";
+import { createStatusServer } from "./status/server.ts";
+import type { StatusSnapshot } from "./status/snapshot.ts";
+import { probeReady } from "./watch/probe.ts";
+import { createWatcher, watchSettings } from "./watch/watcher.ts";
+
+export interface DaemonOptions {
+  config: SupervisorConfig;
+  /** The supervisor's environment (main.ts): instances and Caddy start from it. */
+  env: Record<string, string | undefined>;
+  logger: Logger;
+  /** Where instance and Caddy output goes (default "inherit": the first admin key shows in the terminal). */
+  output?: "inherit" | "ignore";
+}
+
+export interface Daemon {
+  /** The status server's port (STATUS_PORT, or the one picked for 0). */
+  statusPort: number;
+  snapshot(): StatusSnapshot;
+  rollingRestart(): Promise<RollingResult>;
+  /** Stops every part in reverse order; a second call returns the same promise. */
+  stop(reason: string): Promise<void>;
+}
+
+interface Part {
+  name: string;
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const { config, logger } = opts;
+  const parts: Part[] = [];
+  const started = Date.now();
+  let stopping: Promise<void> | undefined;
+
+  const stop = (reason: string) => {
+    stopping ??= (async () => {
+      logger.info("supervisor stopping", { reason });
+      for (const part of parts.reverse()) {
+        try {
+          await part.stop();
+        } catch (error) {
+          logger.error("stopping a part failed", { part: part.name, error });
+        }
+      }
+      logger.info("supervisor stopped", { reason });
+    })();
+    return stopping;
+  };
+
+  try {
+    const metrics = createSupervisorMetrics();
+    const alerter = createAlerter({ webhookUrl: config.discordWebhookUrl, dedupMs: config.alertDedupMs, queueMax: config.alertQueueMax, metrics, logger });
+    parts.push({ name: "alerts", stop: () => alerter.stop() });
+
+    if (config.runner === "systemd" && !config.databaseUrl) throw new Error("DATABASE_URL is required with SUPERVISOR_RUNNER=systemd (backups need it)");
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, port: config.embeddedPgPort, logger });
+    parts.push({ name: "database", stop: () => database.stop() });
+
+    const backups = createBackups({ config, databaseUrl: database.url, alerter, metrics, logger });
+    backups.start();
+    parts.push({ name: "backups", stop: () => backups.stop() });
+
+    const caddyBin = config.runner === "process" ? findCaddy(config.caddy) : null;
+    const instances = await createInstances({ config, env: opts.env, databaseUrl: database.url, caddyBin, output: opts.output ?? "inherit", logger });
+    if (instances.caddy) parts.push({ name: "caddy", stop: () => instances.caddy!.stop() });
+    const { runner } = instances;
+    parts.push({ name: "instances", stop: () => runner.close() });
+    for (const port of config.ports) await runner.start(port);
+
+    const watcher = createWatcher({ ports: config.ports, runner, alerter, metrics, logger, ...watchSettings(config), readyUrl: instances.readyUrl });
+    const watching = new AbortController();
+    const loop = watcher.run(watching.signal);
+    parts.push({ name: "watch", stop: async () => { watching.abort(); await loop; } });
+
+    const rollingRestart = createRollingRestart({
+      ports: config.ports, runner, watcher, logger,
+      probe: (port) => probeReady(instances.readyUrl(port), config.probeTimeoutMs),
+      readyTimeoutMs: config.startGraceMs, pollMs: Math.min(config.probeIntervalMs, 250),
+      // One interval of Caddy's active health check (Caddyfile: 250 ms) and then some.
+      settleMs: instances.caddy ? 500 : 0,
+    });
+    const snapshot = (): StatusSnapshot => ({
+      version: VERSION, runner: config.runner, uptime_seconds: Math.round((Date.now() - started) / 1000),
+      instances: watcher.snapshot(), backups: backups.snapshot(), alerts: alerter.snapshot(),
+    });
+    const status = createStatusServer({ host: config.statusHost, port: config.statusPort, snapshot, metrics, onRollingRestart: rollingRestart, logger });
+    parts.push({ name: "status server", stop: () => status.stop() });
+
+    logger.info("supervisor started", {
+      pid: process.pid, runner: config.runner, ports: config.ports, public: instances.publicUrl, caddy: instances.caddy !== undefined,
+      status: `http://${config.statusHost}:${status.port}/`, database: database.embedded ? "embedded" : "DATABASE_URL",
+    });
+    return { statusPort: status.port, snapshot, rollingRestart, stop };
+  } catch (error) {
+    await stop("start failed");
+    throw error;
+  }
+}

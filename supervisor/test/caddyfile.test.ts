@@ -1,0 +1,42 @@
+/**
+ * The repository's Caddyfile, adapted by the real caddy with the variables the supervisor sets:
+ * the upstreams, public port and admin address land where they should, with the health checks
+ * and retries the zero-failure tests rely on.
+ */
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { caddyBin, needsCaddy, skipWithoutCaddy } from "./tools.ts";
+
+const CADDYFILE = join(import.meta.dir, "../../Caddyfile");
+
+function adapt(env: Record<string, string>): { code: number; json: unknown; stderr: string } {
+  const r = Bun.spawnSync([needsCaddy(), "adapt", "--config", CADDYFILE, "--adapter", "caddyfile"], { env: { PATH: process.env.PATH ?? "", ...env } });
+  const stdout = r.stdout.toString();
+  return { code: r.exitCode, json: stdout ? JSON.parse(stdout) : null, stderr: r.stderr.toString() };
+}
+
+describe.skipIf(skipWithoutCaddy)("Caddyfile", () => {
+  test("with the supervisor's variables: loopback admin, the public port, each instance an upstream, /ready health checks and retries", () => {
+    const r = adapt({ LINKFORT_UPSTREAMS: "127.0.0.1:9081 127.0.0.1:9082", LINKFORT_PUBLIC_PORT: "9080", LINKFORT_CADDY_ADMIN: "127.0.0.1:9019" });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json).toEqual({
+      admin: { listen: "127.0.0.1:9019" },
+      logging: { logs: { default: { level: "WARN" } } },
+      apps: { http: { servers: { srv0: { listen: ["127.0.0.1:9080"], routes: [{ handle: [{
+        handler: "reverse_proxy",
+        health_checks: { active: { interval: 250_000_000, timeout: 500_000_000, uri: "/ready" }, passive: { fail_duration: 2_000_000_000 } },
+        load_balancing: { try_duration: 5_000_000_000, try_interval: 50_000_000 },
+        upstreams: [{ dial: "127.0.0.1:9081" }, { dial: "127.0.0.1:9082" }],
+      }] }] } } } },
+    });
+  });
+
+  test("without variables it is the documented default: 8080 in front of 8081-8083", () => {
+    const r = adapt({});
+    expect(r.code, r.stderr).toBe(0);
+    const text = JSON.stringify(r.json);
+    expect(text).toContain('"listen":["127.0.0.1:8080"]');
+    expect(text).toContain('"upstreams":[{"dial":"127.0.0.1:8081"},{"dial":"127.0.0.1:8082"},{"dial":"127.0.0.1:8083"}]');
+    expect(caddyBin).not.toBeNull();
+  });
+});

@@ -1,0 +1,61 @@
+/**
+ * `bun supervisor/src/main.ts …` as a child process, the way a terminal or systemd runs it:
+ * its own process group (so a test can send SIGINT to the whole group, as Ctrl-C does), its
+ * output collected, log lines parsed, and its whole process tree recorded by PID.
+ */
+import { chmod, mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { descendants } from "./processes.ts";
+
+export const ROOT = join(import.meta.dir, "../..");
+
+export interface SupervisorProcess {
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  output(): string;
+  /** Parsed JSON log lines so far. */
+  logs(): Record<string, unknown>[];
+  waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Every process below the supervisor right now. */
+  tree(): number[];
+}
+
+/** A temporary DATA_DIR the `postgres` system user can enter (embedded PostgreSQL runs as it under root). */
+export async function tempDataDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "linkfort-sup-"));
+  await chmod(dir, 0o755);
+  return dir;
+}
+
+export function spawnSupervisor(args: string[], env: Record<string, string>): SupervisorProcess {
+  const base: Record<string, string> = {};
+  // No DATABASE_URL or test settings leak in from the test runner's environment.
+  for (const key of ["PATH", "HOME", "LANG", "TMPDIR"]) if (process.env[key]) base[key] = process.env[key]!;
+  const proc = Bun.spawn([process.execPath, join(ROOT, "supervisor/src/main.ts"), ...args], {
+    cwd: ROOT, env: { ...base, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true,
+  });
+  let text = "";
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  };
+  void pump(proc.stdout);
+  void pump(proc.stderr);
+  const logs = () => text.split("\n").filter((l) => l.startsWith("{")).flatMap((l) => {
+    try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; }
+  });
+  return {
+    proc, output: () => text, logs, tree: () => descendants(proc.pid),
+    async waitForLog(msg, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = logs().find((l) => l.msg === msg);
+        if (found) return found;
+        if (proc.exitCode !== null) throw new Error(`supervisor exited (${proc.exitCode}) before "${msg}":\n${text.slice(-4000)}`);
+        if (Date.now() > deadline) throw new Error(`timed out waiting for "${msg}":\n${text.slice(-4000)}`);
+        await Bun.sleep(50);
+      }
+    },
+  };
+}
