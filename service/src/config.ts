@@ -2,10 +2,18 @@
  * Every setting of the linkfort service: environment variable, flag, type, default, doc.
  * Read once in main.ts; no other module reads process.env.
  */
-import { bool, int, oneOf, optional, postgresUrl, readConfig, str, type ConfigOf, type Setting } from "./lib/env.ts";
+import { ConfigProblem, bool, int, oneOf, optional, postgresUrl, readConfig, str, type ConfigOf, type Setting } from "./lib/env.ts";
 import type { LogLevel } from "./lib/logger.ts";
 
 const setting = <T>(s: Setting<T>) => s;
+
+const redisUrlParser = (raw: string) => {
+  try {
+    const url = new URL(raw);
+    if (url.protocol === "redis:" || url.protocol === "rediss:") return raw;
+  } catch { /* fall through */ }
+  return new ConfigProblem("must be a redis:// or rediss:// URL");
+};
 
 export const serviceSettings = {
   port: setting({ env: "PORT", parse: int(1, 65535), default: 8080, doc: "TCP port to listen on" }),
@@ -44,6 +52,13 @@ export const serviceSettings = {
     env: "SHUTDOWN_TIMEOUT_MS", parse: int(100, 300_000), default: 15_000,
     doc: "longest wait for in-flight requests and the click flush after the drain (ms)",
   }),
+  redisUrl: setting({
+    env: "REDIS_URL", parse: optional(redisUrlParser), default: undefined as string | undefined,
+    doc: "Redis for the shared cache, the click stream and rate limits; unset: per-instance fallbacks only",
+  }),
+  // settings: cache
+  // settings: clicks stream
+  // settings: rate limits
   exitWithStdin: setting({
     env: "EXIT_WITH_STDIN", flag: "exit-with-stdin", parse: bool, default: false,
     doc: "shut down gracefully when stdin closes: a supervisor that spawned us with a pipe has died",

@@ -5,6 +5,7 @@
  */
 import { connect, type Db, type Sql } from "./db/client.ts";
 import { registerPoolMetrics } from "./db/pool-metrics.ts";
+import { connectRedis, type RedisClients } from "./redis.ts";
 import { openAuthenticator, type Authenticator } from "./http/auth.ts";
 import { createKeysRepo } from "./keys/repo.ts";
 import { createKeysService, type KeysService } from "./keys/service.ts";
@@ -45,6 +46,8 @@ export interface Deps {
   redirect: RedirectService;
   /** Where redirects put clicks; flushed to events in batches. */
   clicks: ClickSink;
+  /** Undefined when REDIS_URL is unset; may be down at any moment (see redis.ts). */
+  redis: RedisClients | undefined;
   /** Stops background work (click flush, …) and closes the pool; called once at shutdown. */
   close(): Promise<void>;
 }
@@ -61,6 +64,10 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
   metrics.dbPoolMax.set(config.dbPoolMax);
   registerPoolMetrics(metrics, sql, applicationName);
   const health = createHealth({ sql, metrics });
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
+  // wire: cache
+  // wire: clicks stream
+  // wire: rate limits
   const keys = createKeysService(createKeysRepo(db), { logger }); // wire: auth
   const auth: Authenticator = config.auth === "keys" ? keys : openAuthenticator;
   const usersRepo = createUsersRepo(db);
@@ -81,9 +88,10 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
   const closers: (() => Promise<void>)[] = []; // wire: background jobs
   closers.push(() => clicks.stop());
   return {
-    config, logger, metrics, sql, db, health, auth, keys, users, imports, urls, events, redirect, clicks,
+    config, logger, metrics, sql, db, health, auth, redis, keys, users, imports, urls, events, redirect, clicks,
     async close() {
       for (const stop of closers) await stop().catch((error) => logger.error("shutdown step failed", { error }));
+      await redis?.close();
       await sql.end({ timeout: 5 });
     },
   };

@@ -1,10 +1,11 @@
 /** /live, /ready, /health and /metrics: public, cheap, never behind an API key. */
 import { Elysia, t } from "elysia";
 import type { Metrics } from "../metrics.ts";
+import type { RedisClients } from "../redis.ts";
 import { VERSION } from "../lib/version.ts";
 import type { Health } from "./state.ts";
 
-export function healthRoutes(deps: { health: Health; metrics: Metrics }) {
+export function healthRoutes(deps: { health: Health; metrics: Metrics; redis: RedisClients | undefined }) {
   const { health } = deps;
   const detail = { tags: ["health"], security: [] };
   return new Elysia()
@@ -22,9 +23,11 @@ export function healthRoutes(deps: { health: Health; metrics: Metrics }) {
         uptime_seconds: health.uptimeSeconds(),
         lifecycle: health.lifecycle,
         db,
+        // "off" when REDIS_URL is unset: not a fault, only slower redirects and per-instance limits.
+        redis: deps.redis ? (deps.redis.up ? "ok" : "down") : "off",
       };
     }, {
-      response: t.Object({ status: t.String(), version: t.String(), uptime_seconds: t.Number(), lifecycle: t.String(), db: t.String() }, { additionalProperties: true }),
+      response: t.Object({ status: t.String(), version: t.String(), uptime_seconds: t.Number(), lifecycle: t.String(), db: t.String(), redis: t.String() }, { additionalProperties: true }),
       detail: { ...detail, summary: "Summary for people: version, uptime, dependencies" },
     })
     .get("/metrics", async ({ set }) => {

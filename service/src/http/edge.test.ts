@@ -112,7 +112,7 @@ describe("observability", () => {
   test("/health, /live and /ready answer without a key", async () => {
     const health = await h.request("GET", "/health", { key: null });
     expect(health.status, show(health)).toBe(200);
-    expect(health.json).toEqual({ status: "ok", version: expect.any(String), uptime_seconds: expect.any(Number), lifecycle: "ready", db: "ok" });
+    expect(health.json).toEqual({ status: "ok", version: expect.any(String), uptime_seconds: expect.any(Number), lifecycle: "ready", db: "ok", redis: "off" });
     expect((await h.request("GET", "/live", { key: null })).json).toEqual({ status: "live" });
     expect((await h.request("GET", "/ready", { key: null })).json).toEqual({ status: "ready" });
   });

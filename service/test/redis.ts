@@ -1,0 +1,45 @@
+/**
+ * A real redis-server on a random loopback port, owned by one test file: `stop()` and `start()`
+ * again are a real outage and recovery (same port, empty data: nothing is persisted).
+ */
+import type { Subprocess } from "bun";
+import { freePort } from "./ports.ts";
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startRedis(): Promise<TestRedis> {
+  const bin = Bun.which("redis-server");
+  // With CI=true a missing server is a failure, never a skip (apt-get install redis-server).
+  if (!bin) throw new Error("redis-server is not on PATH: apt-get install redis-server");
+  const port = await freePort();
+  let proc: Subprocess | undefined;
+  const redis: TestRedis = {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async start() {
+      proc = Bun.spawn([bin, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes"], {
+        stdout: "ignore", stderr: "ignore",
+      });
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const up = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } }).then((s) => { s.end(); return true; }, () => false);
+        if (up) return;
+        if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port}`);
+        await Bun.sleep(20);
+      }
+    },
+    async stop() {
+      if (!proc) return;
+      proc.kill("SIGKILL");
+      await proc.exited;
+      proc = undefined;
+    },
+  };
+  await redis.start();
+  return redis;
+}
