@@ -24,6 +24,7 @@ export function createApp(deps: Deps) {
 
   const app = new Elysia()
     .use(observe({ logger: deps.logger, metrics: deps.metrics, accessLog: deps.config.accessLog }))
+    // hooks: rate limits (before any route work)
     .onError({ as: "global" }, renderError)
     .onParse({ as: "global" }, async ({ request, contentType }) => {
       // Multipart (the CSV import) keeps Elysia's parser; everything else must be a JSON object.

@@ -4,8 +4,18 @@
  */
 import { ConfigProblem, bool, int, oneOf, optional, postgresUrl, readConfig, str, type ConfigOf, type Setting } from "./lib/env.ts";
 import type { LogLevel } from "./lib/logger.ts";
+import { parseTrustedProxies } from "./http/client-ip.ts";
 
 const setting = <T>(s: Setting<T>) => s;
+
+const proxyList = (raw: string) => {
+  try {
+    parseTrustedProxies(raw);
+    return raw;
+  } catch (err) {
+    return new ConfigProblem((err as Error).message);
+  }
+};
 
 const redisUrlParser = (raw: string) => {
   try {
@@ -58,6 +68,10 @@ export const serviceSettings = {
   }),
   // settings: cache
   // settings: clicks stream
+  trustedProxies: setting({
+    env: "TRUSTED_PROXIES", parse: proxyList, default: "127.0.0.1,::1",
+    doc: "comma-separated IPs/CIDRs whose X-Forwarded-For is believed (Caddy); others' is ignored",
+  }),
   // settings: rate limits
   exitWithStdin: setting({
     env: "EXIT_WITH_STDIN", flag: "exit-with-stdin", parse: bool, default: false,

@@ -6,6 +6,7 @@
 import { connect, type Db, type Sql } from "./db/client.ts";
 import { registerPoolMetrics } from "./db/pool-metrics.ts";
 import { connectRedis, type RedisClients } from "./redis.ts";
+import { clientIpResolver, parseTrustedProxies, type ClientIpResolver } from "./http/client-ip.ts";
 import { openAuthenticator, type Authenticator } from "./http/auth.ts";
 import { createKeysRepo } from "./keys/repo.ts";
 import { createKeysService, type KeysService } from "./keys/service.ts";
@@ -46,6 +47,8 @@ export interface Deps {
   redirect: RedirectService;
   /** Where redirects put clicks; flushed to events in batches. */
   clicks: ClickSink;
+  /** The client's address for limits and click records (X-Forwarded-For only from TRUSTED_PROXIES). */
+  clientIp: ClientIpResolver;
   /** Undefined when REDIS_URL is unset; may be down at any moment (see redis.ts). */
   redis: RedisClients | undefined;
   /** Stops background work (click flush, …) and closes the pool; called once at shutdown. */
@@ -65,6 +68,7 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
   registerPoolMetrics(metrics, sql, applicationName);
   const health = createHealth({ sql, metrics });
   const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
+  const clientIp = clientIpResolver(parseTrustedProxies(config.trustedProxies));
   // wire: cache
   // wire: clicks stream
   // wire: rate limits
@@ -88,7 +92,7 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
   const closers: (() => Promise<void>)[] = []; // wire: background jobs
   closers.push(() => clicks.stop());
   return {
-    config, logger, metrics, sql, db, health, auth, redis, keys, users, imports, urls, events, redirect, clicks,
+    config, logger, metrics, sql, db, health, auth, redis, clientIp, keys, users, imports, urls, events, redirect, clicks,
     async close() {
       for (const stop of closers) await stop().catch((error) => logger.error("shutdown step failed", { error }));
       await redis?.close();
