@@ -67,6 +67,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   try {
     const metrics = createSupervisorMetrics();
     const alerter = createAlerter({ webhookUrl: config.discordWebhookUrl, dedupMs: config.alertDedupMs, queueMax: config.alertQueueMax, metrics, logger });
+    alerter.start();
     parts.push({ name: "alerts", stop: () => alerter.stop() });
 
     if (config.runner === "systemd" && !config.databaseUrl) throw new Error("DATABASE_URL is required with SUPERVISOR_RUNNER=systemd (backups need it)");

@@ -60,8 +60,9 @@ export function createWatcher(opts: WatcherOptions) {
   let stopped = false;
   const abort = new AbortController();
 
-  const apply = (state: InstanceState, flips: Flip[]) => {
-    reportFlips(flips, state, alerter, log);
+  /** `restartFollows`: the "down" flip is logged but not alerted; the restart alert that follows says it all. */
+  const apply = (state: InstanceState, flips: Flip[], restartFollows = false) => {
+    reportFlips(flips, state, restartFollows ? { raise() {}, resolve() {} } : alerter, log);
     metrics.instanceUp.labels(String(state.port)).set(state.healthy ? 1 : 0);
   };
   const owned = (state: InstanceState) => actions.has(state.port) || state.paused;
@@ -101,7 +102,8 @@ export function createWatcher(opts: WatcherOptions) {
   };
 
   const crashed = (state: InstanceState, detail: string) => {
-    apply(state, state.exited(detail));
+    // A crash restarted at once is one alert ("restarted"), not three (down, restarted, resolved).
+    apply(state, state.exited(detail), true);
     const delay = state.restartDelay(now());
     apply(state, state.restarting("crashed", now()));
     if (delay > 0) state.phase = "backoff";
