@@ -67,12 +67,68 @@ export const serviceSettings = {
     doc: "Redis for the shared cache, the click stream and rate limits; unset: per-instance fallbacks only",
   }),
   // settings: cache
+  cacheMaxEntries: setting({
+    env: "CACHE_MAX_ENTRIES", parse: int(1, 10_000_000), default: 100_000,
+    doc: "short codes held in each instance's LRU; the least recently used go first past it",
+  }),
+  cacheTtlMs: setting({
+    env: "CACHE_TTL_MS", parse: int(1, 86_400_000), default: 30_000,
+    doc: "how long a known code (active or inactive) stays cached in the LRU and Redis (ms); bounds staleness when pub/sub is down",
+  }),
+  cacheNegativeTtlMs: setting({
+    env: "CACHE_NEGATIVE_TTL_MS", parse: int(1, 86_400_000), default: 5_000,
+    doc: "how long an unknown code stays cached (ms): PostgreSQL sees each unknown code at most once per this",
+  }),
   // settings: clicks stream
+  clickStreamKey: setting({ env: "CLICK_STREAM_KEY", parse: str, default: "lf:clicks", doc: "Redis stream that carries clicks from redirects to the consumers" }),
+  clickStreamGroup: setting({ env: "CLICK_STREAM_GROUP", parse: str, default: "linkfort", doc: "consumer group all instances read the click stream as" }),
+  clickStreamMaxLen: setting({
+    env: "CLICK_STREAM_MAXLEN", parse: int(1_000, 100_000_000), default: 1_000_000,
+    doc: "approximate cap on stream entries (XADD MAXLEN ~); past it the oldest, even unread, are trimmed",
+  }),
+  clickStreamBatch: setting({ env: "CLICK_STREAM_BATCH", parse: int(1, 10_000), default: 500, doc: "most stream entries read, inserted and acked per round" }),
+  clickStreamBlockMs: setting({
+    env: "CLICK_STREAM_BLOCK_MS", parse: int(10, 30_000), default: 1_000,
+    doc: "XREADGROUP waits this long for new clicks (ms); also the longest a shutdown waits on a read",
+  }),
+  clickStreamClaimIdleMs: setting({
+    env: "CLICK_STREAM_CLAIM_IDLE_MS", parse: int(100, 3_600_000), default: 30_000,
+    doc: "entries read but not acked for this long (a dead consumer) are claimed by another (ms)",
+  }),
   trustedProxies: setting({
     env: "TRUSTED_PROXIES", parse: proxyList, default: "127.0.0.1,::1",
     doc: "comma-separated IPs/CIDRs whose X-Forwarded-For is believed (Caddy); others' is ignored",
   }),
   // settings: rate limits
+  rateLimits: setting({
+    env: "RATE_LIMITS", parse: bool, default: true,
+    doc: "per-IP and per-key rate limits with ban escalation; off disables both (benchmarks, trusted networks)",
+  }),
+  rateLimitRedirects: setting({ env: "RATE_LIMIT_REDIRECTS", parse: int(1, 1_000_000), default: 600, doc: "redirects per client IP per minute" }),
+  rateLimitReads: setting({ env: "RATE_LIMIT_READS", parse: int(1, 1_000_000), default: 1_200, doc: "API reads (GET) per minute, per client IP and per API key" }),
+  rateLimitWrites: setting({ env: "RATE_LIMIT_WRITES", parse: int(1, 1_000_000), default: 600, doc: "API writes (POST/PUT/PATCH/DELETE) per minute, per client IP and per API key" }),
+  rateLimitExempt: setting({
+    env: "RATE_LIMIT_EXEMPT", parse: proxyList, default: "",
+    doc: "comma-separated client IPs/CIDRs never limited or banned (monitoring, load generators); empty: none",
+  }),
+  rateLimitMemorySubjects: setting({
+    env: "RATE_LIMIT_MEMORY_SUBJECTS", parse: int(100, 10_000_000), default: 100_000,
+    doc: "subjects the per-instance fallback limiter remembers while Redis is down; the least recent are forgotten",
+  }),
+  banAfterViolations: setting({
+    env: "BAN_AFTER_VIOLATIONS", parse: int(1, 1_000), default: 5,
+    doc: "violations (at most one counted per minute of hitting the limit) within BAN_VIOLATION_WINDOW_S that earn a ban",
+  }),
+  banViolationWindowS: setting({ env: "BAN_VIOLATION_WINDOW_S", parse: int(60, 30 * 86_400), default: 3_600, doc: "window in which violations are counted (s)" }),
+  banDurationS: setting({ env: "BAN_DURATION_S", parse: int(1, 30 * 86_400), default: 3_600, doc: "length of a temporary ban (s)" }),
+  banPermanentAfter: setting({
+    env: "BAN_PERMANENT_AFTER", parse: int(1, 100), default: 3,
+    doc: "temporary bans (not lifted by an admin) after which the next ban is permanent",
+  }),
+  banSyncMs: setting({
+    env: "BAN_SYNC_MS", parse: int(100, 3_600_000), default: 30_000,
+    doc: "how often active bans are copied from PostgreSQL into Redis and the instance (ms), so a flush loses none",
+  }),
   exitWithStdin: setting({
     env: "EXIT_WITH_STDIN", flag: "exit-with-stdin", parse: bool, default: false,
     doc: "shut down gracefully when stdin closes: a supervisor that spawned us with a pipe has died",

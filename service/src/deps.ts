@@ -22,10 +22,10 @@ import { createUrlsRepo } from "./urls/repo.ts";
 import { createUrlsService, type UrlsService } from "./urls/service.ts";
 import { createEventsRepo } from "./events/repo.ts";
 import { createEventsService, type EventsService } from "./events/service.ts";
-import { createClicksRepo } from "./clicks/repo.ts";
-import { createBufferedClickSink } from "./clicks/buffer.ts";
+import { wireClicks } from "./clicks/wire.ts";
 import type { ClickSink } from "./clicks/sink.ts";
 import { createRedirectRepo } from "./redirect/repo.ts";
+import { createCache, type Cache } from "./cache/cache.ts";
 import { createRedirectService, type RedirectService } from "./redirect/service.ts";
 
 export interface Deps {
@@ -51,6 +51,8 @@ export interface Deps {
   clientIp: ClientIpResolver;
   /** Undefined when REDIS_URL is unset; may be down at any moment (see redis.ts). */
   redis: RedisClients | undefined;
+  /** The redirect's LRU → Redis → PostgreSQL lookup and its invalidation (cache/). */
+  cache: Cache;
   /** Stops background work (click flush, …) and closes the pool; called once at shutdown. */
   close(): Promise<void>;
 }
@@ -70,29 +72,30 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
   const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
   const clientIp = clientIpResolver(parseTrustedProxies(config.trustedProxies));
   // wire: cache
+  const cache = createCache({
+    resolve: createRedirectRepo(sql).resolve, redis, metrics, logger,
+    maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs, negativeTtlMs: config.cacheNegativeTtlMs,
+  });
   // wire: clicks stream
+  const clickPipeline = wireClicks({ config, sql, redis, metrics, logger });
+  const clicks: ClickSink = clickPipeline.sink;
   // wire: rate limits
   const keys = createKeysService(createKeysRepo(db), { logger }); // wire: auth
   const auth: Authenticator = config.auth === "keys" ? keys : openAuthenticator;
   const usersRepo = createUsersRepo(db);
-  const users = createUsersService(usersRepo);
+  const users = createUsersService(usersRepo, cache.userDeleted);
 
   // wire: urls, events, redirect, clicks
   const urlsRepo = createUrlsRepo(db);
-  const urls = createUrlsService(urlsRepo);
+  const urls = createUrlsService(urlsRepo, cache.linkChanged);
   const events = createEventsService(createEventsRepo(db), urlsRepo.findById);
-  const clicks = createBufferedClickSink({
-    repo: createClicksRepo(sql), metrics, logger,
-    flushMs: config.clickFlushMs, batchMax: config.clickBatchMax, bufferMax: config.clickBufferMax,
-  });
-  clicks.start();
-  const redirect = createRedirectService({ resolve: createRedirectRepo(sql).resolve, clicks });
+  const redirect = createRedirectService({ resolve: cache.resolve, clicks });
   const imports = createImportsService(createImportsRepo(sql)); // wire: imports
 
   const closers: (() => Promise<void>)[] = []; // wire: background jobs
-  closers.push(() => clicks.stop());
+  closers.push(...clickPipeline.closers); // the stream consumer stops before the buffer's last flush
   return {
-    config, logger, metrics, sql, db, health, auth, redis, clientIp, keys, users, imports, urls, events, redirect, clicks,
+    config, logger, metrics, sql, db, health, auth, redis, cache, clientIp, keys, users, imports, urls, events, redirect, clicks,
     async close() {
       for (const stop of closers) await stop().catch((error) => logger.error("shutdown step failed", { error }));
       await redis?.close();

@@ -46,6 +46,36 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [registry],
     }),
+    clicksFallback: new Counter({
+      name: "linkfort_clicks_fallback_total",
+      help: "Clicks that went to the in-process buffer because XADD to the click stream failed (Redis down)",
+      registers: [registry],
+    }),
+    clickStreamClaimed: new Counter({
+      name: "linkfort_click_stream_claimed_total",
+      help: "Stream entries taken over from a consumer that stopped acking (XAUTOCLAIM)",
+      registers: [registry],
+    }),
+    clickStreamAcked: new Counter({ name: "linkfort_click_stream_acked_total", help: "Stream entries acknowledged after their batch committed", registers: [registry] }),
+    cacheLookups: new Counter({
+      name: "linkfort_cache_lookups_total",
+      help: "Redirect cache lookups by tier (lru, redis, db) and result (hit, miss, error: Redis not answering)",
+      labelNames: ["tier", "result"] as const,
+      registers: [registry],
+    }),
+    cacheEntries: new Gauge({ name: "linkfort_cache_entries", help: "Short codes held in this instance's LRU", registers: [registry] }),
+    rateLimited: new Counter({
+      name: "linkfort_rate_limited_total",
+      help: "Requests refused with 429, by budget (redirect, read, write)",
+      labelNames: ["budget"] as const,
+      registers: [registry],
+    }),
+    bans: new Counter({
+      name: "linkfort_bans_total",
+      help: "Escalations, by level (warning: a counted violation; temporary; permanent)",
+      labelNames: ["level"] as const,
+      registers: [registry],
+    }),
     ready: new Gauge({ name: "linkfort_ready", help: "1 while the instance accepts traffic, 0 while starting or draining", registers: [registry] }),
   };
   return m;

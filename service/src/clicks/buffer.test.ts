@@ -43,7 +43,7 @@ function newSink(opts: { batchMax?: number; bufferMax?: number; flushMs?: number
   return { sink, metrics };
 }
 
-const click = (referrer: string, id = urlId): Click => ({ urlId: id, shortCode: code, at: new Date(), referrer });
+const click = (referrer: string, id = urlId): Click => ({ id: crypto.randomUUID(), urlId: id, shortCode: code, at: new Date(), referrer });
 
 /** Referrers of the clicked events of the test link that were written after `afterId`. */
 async function referrersAfter(afterId: number): Promise<string[]> {

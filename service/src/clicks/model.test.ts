@@ -21,7 +21,7 @@ describe("clickHeader", () => {
 describe("clickDetails", () => {
   test("always names the code and only the headers that were sent", () => {
     const at = new Date();
-    expect(clickDetails({ urlId: 1, shortCode: "abc123", at })).toEqual({ short_code: "abc123" });
-    expect(clickDetails({ urlId: 1, shortCode: "abc123", at, referrer: "r", userAgent: "u" })).toEqual({ short_code: "abc123", referrer: "r", user_agent: "u" });
+    expect(clickDetails({ id: "x", urlId: 1, shortCode: "abc123", at })).toEqual({ short_code: "abc123" });
+    expect(clickDetails({ id: "x", urlId: 1, shortCode: "abc123", at, referrer: "r", userAgent: "u", clientIp: "203.0.113.9" })).toEqual({ short_code: "abc123", referrer: "r", user_agent: "u", client_ip: "203.0.113.9" });
   });
 });

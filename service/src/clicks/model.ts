@@ -2,12 +2,20 @@
 
 /** One successful redirect. The owner is looked up when the click is written, not carried. */
 export interface Click {
+  /**
+   * Random id given by the redirect; the insert skips an id it has seen, so a stream entry
+   * delivered twice (crash between commit and XACK) or a click that reached both the stream and
+   * the fallback (an XADD that timed out yet landed) is counted once.
+   */
+  id: string;
   urlId: number;
   shortCode: string;
   /** When the redirect was answered; the event's timestamp. */
   at: Date;
   referrer?: string;
   userAgent?: string;
+  /** The client's address as Caddy reports it (X-Forwarded-For from trusted proxies only). */
+  clientIp?: string;
 }
 
 export const CLICK_HEADER_MAX = 512;
@@ -25,5 +33,6 @@ export function clickDetails(click: Click): Record<string, string> {
   const details: Record<string, string> = { short_code: click.shortCode };
   if (click.referrer !== undefined) details.referrer = click.referrer;
   if (click.userAgent !== undefined) details.user_agent = click.userAgent;
+  if (click.clientIp !== undefined) details.client_ip = click.clientIp;
   return details;
 }

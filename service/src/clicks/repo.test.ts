@@ -22,7 +22,7 @@ describe("clicks repo", () => {
     const { sql } = connect({ url: h.databaseUrl, poolMax: 1, statementTimeoutMs: 5_000, applicationName: "clicks-repo-test" });
     try {
       const written = await createClicksRepo(sql).insertBatch([
-        { urlId: url.id, shortCode: url.short_code, at: new Date("2024-01-02T03:04:05.678Z"), referrer: 'r"\\,{}', userAgent: "é😀" },
+        { id: crypto.randomUUID(), urlId: url.id, shortCode: url.short_code, at: new Date("2024-01-02T03:04:05.678Z"), referrer: 'r"\\,{}', userAgent: "é😀" },
       ]);
       expect(written).toBe(1);
     } finally {

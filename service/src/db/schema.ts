@@ -4,6 +4,8 @@
  */
 import { sql } from "drizzle-orm";
 import { boolean, index, integer, jsonb, pgTable, serial, text, timestamp, varchar } from "drizzle-orm/pg-core";
+// Click rollups (clicks/repo.ts) need these; a line of their own so schema edits do not collide.
+import { date, primaryKey, uuid } from "drizzle-orm/pg-core";
 
 // Timestamps are UTC without a zone, as the contract prints them; every connection runs with
 // TimeZone=UTC so now() agrees.
@@ -79,8 +81,66 @@ export const apiKeys = pgTable(
   (t) => [index("api_keys_user_id_idx").on(t.userId)],
 );
 
+// Rate-limit bans: Redis answers "is this subject banned" on every request; this table is the
+// record that survives a Redis flush and that /admin/bans lists and lifts.
+export const bans = pgTable(
+  "bans",
+  {
+    id: serial("id").primaryKey(),
+    // A client IP, or the SHA-256 hex of an API key as presented (the limiter never looks keys up).
+    subject: varchar("subject", { length: 128 }).notNull(),
+    kind: varchar("kind", { length: 8 }).$type<"ip" | "key">().notNull(),
+    // 1: temporary, 2: permanent (warnings are counted in Redis, never stored).
+    level: integer("level").notNull(),
+    reason: text("reason").notNull(),
+    // Null: permanent.
+    until: utc("until"),
+    createdAt: utc("created_at").notNull().defaultNow(),
+    liftedAt: utc("lifted_at"),
+  },
+  (t) => [index("bans_kind_subject_idx").on(t.kind, t.subject), index("bans_created_at_idx").on(t.createdAt)],
+);
+
+// Click ids already written (clicks/repo.ts): a stream entry redelivered after a crash between
+// commit and XACK, or a click that reached both the stream and the fallback, is skipped here.
+export const clickReceipts = pgTable(
+  "click_receipts",
+  {
+    clickId: uuid("click_id").primaryKey(),
+    seenAt: utc("seen_at").notNull().defaultNow(),
+  },
+  // For pruning old receipts by age.
+  (t) => [index("click_receipts_seen_at_idx").on(t.seenAt)],
+);
+
+// Click rollups per link per UTC day, upserted in the statement that inserts the clicked events,
+// so GET /urls/:id/stats reads at most one row per day and key instead of scanning events.
+// A function: each table needs its own column builders.
+const rollupDay = () => ({
+  urlId: integer("url_id").notNull().references(() => urls.id, { onDelete: "cascade" }),
+  day: date("day", { mode: "string" }).notNull(),
+  clicks: integer("clicks").notNull(),
+});
+
+export const clickDaily = pgTable("click_daily", rollupDay(), (t) => [primaryKey({ columns: [t.urlId, t.day] })]);
+
+// The referrer's host only ("(direct)", "(other)"): bounded keys, see clicks/rollup.ts.
+export const clickReferrers = pgTable(
+  "click_referrers",
+  { ...rollupDay(), referrer: varchar("referrer", { length: 255 }).notNull() },
+  (t) => [primaryKey({ columns: [t.urlId, t.day, t.referrer] })],
+);
+
+// A small closed set of user-agent families, never the raw header.
+export const clickAgents = pgTable(
+  "click_agents",
+  { ...rollupDay(), agent: varchar("agent", { length: 32 }).notNull() },
+  (t) => [primaryKey({ columns: [t.urlId, t.day, t.agent] })],
+);
+
 export type UserRow = typeof users.$inferSelect;
 export type UrlRow = typeof urls.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type RetiredCodeRow = typeof retiredCodes.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type BanRow = typeof bans.$inferSelect;

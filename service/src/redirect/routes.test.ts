@@ -53,7 +53,8 @@ describe("GET /:short_code for an active link", () => {
     const events = await within2s(async () => { const e = await clicksOf(url.id); return e.length > 0 ? e : undefined; });
     expect(events).toEqual([{
       id: expect.any(Number), url_id: url.id, user_id: userId, event_type: "clicked", timestamp: TS,
-      details: { short_code: url.short_code, referrer: "https://from.example/page", user_agent: "test-agent/1.0" },
+      // In process there is no TCP peer, so the client IP resolves to loopback.
+      details: { short_code: url.short_code, referrer: "https://from.example/page", user_agent: "test-agent/1.0", client_ip: "127.0.0.1" },
     }]);
   });
 
@@ -62,7 +63,7 @@ describe("GET /:short_code for an active link", () => {
     await follow(url.short_code, { "user-agent": "u".repeat(5000) });
     await h.deps.clicks.flushNow();
     const [event] = (await clicksOf(url.id)) as { details: Record<string, string> }[];
-    expect(event?.details).toEqual({ short_code: url.short_code, user_agent: "u".repeat(CLICK_HEADER_MAX) });
+    expect(event?.details).toEqual({ short_code: url.short_code, user_agent: "u".repeat(CLICK_HEADER_MAX), client_ip: "127.0.0.1" });
   });
 
   test("each redirect is one click", async () => {

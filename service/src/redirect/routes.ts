@@ -1,14 +1,16 @@
 /** GET /:short_code: public, no key. Registered last so fixed paths win over codes. */
 import { Elysia, t } from "elysia";
 import { ErrorBody } from "../http/openapi.ts";
+import type { ClientIpResolver } from "../http/client-ip.ts";
 import type { RedirectService } from "./service.ts";
 
-export function redirectRoutes(deps: { redirect: RedirectService }) {
-  const { redirect } = deps;
-  return new Elysia().get("/:short_code", async ({ params, request }) => {
+export function redirectRoutes(deps: { redirect: RedirectService; clientIp: ClientIpResolver }) {
+  const { redirect, clientIp } = deps;
+  return new Elysia().get("/:short_code", async ({ params, request, server }) => {
     const target = await redirect.follow(params.short_code, {
       referrer: request.headers.get("referer"),
       userAgent: request.headers.get("user-agent"),
+      clientIp: clientIp(request, server?.requestIP(request)?.address),
     });
     return new Response(null, { status: 302, headers: { Location: target } });
   }, {

@@ -35,6 +35,6 @@ describe("redirect service", () => {
     const { lookups, recorded, service } = setup();
     expect(await service.follow(url.short_code, { referrer: "r\u0000ef", userAgent: null })).toBe("https://svc.example/");
     expect(lookups).toEqual([url.short_code]);
-    expect(recorded).toEqual([{ urlId: url.id, shortCode: url.short_code, at: expect.any(Date), referrer: "ref", userAgent: undefined }]);
+    expect(recorded).toEqual([{ id: expect.stringMatching(/^[0-9a-f-]{36}$/), urlId: url.id, shortCode: url.short_code, at: expect.any(Date), referrer: "ref", userAgent: undefined, clientIp: undefined }]);
   });
 });

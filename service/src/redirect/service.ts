@@ -7,6 +7,8 @@ import { isCodeShaped, locationOf, type Resolve } from "./model.ts";
 export interface Visit {
   referrer: string | null;
   userAgent: string | null;
+  /** As deps.clientIp resolved it; absent when the caller has none (service tests). */
+  clientIp?: string;
 }
 
 export function createRedirectService(deps: { resolve: Resolve; clicks: ClickSink }) {
@@ -17,12 +19,15 @@ export function createRedirectService(deps: { resolve: Resolve; clicks: ClickSin
       const found = await deps.resolve(shortCode);
       if (found.kind === "missing") throw notFound(`short code ${shortCode} not found`);
       if (found.kind === "inactive") throw new ApiError("gone", `short code ${shortCode} is inactive`);
-      deps.clicks.record({
+      // Awaited: the stream sink resolves once Redis holds the click, so an answered 302 is never lost.
+      await deps.clicks.record({
+        id: crypto.randomUUID(),
         urlId: found.target.urlId,
         shortCode,
         at: new Date(),
         referrer: clickHeader(visit.referrer),
         userAgent: clickHeader(visit.userAgent),
+        clientIp: visit.clientIp,
       });
       return locationOf(found.target.originalUrl);
     },
