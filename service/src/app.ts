@@ -15,8 +15,11 @@ import { keysRoutes } from "./keys/routes.ts";
 import { usersRoutes } from "./users/routes.ts";
 import { urlsRoutes } from "./urls/routes.ts";
 import { eventsRoutes } from "./events/routes.ts";
+import { statsRoutes } from "./stats/routes.ts";
 import { redirectRoutes } from "./redirect/routes.ts";
 import { VERSION } from "./lib/version.ts";
+import { rateLimitHook } from "./limits/hook.ts";
+import { bansRoutes } from "./limits/routes.ts";
 
 export function createApp(deps: Deps) {
   const routes: { method: string; path: string }[] = [];
@@ -25,6 +28,7 @@ export function createApp(deps: Deps) {
   const app = new Elysia()
     .use(observe({ logger: deps.logger, metrics: deps.metrics, accessLog: deps.config.accessLog }))
     // hooks: rate limits (before any route work)
+    .use(rateLimitHook({ limits: deps.rateLimits.limits, clientIp: deps.clientIp, exempt: deps.rateLimits.exempt, logger: deps.logger }))
     .onError({ as: "global" }, renderError)
     .onParse({ as: "global" }, async ({ request, contentType }) => {
       // Multipart (the CSV import) keeps Elysia's parser; everything else must be a JSON object.
@@ -46,10 +50,12 @@ export function createApp(deps: Deps) {
     }))
     .use(healthRoutes(deps))
     .use(keysRoutes(deps)) // routes: keys (/admin/keys)
+    .use(bansRoutes({ auth: deps.auth, bans: deps.rateLimits.bans, now: deps.rateLimits.now })) // routes: bans (/admin/bans)
     .use(importsRoutes(deps)) // routes: imports (POST /users/bulk, before /users/:id)
     .use(usersRoutes(deps))
     .use(urlsRoutes(deps)) // routes: urls, events
     .use(eventsRoutes(deps))
+    .use(statsRoutes(deps)) // routes: stats (/urls/:id/stats)
     .use(redirectRoutes(deps)) // routes: redirect (GET /:short_code) — always last
     ;
 

@@ -108,8 +108,8 @@ export const serviceSettings = {
   rateLimitReads: setting({ env: "RATE_LIMIT_READS", parse: int(1, 1_000_000), default: 1_200, doc: "API reads (GET) per minute, per client IP and per API key" }),
   rateLimitWrites: setting({ env: "RATE_LIMIT_WRITES", parse: int(1, 1_000_000), default: 600, doc: "API writes (POST/PUT/PATCH/DELETE) per minute, per client IP and per API key" }),
   rateLimitExempt: setting({
-    env: "RATE_LIMIT_EXEMPT", parse: proxyList, default: "",
-    doc: "comma-separated client IPs/CIDRs never limited or banned (monitoring, load generators); empty: none",
+    env: "RATE_LIMIT_EXEMPT", parse: proxyList, default: "127.0.0.1,::1",
+    doc: "comma-separated client IPs/CIDRs never limited or banned; loopback by default: local probes and benchmarks, never a client behind Caddy (its X-Forwarded-For address counts)",
   }),
   rateLimitMemorySubjects: setting({
     env: "RATE_LIMIT_MEMORY_SUBJECTS", parse: int(100, 10_000_000), default: 100_000,
@@ -143,7 +143,10 @@ export function loadServiceConfig(env: Record<string, string | undefined>, flags
   return readConfig(serviceSettings, env, flags);
 }
 
-/** Defaults plus overrides, for tests and tools that build an app without an environment. */
+/**
+ * Defaults plus overrides, for tests and tools that build an app without an environment. Rate
+ * limits are off unless a test turns them on: suites fire hundreds of requests from one client.
+ */
 export function testConfig(overrides: Partial<ServiceConfig> = {}): ServiceConfig {
-  return { ...readConfig(serviceSettings, {}), accessLog: false, drainMs: 0, clickFlushMs: 50, ...overrides };
+  return { ...readConfig(serviceSettings, {}), accessLog: false, drainMs: 0, clickFlushMs: 50, rateLimits: false, ...overrides };
 }

@@ -23,10 +23,13 @@ import { createUrlsService, type UrlsService } from "./urls/service.ts";
 import { createEventsRepo } from "./events/repo.ts";
 import { createEventsService, type EventsService } from "./events/service.ts";
 import { wireClicks } from "./clicks/wire.ts";
+import { createStatsRepo } from "./stats/repo.ts";
+import { createStatsService, type StatsService } from "./stats/service.ts";
 import type { ClickSink } from "./clicks/sink.ts";
 import { createRedirectRepo } from "./redirect/repo.ts";
 import { createCache, type Cache } from "./cache/cache.ts";
 import { createRedirectService, type RedirectService } from "./redirect/service.ts";
+import { buildRateLimits, type RateLimits } from "./limits/wire.ts";
 
 export interface Deps {
   config: ServiceConfig;
@@ -43,6 +46,8 @@ export interface Deps {
   imports: ImportsService;
   urls: UrlsService;
   events: EventsService;
+  /** GET /urls/:id/stats, read from the click rollups. */
+  stats: StatsService;
   /** GET /:short_code: resolve the code, hand the click to `clicks`. */
   redirect: RedirectService;
   /** Where redirects put clicks; flushed to events in batches. */
@@ -53,6 +58,8 @@ export interface Deps {
   redis: RedisClients | undefined;
   /** The redirect's LRU → Redis → PostgreSQL lookup and its invalidation (cache/). */
   cache: Cache;
+  /** Per-IP and per-key limits, ban escalation, /admin/bans and the ban sync (limits/). */
+  rateLimits: RateLimits;
   /** Stops background work (click flush, …) and closes the pool; called once at shutdown. */
   close(): Promise<void>;
 }
@@ -80,6 +87,8 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
   const clickPipeline = wireClicks({ config, sql, redis, metrics, logger });
   const clicks: ClickSink = clickPipeline.sink;
   // wire: rate limits
+  const rateLimits = buildRateLimits(config, { db, redis, metrics, logger });
+  rateLimits.sync?.start();
   const keys = createKeysService(createKeysRepo(db), { logger }); // wire: auth
   const auth: Authenticator = config.auth === "keys" ? keys : openAuthenticator;
   const usersRepo = createUsersRepo(db);
@@ -89,13 +98,15 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
   const urlsRepo = createUrlsRepo(db);
   const urls = createUrlsService(urlsRepo, cache.linkChanged);
   const events = createEventsService(createEventsRepo(db), urlsRepo.findById);
-  const redirect = createRedirectService({ resolve: cache.resolve, clicks });
+  const stats = createStatsService({ repo: createStatsRepo(sql), getUrl: urls.get });
+  const redirect = createRedirectService({ resolve: cache.resolveWithSource, clicks });
   const imports = createImportsService(createImportsRepo(sql)); // wire: imports
 
   const closers: (() => Promise<void>)[] = []; // wire: background jobs
+  closers.push(async () => rateLimits.sync?.stop());
   closers.push(...clickPipeline.closers); // the stream consumer stops before the buffer's last flush
   return {
-    config, logger, metrics, sql, db, health, auth, redis, cache, clientIp, keys, users, imports, urls, events, redirect, clicks,
+    config, logger, metrics, sql, db, health, auth, redis, cache, clientIp, keys, users, imports, urls, events, stats, redirect, clicks, rateLimits,
     async close() {
       for (const stop of closers) await stop().catch((error) => logger.error("shutdown step failed", { error }));
       await redis?.close();

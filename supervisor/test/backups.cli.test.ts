@@ -108,7 +108,7 @@ describe("backup commands", () => {
   test("check: the on-demand restore check passes and leaves no scratch database", async () => {
     const res = await run("check");
     expect(res.code, res.text).toBe(0);
-    expect(res.text).toMatch(/^restore check passed: linkfort-.*\.dump restored into a scratch database with the same row counts \(6 tables, \d+ rows\)/);
+    expect(res.text).toMatch(/^restore check passed: linkfort-.*\.dump restored into a scratch database with the same row counts \(\d+ tables, \d+ rows\)/);
     expect(await databasesLike("linkfort_restore_check")).toEqual([]);
   });
 });

@@ -44,6 +44,9 @@ describe("GET /:short_code for an active link", () => {
     expect(res.status, show(res)).toBe(302);
     expect(res.headers.get("location")).toBe(target);
     expect(res.text).toBe("");
+    // No Redis in this file: the first answer comes from PostgreSQL, the next from the instance's LRU.
+    expect(res.headers.get("x-cache")).toBe("db");
+    expect((await follow(url.short_code)).headers.get("x-cache")).toBe("lru");
   });
 
   test("records one clicked event for the owner within 2 s", async () => {

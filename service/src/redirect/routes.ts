@@ -6,12 +6,12 @@ import type { RedirectService } from "./service.ts";
 
 export function redirectRoutes(deps: { redirect: RedirectService; clientIp: ClientIpResolver }) {
   const { redirect, clientIp } = deps;
-  return new Elysia().get("/:short_code", async ({ params, request, server }) => {
+  return new Elysia().get("/:short_code", async ({ params, request, server, set }) => {
     const target = await redirect.follow(params.short_code, {
       referrer: request.headers.get("referer"),
       userAgent: request.headers.get("user-agent"),
       clientIp: clientIp(request, server?.requestIP(request)?.address),
-    });
+    }, (source) => { set.headers["x-cache"] = source; }); // also lands on the 404/410 error responses
     return new Response(null, { status: 302, headers: { Location: target } });
   }, {
     params: t.Object({ short_code: t.String({ description: "the link's code" }) }),

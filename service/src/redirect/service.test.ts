@@ -3,7 +3,7 @@ import { testApp, type TestApp } from "../../test/harness.ts";
 import type { Click } from "../clicks/model.ts";
 import type { ClickSink } from "../clicks/sink.ts";
 import { createRedirectRepo } from "./repo.ts";
-import type { Resolve } from "./model.ts";
+import type { ResolveWithSource } from "../cache/cached-resolve.ts";
 import { createRedirectService } from "./service.ts";
 
 let h: TestApp;
@@ -14,7 +14,7 @@ afterAll(async () => { await h.close(); });
 function setup() {
   const lookups: string[] = [];
   const real = createRedirectRepo(h.deps.sql).resolve;
-  const resolve: Resolve = (code) => { lookups.push(code); return real(code); };
+  const resolve: ResolveWithSource = async (code) => { lookups.push(code); return { resolution: await real(code), source: "db" }; };
   const recorded: Click[] = [];
   const clicks: ClickSink = { record: (c) => { recorded.push(c); }, flushNow: async () => {}, stop: async () => {} };
   return { lookups, recorded, service: createRedirectService({ resolve, clicks }) };

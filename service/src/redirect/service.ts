@@ -2,7 +2,8 @@
 import { ApiError, notFound } from "../http/errors.ts";
 import type { ClickSink } from "../clicks/sink.ts";
 import { clickHeader } from "../clicks/model.ts";
-import { isCodeShaped, locationOf, type Resolve } from "./model.ts";
+import type { CacheSource, ResolveWithSource } from "../cache/cached-resolve.ts";
+import { isCodeShaped, locationOf } from "./model.ts";
 
 export interface Visit {
   referrer: string | null;
@@ -11,12 +12,16 @@ export interface Visit {
   clientIp?: string;
 }
 
-export function createRedirectService(deps: { resolve: Resolve; clicks: ClickSink }) {
+export function createRedirectService(deps: { resolve: ResolveWithSource; clicks: ClickSink }) {
   return {
-    /** The Location for an active code (and one click recorded); 404 unknown, 410 inactive. */
-    async follow(shortCode: string, visit: Visit): Promise<string> {
+    /**
+     * The Location for an active code (and one click recorded); 404 unknown, 410 inactive.
+     * `onSource` learns which tier answered (lru, redis, db), for the X-Cache header.
+     */
+    async follow(shortCode: string, visit: Visit, onSource?: (source: CacheSource) => void): Promise<string> {
       if (!isCodeShaped(shortCode)) throw notFound(`short code ${JSON.stringify(shortCode.slice(0, 32))} not found`);
-      const found = await deps.resolve(shortCode);
+      const { resolution: found, source } = await deps.resolve(shortCode);
+      onSource?.(source);
       if (found.kind === "missing") throw notFound(`short code ${shortCode} not found`);
       if (found.kind === "inactive") throw new ApiError("gone", `short code ${shortCode} is inactive`);
       // Awaited: the stream sink resolves once Redis holds the click, so an answered 302 is never lost.

@@ -1,0 +1,33 @@
+/** The named scenarios: what each sends and which statuses count as the expected answer. */
+import type { LoadSpec } from "./load.ts";
+
+export const SCENARIOS = ["redirect-hot", "redirect-spread", "redirect-404", "create", "mixed"] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export interface Context {
+  codesFile: string;
+  hotCode: string;
+  key: string;
+  users: number;
+}
+
+type Shape = Pick<LoadSpec, "pathsFile" | "path" | "random404" | "createRatio" | "key">;
+
+export function shapeOf(s: Scenario, ctx: Context): { shape: Shape; expected: Set<number> } {
+  switch (s) {
+    case "redirect-hot": return { shape: { path: `/${ctx.hotCode}`, createRatio: 0 }, expected: new Set([302]) };
+    case "redirect-spread": return { shape: { pathsFile: ctx.codesFile, createRatio: 0 }, expected: new Set([302]) };
+    case "redirect-404": return { shape: { random404: true, createRatio: 0 }, expected: new Set([404]) };
+    case "create": return { shape: { path: "/", createRatio: 1, key: ctx.key }, expected: new Set([201]) };
+    // The key rides on the redirects too: one header more, and the same request shape for both tools.
+    case "mixed": return { shape: { pathsFile: ctx.codesFile, createRatio: 0.05, key: ctx.key }, expected: new Set([201, 302]) };
+  }
+}
+
+export function parseScenarios(list: string | undefined): Scenario[] {
+  if (!list) return [...SCENARIOS];
+  return list.split(",").map((s) => {
+    if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS.join(", ")})`);
+    return s as Scenario;
+  });
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bun
+/**
+ * The benchmark harness: starts its own stack on random loopback ports, runs the scenarios
+ * against one instance and against Caddy in front of three, with the bare-Bun baseline in the
+ * same run and with the same tool, prints one table and writes it as JSON. See docs/PERFORMANCE.md.
+ *
+ *   bun bench/run.ts [--scenarios a,b] [--duration 10] [--warmup 2] [--connections 50]
+ *     [--tool autocannon|wrk|both] [--threads 1] [--links 300000] [--redis on|off] [--source]
+ *     [--env K=V,K=V] [--json bench/results/run.json]
+ */
+import { mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import postgres from "postgres";
+import { parseArgs } from "./generate.ts";
+import { fill, codeOf, writeCodes } from "./lib/data.ts";
+import { runLoad, type LoadSpec, type Tool } from "./lib/load.ts";
+import { cpuSeconds, installExitHooks, rssMb, stopAll } from "./lib/procs.ts";
+import { ratioLines, ratios, table, type Row } from "./lib/report.ts";
+import { parseScenarios, shapeOf, type Scenario } from "./lib/scenarios.ts";
+import * as stack from "./lib/stack.ts";
+
+const args = parseArgs(process.argv.slice(2));
+const num = (k: string, d: number) => (args.has(k) ? Number(args.get(k)) : d);
+const duration = num("duration", 10);
+const warmup = num("warmup", 2);
+const connections = num("connections", 50);
+const threads = num("threads", 1);
+const links = num("links", 300_000);
+const users = Math.max(1, Math.ceil(links / 100));
+const tools: Tool[] = args.get("tool") === "both" ? ["autocannon", "wrk"] : [(args.get("tool") ?? "autocannon") as Tool];
+const scenarios = parseScenarios(args.get("scenarios"));
+const useRedis = (args.get("redis") ?? "on") !== "off";
+const jsonPath = args.get("json") ?? join(stack.ROOT, `bench/results/run-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+const extraEnv = Object.fromEntries((args.get("env") ?? "").split(",").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+
+installExitHooks();
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+async function main(): Promise<void> {
+  const dir = await stack.workDir();
+  const dbUrl = await stack.startPostgres(dir);
+  const redisUrl = useRedis ? await stack.startRedis() : undefined;
+  log(`postgres ${dbUrl.replace(/:[^:@]*@/, ":…@")}${redisUrl ? `, redis ${redisUrl}` : ", no redis"}`);
+  const cmd = await stack.buildLinkfort(dir, args.has("source"));
+  const env: Record<string, string> = {
+    DATABASE_URL: dbUrl, ACCESS_LOG: "false", LOG_LEVEL: "warn", RATE_LIMITS: "false",
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}), ...extraEnv,
+  };
+  await stack.linkfortCli(cmd, ["migrate"], env);
+  const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
+  await fill(sql, { users, links, events: 0 }, log);
+  await sql.end();
+  const codesFile = join(dir, "codes.txt");
+  await writeCodes(codesFile, links);
+  const key = await stack.adminKey(cmd, env);
+
+  const lf = await stack.startInstances(cmd, 3, env);
+  const lfCaddy = await stack.startCaddy(dir, "linkfort", lf.ports);
+  const bl = await stack.startBaselines(3);
+  const blCaddy = await stack.startCaddy(dir, "baseline", bl.ports);
+  const lfPids = lf.children.map((c) => c.pid);
+  const blPids = bl.children.map((c) => c.pid);
+  const targets: stack.Target[] = [
+    { name: "direct", base: `http://127.0.0.1:${lf.ports[0]}`, pids: [lfPids[0]!] },
+    { name: "caddy", base: `http://127.0.0.1:${lfCaddy.port}`, pids: lfPids },
+  ];
+  const baselines: stack.Target[] = [
+    { name: "baseline-direct", base: `http://127.0.0.1:${bl.ports[0]}`, pids: [blPids[0]!] },
+    { name: "baseline-caddy", base: `http://127.0.0.1:${blCaddy.port}`, pids: blPids },
+  ];
+  const ctx = { codesFile, hotCode: codeOf(1), key, users };
+  const rows: Row[] = [];
+
+  const measure = async (tool: Tool, scenario: Scenario, target: stack.Target, label: string) => {
+    const { shape, expected } = shapeOf(scenario, ctx);
+    const spec: LoadSpec = { url: target.base, connections, duration, users, threads, ...shape };
+    if (warmup > 0) await runLoad(tool, { ...spec, duration: warmup }, expected);
+    const serverPids = label.startsWith("caddy") || label === "baseline-caddy" ? [...target.pids, label.startsWith("baseline") ? blCaddy.child.pid : lfCaddy.child.pid] : target.pids;
+    const cpuBefore = serverPids.reduce((s, p) => s + cpuSeconds(p), 0);
+    const t0 = performance.now();
+    const result = await runLoad(tool, spec, expected);
+    const serverCpu = (serverPids.reduce((s, p) => s + cpuSeconds(p), 0) - cpuBefore) / ((performance.now() - t0) / 1000);
+    const row: Row = { scenario, target: label, tool, ...result, rssMb: target.pids.map(rssMb), serverCpu };
+    log(`${tool} ${scenario} ${label}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99Ms.toFixed(2)} ms, tool cpu ${(result.toolCpu * 100).toFixed(0)}%`);
+    rows.push(row);
+  };
+
+  for (const tool of tools) {
+    for (const b of baselines) await measure(tool, "redirect-hot", b, b.name);
+    for (const scenario of scenarios) for (const t of targets) await measure(tool, scenario, t, t.name);
+  }
+
+  const commit = (await Bun.$`git -C ${stack.ROOT} log --oneline -1`.quiet().nothrow().text()).trim();
+  const dirty = (await Bun.$`git -C ${stack.ROOT} status --porcelain service`.quiet().nothrow().text()).trim().split("\n").filter(Boolean).length;
+  const meta = {
+    at: new Date().toISOString(), commit, dirtyServiceFiles: dirty, redis: Boolean(redisUrl), duration, warmup, connections, threads, links,
+    binary: args.has("source") ? "source" : "compiled", env: { ...env, DATABASE_URL: "…", ...(redisUrl ? { REDIS_URL: "…" } : {}) },
+  };
+  const ratioList = ratios(rows);
+  console.log(`\n${commit} (+${dirty} uncommitted files in service/), redis ${redisUrl ? "on" : "off"}, ${connections} connections, ${duration} s each\n`);
+  console.log(table(rows));
+  console.log("\n" + ratioLines(ratioList));
+  await mkdir(dirname(jsonPath), { recursive: true });
+  await Bun.write(jsonPath, JSON.stringify({ meta, rows, ratios: ratioList }, null, 2));
+  console.log(`\nJSON: ${jsonPath}`);
+}
+
+try {
+  await main();
+} catch (err) {
+  log(`failed: ${err instanceof Error ? err.stack : String(err)}`);
+  process.exitCode = 1;
+} finally {
+  await stopAll();
+}

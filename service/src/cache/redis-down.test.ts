@@ -1,0 +1,77 @@
+/**
+ * Redis is an accelerator: a real redis-server is stopped mid-run, redirects and writes keep
+ * working with no 5xx, and once it is back the cache fills again (after clearing the LRU,
+ * since invalidations published during the outage were lost).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { show, testApp, type TestApp } from "../../test/harness.ts";
+import { startRedis, type TestRedis } from "../../test/redis.ts";
+
+let redis: TestRedis;
+let h: TestApp;
+let userId: number;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  h = await testApp({ redisUrl: redis.url });
+  userId = (await h.request("POST", "/users", { body: { username: "outage", email: "outage@example.com" } })).json.id;
+});
+afterAll(async () => {
+  await h.close();
+  await redis.stop();
+});
+
+const follow = (code: string) => h.request("GET", `/${code}`, { key: null });
+
+async function newLink(n: number) {
+  const res = await h.request("POST", "/urls", { body: { user_id: userId, original_url: `https://outage.example/${n}` } });
+  expect(res.status, show(res)).toBe(201);
+  return res.json as { id: number; short_code: string };
+}
+
+/** Polls every 20 ms for at most `ms` (ioredis retries at most every 2 s). */
+async function until(done: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) {
+    if (await done()) return true;
+    await Bun.sleep(20);
+  }
+  return done();
+}
+
+describe("Redis stopped mid-run", () => {
+  test("redirects and writes keep working, then the cache fills again", async () => {
+    expect(await until(() => h.deps.redis!.up, 2_000)).toBe(true);
+    const before = await newLink(1);
+    expect((await follow(before.short_code)).status).toBe(302);
+    expect(await h.deps.redis!.command.get(`lf:code:${before.short_code}`)).not.toBeNull();
+
+    await redis.stop();
+    expect(await until(() => !h.deps.redis!.up, 2_000)).toBe(true);
+
+    // Cached and uncached redirects, a create, a deactivation and an unknown code: no 5xx.
+    const cached = await follow(before.short_code);
+    expect(cached.status, show(cached)).toBe(302);
+    const during = await newLink(2);
+    const fresh = await follow(during.short_code);
+    expect(fresh.status, show(fresh)).toBe(302);
+    expect(fresh.headers.get("location")).toBe("https://outage.example/2");
+    expect((await h.deps.cache.resolveWithSource(during.short_code)).source).toBe("lru");
+    const put = await h.request("PUT", `/urls/${before.id}`, { body: { is_active: false } });
+    expect(put.status, show(put)).toBe(200);
+    expect((await follow(before.short_code)).status).toBe(410);
+    expect((await follow("nosuch1")).status).toBe(404);
+    const metrics = await h.deps.metrics.registry.metrics();
+    expect(metrics).toMatch(/linkfort_cache_lookups_total\{tier="redis",result="error"\} [1-9]/);
+
+    await redis.start();
+    // Back and resubscribed: the LRU is cleared (an invalidation may have been missed)...
+    expect(await until(() => h.deps.redis!.up && h.deps.cache.size === 0, 5_000)).toBe(true);
+    // ...and refills through Redis, which is empty after the restart.
+    const again = await follow(during.short_code);
+    expect(again.status, show(again)).toBe(302);
+    expect(await h.deps.redis!.command.get(`lf:code:${during.short_code}`)).toBe("f" + during.id + " https://outage.example/2");
+    expect((await h.deps.cache.resolveWithSource(during.short_code)).source).toBe("lru");
+    expect((await follow(before.short_code)).status).toBe(410);
+  }, 20_000);
+});

@@ -1,0 +1,25 @@
+import { describe, expect, test } from "bun:test";
+import { agentFamily, referrerKey } from "./rollup.ts";
+
+describe("rollup keys", () => {
+  test("a referrer counts by its lowercased host; absent and host-less ones by fixed keys", () => {
+    expect(referrerKey("https://WWW.Example.com:8443/a?b#c")).toBe("www.example.com");
+    expect(referrerKey(undefined)).toBe("(direct)");
+    expect(referrerKey("not a url")).toBe("(other)");
+    expect(referrerKey("mailto:x@example.com")).toBe("(other)");
+  });
+
+  test("a user agent counts by a family from a closed list, never the raw string", () => {
+    const cases: [string | undefined, string][] = [
+      ["Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Edg/120.0", "edge"],
+      ["Mozilla/5.0 (X11; Linux) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36", "chrome"],
+      ["Mozilla/5.0 (Macintosh) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15", "safari"],
+      ["Mozilla/5.0 (X11; rv:121.0) Gecko/20100101 Firefox/121.0", "firefox"],
+      ["Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "bot"],
+      ["curl/8.5.0", "curl"],
+      ["something else", "other"],
+      [undefined, "(none)"],
+    ];
+    for (const [ua, family] of cases) expect(agentFamily(ua), String(ua)).toBe(family);
+  });
+});

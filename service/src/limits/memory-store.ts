@@ -1,0 +1,82 @@
+/**
+ * The per-instance store that takes over while Redis is down. Each instance then limits on its
+ * own (N instances allow up to N × the budget), which is the price of never failing a request
+ * on the limiter. Memory is bounded: arrival times and strikes live in LRU maps.
+ */
+import { allowedResult, gcra, limitedResult, type Bucket, type HitResult, type LimitStore, type Strike } from "./store.ts";
+
+/** A Map used as an LRU: reads move an entry to the end, inserts past `max` drop the oldest. */
+export class Lru<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(key: string): V | undefined {
+    const value = this.map.get(key);
+    if (value !== undefined) { this.map.delete(key); this.map.set(key, value); }
+    return value;
+  }
+  set(key: string, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
+  }
+  delete(key: string): void { this.map.delete(key); }
+  get size(): number { return this.map.size; }
+}
+
+interface StrikeState { last: number; count: number; since: number }
+
+export interface MemoryStore extends LimitStore {
+  /** Memory always answers. */
+  hit(subjects: readonly string[], buckets: readonly Bucket[], now: number): Promise<HitResult>;
+  /** Replaces the known bans with PostgreSQL's list (the ban sync); `until` null: permanent. */
+  replaceBans(bans: ReadonlyMap<string, number | null>): void;
+  readonly subjects: number;
+}
+
+export function createMemoryStore(maxSubjects: number): MemoryStore {
+  const tats = new Lru<number>(maxSubjects);
+  const strikes = new Lru<StrikeState>(maxSubjects);
+  let bans = new Map<string, number | null>();
+
+  return {
+    name: "memory",
+    get subjects() { return tats.size; },
+    async hit(subjects: readonly string[], buckets: readonly Bucket[], now: number): Promise<HitResult> {
+      for (const subject of subjects) {
+        const until = bans.get(subject);
+        if (until === null || (until !== undefined && until > now)) return { kind: "banned", subject, until };
+      }
+      const next: number[] = [];
+      for (const b of buckets) {
+        const step = gcra(b, tats.get(b.key), now);
+        if (!step.ok) return limitedResult(b, step.tat, now);
+        next.push(step.tat);
+      }
+      buckets.forEach((b, i) => tats.set(b.key, next[i]!));
+      return allowedResult(buckets, next, now);
+    },
+    async strike(subject: string, now: number, spacingMs: number, windowMs: number): Promise<Strike> {
+      const state = strikes.get(subject) ?? { last: -Infinity, count: 0, since: now };
+      if (now - state.since >= windowMs) { state.count = 0; state.since = now; }
+      if (now - state.last < spacingMs) return { counted: false, count: state.count };
+      state.count += 1;
+      state.last = now;
+      strikes.set(subject, state);
+      return { counted: true, count: state.count };
+    },
+    async ban(subject: string, until: number | null): Promise<boolean> {
+      bans.set(subject, until);
+      strikes.delete(subject);
+      return true;
+    },
+    async unban(subject: string, bucketKeys: readonly string[]): Promise<boolean> {
+      bans.delete(subject);
+      for (const key of bucketKeys) tats.delete(key);
+      strikes.delete(subject);
+      return true;
+    },
+    replaceBans(next: ReadonlyMap<string, number | null>) {
+      bans = new Map(next);
+    },
+  };
+}

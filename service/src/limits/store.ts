@@ -1,0 +1,71 @@
+/**
+ * The limiter's store: Redis (shared by every instance) or this instance's memory (while Redis
+ * is down). Both run the same GCRA: a bucket of `limit` requests per `periodMs` refills one
+ * request every `periodMs / limit`, kept as one number per subject, the theoretical arrival time.
+ * `undefined` from a store means "unavailable now": the caller takes the other store.
+ */
+export interface Bucket {
+  /** Store key of the bucket, e.g. `write:ip:203.0.113.9`. */
+  key: string;
+  /** Who is charged, e.g. `ip:203.0.113.9` or `key:<sha256>`; strikes and bans are per subject. */
+  subject: string;
+  limit: number;
+  periodMs: number;
+}
+
+export type HitResult =
+  | { kind: "banned"; subject: string; until: number | null }
+  | { kind: "allowed"; limit: number; remaining: number; resetMs: number }
+  | { kind: "limited"; subject: string; limit: number; retryAfterMs: number; resetMs: number };
+
+export interface Strike {
+  /** False when a strike for this subject was counted less than `spacingMs` ago. */
+  counted: boolean;
+  count: number;
+}
+
+export interface LimitStore {
+  readonly name: "redis" | "memory";
+  /** Checks every subject's ban, then charges every bucket, or none when one is exhausted. */
+  hit(subjects: readonly string[], buckets: readonly Bucket[], now: number): Promise<HitResult | undefined>;
+  /** Counts a violation, at most one per `spacingMs`; the count restarts after `windowMs`. */
+  strike(subject: string, now: number, spacingMs: number, windowMs: number): Promise<Strike | undefined>;
+  /** `until` null: permanent. Clears the subject's strikes: a ban starts a new count. */
+  ban(subject: string, until: number | null, now: number): Promise<boolean | undefined>;
+  /** Also forgets `bucketKeys`, so a lifted subject is allowed again at once. */
+  unban(subject: string, bucketKeys: readonly string[]): Promise<boolean | undefined>;
+}
+
+export const intervalOf = (b: Bucket) => b.periodMs / b.limit;
+
+/** The result for buckets that all took the request, from their new arrival times. */
+export function allowedResult(buckets: readonly Bucket[], tats: readonly number[], now: number): HitResult {
+  let best: { limit: number; remaining: number; resetMs: number } | undefined;
+  buckets.forEach((b, i) => {
+    const tat = tats[i] ?? now;
+    const interval = intervalOf(b);
+    const remaining = Math.max(0, Math.floor((now - (tat - b.limit * interval)) / interval + 1e-9));
+    const candidate = { limit: b.limit, remaining, resetMs: Math.max(0, tat - now) };
+    // Report the tightest budget: that is the one the client will run into first.
+    if (!best || candidate.remaining < best.remaining) best = candidate;
+  });
+  return { kind: "allowed", ...(best ?? { limit: 0, remaining: 0, resetMs: 0 }) };
+}
+
+/** The result for the first bucket that refused, from its current arrival time. */
+export function limitedResult(b: Bucket, tat: number, now: number): HitResult {
+  const interval = intervalOf(b);
+  return {
+    kind: "limited", subject: b.subject, limit: b.limit,
+    retryAfterMs: Math.max(0, tat + interval - b.limit * interval - now),
+    resetMs: Math.max(0, tat - now),
+  };
+}
+
+/** GCRA step on a plain arrival time; the Lua script in redis-store.ts does the same. */
+export function gcra(b: Bucket, stored: number | undefined, now: number): { ok: boolean; tat: number } {
+  const tat = Math.max(stored ?? now, now);
+  const next = tat + intervalOf(b);
+  if (next - b.limit * intervalOf(b) > now) return { ok: false, tat };
+  return { ok: true, tat: next };
+}
