@@ -24,6 +24,8 @@ const OPTIONS = {
   connectTimeout: 1_000,
   // A hung Redis must not hold a redirect: give up on a command after this and fall back.
   commandTimeout: 250,
+  // Commands issued in the same tick (the XADDs of concurrent redirects) share one round trip.
+  enableAutoPipelining: true,
   // Reconnect forever, at most every 2 s.
   retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 2_000),
 } as const;
