@@ -48,6 +48,21 @@ afterAll(async () => {
 }, 20_000);
 
 describe("PostgreSQL down", () => {
+  test("a redirect served once keeps working from the instance's cache while PostgreSQL is down", async () => {
+    const user = await call("GET", "/users?per_page=1");
+    const cachedCode = (await call("POST", "/urls", { user_id: user.json[0].id, original_url: "https://cached.example/" })).json.short_code;
+    expect((await call("GET", `/${cachedCode}`)).status).toBe(302);
+    await proxy.stop();
+    try {
+      const res = await call("GET", `/${cachedCode}`);
+      expect(res.status, show(res)).toBe(302);
+      expect(res.headers.get("location")).toBe("https://cached.example/");
+      expect(res.headers.get("x-cache")).toBe("lru");
+    } finally {
+      await proxy.start();
+    }
+  }, 30_000);
+
   test("API calls and uncached redirects are 503 JSON with Retry-After; /ready stays 200; all recovers", async () => {
     await proxy.stop();
     for (const [method, path, body] of [
