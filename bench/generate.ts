@@ -6,18 +6,14 @@
  * replaced. Small size for the growth comparison: --links 10000 --events 100000.
  */
 import postgres from "postgres";
+import { parseFlags } from "../service/src/lib/env.ts";
 import { fill } from "./lib/data.ts";
 
+/** `--name value` / `--name=value` with the project's own flag reader; anything else is an error. */
 export function parseArgs(argv: string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith("--")) throw new Error(`unexpected argument ${a}`);
-    const eq = a.indexOf("=");
-    if (eq > 0) out.set(a.slice(2, eq), a.slice(eq + 1));
-    else out.set(a.slice(2), argv[++i] ?? "");
-  }
-  return out;
+  const { flags, rest } = parseFlags(argv);
+  if (rest.length > 0) throw new Error(`unexpected argument ${rest[0]}`);
+  return flags;
 }
 
 if (import.meta.main) {

@@ -12,7 +12,7 @@ import postgres from "postgres";
 import { parseArgs } from "./generate.ts";
 import { codeOf, fill, writeCodes } from "./lib/data.ts";
 import { runLoad, type LoadSpec } from "./lib/load.ts";
-import { installExitHooks, rssMb, stopAll, type Child } from "./lib/procs.ts";
+import { installExitHooks, rssMb, runScript, type Child } from "./lib/procs.ts";
 import * as stack from "./lib/stack.ts";
 
 const args = parseArgs(process.argv.slice(2));
@@ -98,11 +98,4 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(out, null, 2));
 }
 
-try {
-  await main();
-} catch (err) {
-  log(`failed: ${err instanceof Error ? err.stack : String(err)}`);
-  process.exitCode = 1;
-} finally {
-  await stopAll();
-}
+await runScript(main, log);

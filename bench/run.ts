@@ -14,12 +14,18 @@ import postgres from "postgres";
 import { parseArgs } from "./generate.ts";
 import { fill, codeOf, writeCodes } from "./lib/data.ts";
 import { runLoad, type LoadSpec, type Tool } from "./lib/load.ts";
-import { cpuSeconds, installExitHooks, rssMb, stopAll } from "./lib/procs.ts";
+import { cpuSeconds, installExitHooks, rssMb, runScript } from "./lib/procs.ts";
 import { ratioLines, ratios, table, type Row } from "./lib/report.ts";
 import { parseScenarios, shapeOf, type Scenario } from "./lib/scenarios.ts";
 import * as stack from "./lib/stack.ts";
 
 const args = parseArgs(process.argv.slice(2));
+if (args.has("help")) {
+  // The usage is the header comment above; a bench run takes minutes, so --help must not start one.
+  console.log("usage: bun bench/run.ts [--scenarios a,b] [--duration 10] [--warmup 2] [--connections 50]\n" +
+    "  [--tool autocannon|wrk|both] [--threads 1] [--links 300000] [--redis on|off] [--source]\n  [--env K=V,K=V] [--json bench/results/run.json]");
+  process.exit(0);
+}
 const num = (k: string, d: number) => (args.has(k) ? Number(args.get(k)) : d);
 const duration = num("duration", 10);
 const warmup = num("warmup", 2);
@@ -105,11 +111,4 @@ async function main(): Promise<void> {
   console.log(`\nJSON: ${jsonPath}`);
 }
 
-try {
-  await main();
-} catch (err) {
-  log(`failed: ${err instanceof Error ? err.stack : String(err)}`);
-  process.exitCode = 1;
-} finally {
-  await stopAll();
-}
+await runScript(main, log);

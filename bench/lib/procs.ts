@@ -108,3 +108,15 @@ export async function waitHttp(url: string, child: Child | undefined, timeoutMs 
     await Bun.sleep(50);
   }
 }
+
+/** Runs a script's main, reports a failure through `log` with exit code 1, and always stops every child. */
+export async function runScript(main: () => Promise<void>, log: (line: string) => void): Promise<void> {
+  try {
+    await main();
+  } catch (err) {
+    log(`failed: ${err instanceof Error ? err.stack : String(err)}`);
+    process.exitCode = 1;
+  } finally {
+    await stopAll();
+  }
+}

@@ -2,6 +2,7 @@
  * What the backup tests share: a seeded database of their own, a private BACKUP_DIR, the recording
  * Alerter (recording-alerter.ts), and helpers that plant real dumps under old names.
  */
+import type { BackupsDeps } from "../src/backups/backups.ts";
 import { copyFile, mkdtemp, readFile, rm, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -153,4 +154,9 @@ export async function metricValue(
 ): Promise<number> {
   const { values } = await metric.get();
   return values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value ?? 0;
+}
+
+/** The createBackups dependencies of a rig, with overrides (another config, alerter, clock). */
+export function rigDeps(rig: BackupRig, overrides: Partial<BackupsDeps> = {}): BackupsDeps {
+  return { config: rig.config, databaseUrl: rig.databaseUrl, alerter: rig.alerter, metrics: rig.metrics, logger: rig.logger, ...overrides };
 }

@@ -11,7 +11,7 @@ import { tcpProxy } from "../../service/test/tcp-proxy.ts";
 import { scanBackupDir } from "../src/backups/backup-files.ts";
 import { createBackups, type BackupsDeps } from "../src/backups/backups.ts";
 import { BACKUP_LOCK_ID } from "../src/backups/lock.ts";
-import { backupRig, clearedAfterRaise, daysAgo, metricValue, plantBackup, type BackupRig } from "./backups-harness.ts";
+import { backupRig, rigDeps, clearedAfterRaise, daysAgo, metricValue, plantBackup, type BackupRig } from "./backups-harness.ts";
 import { recordingAlerter } from "./recording-alerter.ts";
 
 let rig: BackupRig;
@@ -23,9 +23,7 @@ afterAll(async () => {
   await rig.close();
 });
 
-function deps(overrides: Partial<BackupsDeps> = {}): BackupsDeps {
-  return { config: rig.config, databaseUrl: rig.databaseUrl, alerter: rig.alerter, metrics: rig.metrics, logger: rig.logger, ...overrides };
-}
+const deps = (overrides: Partial<BackupsDeps> = {}) => rigDeps(rig, overrides);
 
 describe("failures alert, and clear on the next success", () => {
   test("an unreachable database fails the round with database-unreachable and backup-failed; both resolve after a good backup", async () => {

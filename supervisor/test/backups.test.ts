@@ -11,7 +11,7 @@ import { createBackups, type BackupsDeps } from "../src/backups/backups.ts";
 import { BACKUP_LOCK_ID } from "../src/backups/lock.ts";
 import { findPgTools } from "../src/backups/pg-tools.ts";
 import { verifyBackupFile } from "../src/backups/verify.ts";
-import { backupRig, metricValue, plantBackup, serviceCounts, waitFor, type BackupRig } from "./backups-harness.ts";
+import { backupRig, rigDeps, metricValue, plantBackup, serviceCounts, waitFor, type BackupRig } from "./backups-harness.ts";
 
 let rig: BackupRig;
 
@@ -22,9 +22,7 @@ afterAll(async () => {
   await rig.close();
 });
 
-function deps(overrides: Partial<BackupsDeps> = {}): BackupsDeps {
-  return { config: rig.config, databaseUrl: rig.databaseUrl, alerter: rig.alerter, metrics: rig.metrics, logger: rig.logger, ...overrides };
-}
+const deps = (overrides: Partial<BackupsDeps> = {}) => rigDeps(rig, overrides);
 
 describe("scheduled backup", () => {
   test("a one-second schedule writes a dump, a sha256sum-compatible sidecar and a verified listing; stop() ends it", async () => {

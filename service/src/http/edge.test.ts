@@ -1,6 +1,9 @@
 /** What every route shares: body parsing, unknown routes and methods, request ids, metrics. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { show, testApp, type TestApp } from "../../test/harness.ts";
+import { createLogger } from "../lib/logger.ts";
+import { createMetrics } from "../metrics.ts";
+import { createErrorRenderer } from "./error-handler.ts";
 
 let h: TestApp;
 beforeAll(async () => { h = await testApp(); });
@@ -83,6 +86,20 @@ describe("routing", () => {
     expect(res.headers.get("allow")).toContain("POST");
     const del = await h.request("DELETE", "/health");
     expect(del.status, show(del)).toBe(405);
+  });
+});
+
+describe("an unexpected error", () => {
+  test("is a fixed 500 JSON without the stack, logged with its request id", async () => {
+    const lines: string[] = [];
+    const render = createErrorRenderer({ logger: createLogger("info", {}, (l) => lines.push(l)), metrics: createMetrics(), routes: () => [] });
+    const res = render({ code: "UNKNOWN", error: new TypeError("secret internals at foo.ts:12"), request: new Request("http://localhost/x") });
+    expect(res.status).toBe(500);
+    const body = await res.text();
+    expect(JSON.parse(body)).toEqual({ error: "Internal Server Error", message: "something unexpected happened; the request id is in the X-Request-ID header" });
+    expect(body).not.toContain("secret internals");
+    expect(lines.length).toBe(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: "error", msg: "unhandled error", error: { name: "TypeError", message: "secret internals at foo.ts:12" } });
   });
 });
 

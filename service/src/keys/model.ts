@@ -48,23 +48,20 @@ export type CreatedKeyJson = Static<typeof CreatedKey>;
 
 const orNull = (d: Date | null) => (d ? formatTimestamp(d) : null);
 
-export const apiKeyJson = (row: ApiKeyRow): ApiKeyJson => ({
+/** The fields every view of a key shares. */
+const keyFields = (row: ApiKeyRow) => ({
   id: row.id,
   name: row.name,
   prefix: row.prefix,
   scope: row.scope,
   user_id: row.userId,
   created_at: formatTimestamp(row.createdAt),
+});
+
+export const apiKeyJson = (row: ApiKeyRow): ApiKeyJson => ({
+  ...keyFields(row),
   last_used_at: orNull(row.lastUsedAt),
   revoked_at: orNull(row.revokedAt),
 });
 
-export const createdKeyJson = (row: ApiKeyRow, key: string): CreatedKeyJson => ({
-  id: row.id,
-  name: row.name,
-  prefix: row.prefix,
-  scope: row.scope,
-  user_id: row.userId,
-  created_at: formatTimestamp(row.createdAt),
-  key,
-});
+export const createdKeyJson = (row: ApiKeyRow, key: string): CreatedKeyJson => ({ ...keyFields(row), key });
