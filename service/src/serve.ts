@@ -12,14 +12,20 @@ import { buildDeps, type Deps } from "./deps.ts";
 import { MULTIPART_BODY_LIMIT } from "./http/body-limits.ts";
 import type { Logger } from "./lib/logger.ts";
 import { VERSION } from "./lib/version.ts";
+import { createSystemdNotifier } from "./lib/sd-notify.ts";
 
 const STARTUP_RETRY_MS = 60_000;
 
 export async function serve(config: ServiceConfig, logger: Logger): Promise<void> {
+  // systemd (linkfort@.service: Type=notify, WatchdogSec): READY=1 only once /ready answers 200.
+  // Outside systemd these calls do nothing. The watchdog is armed by systemd only after READY=1.
+  const systemd = createSystemdNotifier(undefined, { onError: (error) => logger.warn("systemd notification failed", { error }) });
+  systemd.startWatchdog();
   if (config.auth === "open") {
     logger.warn("LINKFORT_AUTH=open: API keys are NOT checked; every caller is an admin. Use only for compatibility harnesses.");
   }
   const database = await resolveDatabase(config, logger);
+  systemd.status("migrating the database");
   await migrateWithRetry(database.url, config, logger);
 
   const deps = buildDeps(config, logger, database.url);
@@ -35,12 +41,14 @@ export async function serve(config: ServiceConfig, logger: Logger): Promise<void
     maxRequestBodySize: MULTIPART_BODY_LIMIT + 1024 * 1024,
   });
   deps.health.markReady();
+  systemd.ready(`serving on ${config.host}:${config.port}`);
   logger.info("listening", { version: VERSION, host: config.host, port: config.port, pid: process.pid, auth: config.auth });
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    systemd.stopping(`draining (${signal})`);
     void shutdown(signal, app.server, deps, database, config, logger).then(
       () => process.exit(0),
       (error) => { logger.error("shutdown failed", { error }); process.exit(1); },

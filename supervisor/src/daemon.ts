@@ -6,6 +6,7 @@
  * then the backups, and an embedded PostgreSQL stops last.
  */
 import type { Logger } from "../../service/src/lib/logger.ts";
+import { createSystemdNotifier } from "../../service/src/lib/sd-notify.ts";
 import { VERSION } from "../../service/src/lib/version.ts";
 import { createAlerter } from "./alerts/alerter.ts";
 import { createBackups } from "./backups/backups.ts";
@@ -48,9 +49,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const parts: Part[] = [];
   const started = Date.now();
   let stopping: Promise<void> | undefined;
+  // systemd (linkfort-supervisor.service: Type=notify, WatchdogSec): READY=1 once every part runs,
+  // watchdog pings while the event loop turns, STOPPING=1 first thing on stop. No-ops elsewhere.
+  const systemd = createSystemdNotifier(opts.env, { onError: (error) => logger.warn("systemd notification failed", { error }) });
+  const stopWatchdog = systemd.startWatchdog();
+  parts.push({ name: "systemd watchdog", stop: async () => stopWatchdog() });
 
   const stop = (reason: string) => {
     stopping ??= (async () => {
+      systemd.stopping(`stopping: ${reason}`);
       logger.info("supervisor stopping", { reason });
       for (const part of parts.reverse()) {
         try {
@@ -108,6 +115,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       pid: process.pid, runner: config.runner, ports: config.ports, public: instances.publicUrl, caddy: instances.caddy !== undefined,
       status: `http://${config.statusHost}:${status.port}/`, database: database.embedded ? "embedded" : "DATABASE_URL",
     });
+    systemd.ready(`watching ${config.ports.length} instances (${config.runner} runner); status on http://${config.statusHost}:${status.port}/`);
     return { statusPort: status.port, snapshot, rollingRestart, stop };
   } catch (error) {
     await stop("start failed");

@@ -6,6 +6,7 @@
  */
 import { ConfigError, describeSettings, parseFlags } from "../../service/src/lib/env.ts";
 import { createLogger, type Logger } from "../../service/src/lib/logger.ts";
+import { VERSION } from "../../service/src/lib/version.ts";
 import { runBackupCommand } from "./backups/cli.ts";
 import { readConfigFile } from "./config-file.ts";
 import { loadSupervisorConfig, supervisorSettings, type SupervisorConfig } from "./config.ts";
@@ -21,6 +22,7 @@ usage:
   linkfort-supervisor status                   the running daemon's state as tables
   linkfort-supervisor rolling-restart          restart the instances one at a time, each ready before the next
   linkfort-supervisor backup now|list|verify FILE|restore FILE [--into-live --yes]|check
+  linkfort-supervisor version                  the version baked into this binary
   linkfort-supervisor help
 
 options: --config FILE.toml (settings keyed by their environment names)
@@ -86,6 +88,7 @@ function backupArgs(args: string[]): { flags: Map<string, string>; rest: string[
 async function main(argv: string[]): Promise<void> {
   const first = argv[0];
   if (first === "help" || first === "--help" || first === "-h") { out(USAGE); return; }
+  if (first === "version" || first === "--version") { out(VERSION); return; }
   const command = first === undefined || first.startsWith("--") ? "run" : first;
   const args = command === first ? argv.slice(1) : argv;
   if (!["run", "daemon", "status", "rolling-restart", "backup"].includes(command)) fail(`unknown command "${command}"\n\n${USAGE}`);

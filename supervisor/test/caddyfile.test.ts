@@ -19,15 +19,26 @@ describe.skipIf(skipWithoutCaddy)("Caddyfile", () => {
   test("with the supervisor's variables: loopback admin, the public port, each instance an upstream, /ready health checks and retries", () => {
     const r = adapt({ LINKFORT_UPSTREAMS: "127.0.0.1:9081 127.0.0.1:9082", LINKFORT_PUBLIC_PORT: "9080", LINKFORT_CADDY_ADMIN: "127.0.0.1:9019" });
     expect(r.code, r.stderr).toBe(0);
+    // The quickstart profile of the shared Caddyfile (deploy/test/caddyfile.test.ts covers the vm one):
+    // HSTS on https only, a request id made at the edge, the instances' /metrics answered with a JSON 404.
     expect(r.json).toEqual({
       admin: { listen: "127.0.0.1:9019" },
       logging: { logs: { default: { level: "WARN" } } },
-      apps: { http: { servers: { srv0: { listen: ["127.0.0.1:9080"], routes: [{ handle: [{
-        handler: "reverse_proxy",
-        health_checks: { active: { interval: 250_000_000, timeout: 500_000_000, uri: "/ready" }, passive: { fail_duration: 2_000_000_000 } },
-        load_balancing: { try_duration: 5_000_000_000, try_interval: 50_000_000 },
-        upstreams: [{ dial: "127.0.0.1:9081" }, { dial: "127.0.0.1:9082" }],
-      }] }] } } } },
+      apps: { http: { servers: { srv0: { listen: ["127.0.0.1:9080"], metrics: {}, routes: [
+        { match: [{ protocol: "https" }], handle: [{ handler: "headers", response: { set: { "Strict-Transport-Security": ["max-age=31536000"] } } }] },
+        { handle: [{ handler: "headers", request: { set: { "X-Request-Id": ["{http.request.uuid}"] } } }] },
+        { group: "group2", match: [{ path: ["/metrics", "/metrics/*"] }], handle: [{ handler: "subroute", routes: [{ handle: [
+          { handler: "headers", response: { set: { "Content-Type": ["application/json;charset=utf-8"] } } },
+          { handler: "static_response", status_code: 404, body: '{"error":"Not Found","message":"no route for {http.request.method} /metrics"}' },
+        ] }] }] },
+        { group: "group2", handle: [{ handler: "subroute", routes: [{ handle: [{
+          handler: "reverse_proxy",
+          health_checks: { active: { interval: 250_000_000, timeout: 500_000_000, uri: "/ready" }, passive: { fail_duration: 2_000_000_000 } },
+          load_balancing: { try_duration: 5_000_000_000, try_interval: 50_000_000 },
+          trusted_proxies: ["127.0.0.1/8", "::1/128"],
+          upstreams: [{ dial: "127.0.0.1:9081" }, { dial: "127.0.0.1:9082" }],
+        }] }] }] },
+      ] } } } },
     });
   });
 

@@ -17,12 +17,13 @@ function recorder(answer: (argv: string[]) => Partial<CommandResult> = () => ({}
 }
 
 describe("systemd runner", () => {
-  test("start, stop and restart are one systemctl call on linkfort@PORT", async () => {
+  test("start, stop and restart are one systemctl call on linkfort@PORT; start only queues the job", async () => {
     const { calls, runner } = recorder();
     await runner.start(8081);
     await runner.stop(8082);
     await runner.restart(8083);
-    expect(calls).toEqual([["systemctl", "start", "linkfort@8081"], ["systemctl", "stop", "linkfort@8082"], ["systemctl", "restart", "linkfort@8083"]]);
+    // Regression (real systemd, Type=notify units): a blocking start of one failing unit made the whole daemon fail to start.
+    expect(calls).toEqual([["systemctl", "start", "--no-block", "linkfort@8081"], ["systemctl", "stop", "linkfort@8082"], ["systemctl", "restart", "linkfort@8083"]]);
   });
 
   test("a forced restart SIGKILLs the unit first, then restarts it", async () => {
@@ -61,7 +62,7 @@ describe("systemd runner", () => {
 
   test("a failing systemctl call throws with its stderr", async () => {
     const { runner } = recorder(() => ({ code: 5, stderr: "Unit linkfort@9.service not found.\n" }));
-    await expect(runner.start(9)).rejects.toThrow("systemctl start linkfort@9 failed (exit 5): Unit linkfort@9.service not found.");
+    await expect(runner.start(9)).rejects.toThrow("systemctl start --no-block linkfort@9 failed (exit 5): Unit linkfort@9.service not found.");
   });
 
   test("closing the supervisor leaves the units running and reports no exits", async () => {

@@ -67,8 +67,13 @@ export function createSystemdRunner(opts: SystemdRunnerOptions): Runner {
 
   return {
     kind: "systemd",
-    async start(port) { await run("start", unit(port)); },
+    // --no-block: only queue the start. The units are Type=notify, so a blocking start waits for
+    // READY=1 and fails when the unit does; one broken instance then failed the whole daemon's
+    // start (seen on real systemd). The watcher's probes and start grace judge the new process.
+    async start(port) { await run("start", "--no-block", unit(port)); },
     async stop(port) { await run("stop", unit(port)); },
+    // Blocking on purpose: with Type=notify it returns once the new process sent READY=1 (or
+    // failed), so a rolling restart never probes the old process and takes it for the new one.
     async restart(port, restartOpts: RestartOptions = {}) {
       if (restartOpts.force) {
         // Nothing to drain (see RestartOptions.force); without this, a hung unit would hold
