@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# bed.sh: a throwaway Debian VM with a real systemd as PID 1, for testing deploy/ on a host whose
+# PID 1 is not systemd. An mmdebstrap'ed tree booted with `systemd-nspawn -b --register=no
+# --keep-unit --private-network` (recipe and pitfalls: ../shared/research/systemd-bed.md);
+# commands enter it with nsenter. Run as root.
+#
+#   bed.sh build           host packages, Debian tree (mmdebstrap), debs prefetched for the guest's offline apt
+#   bed.sh up              boot; wait until `systemctl is-system-running` says running/degraded
+#   bed.sh exec CMD…       run CMD inside (like ssh: root, clean env); its exit code comes back
+#   bed.sh run CMD…        run CMD as a transient unit of the guest (systemd-run --wait --pipe)
+#   bed.sh push SRC DEST   copy a host file/folder into guest folder DEST (tar through the guest)
+#   bed.sh pull SRC DEST   copy a guest file/folder out to host folder DEST
+#   bed.sh down            power off, kill leftovers by PID, remove the cgroups nspawn made
+#   bed.sh destroy         down, then delete the tree
+#
+# Env: BED (work folder, default /tmp/linkfort-bed), BED_NAME (machine name, default lfbed),
+#   BED_SUITE (bookworm), BED_MIRROR (http://deb.debian.org/debian), BED_MONITORING (1: also prefetch
+#   what install.sh --with-monitoring needs), BED_BOOT_TIMEOUT (120 s), BED_VOLATILE (1: boot the tree
+#   read-only under a tmpfs overlay, dropped at `down`, so one build serves several clean boots).
+#   $BED/shared is /shared inside.
+set -euo pipefail
+
+BED=${BED:-/tmp/linkfort-bed}
+NAME=${BED_NAME:-lfbed}
+ROOT=$BED/rootfs
+SUITE=${BED_SUITE:-bookworm}
+MIRROR=${BED_MIRROR:-http://deb.debian.org/debian}
+BASE_PACKAGES=systemd,systemd-sysv,dbus,procps,iproute2,ca-certificates,less
+# What deploy/install.sh installs; the guest has no network, so apt must find these debs locally.
+PREFETCH=(postgresql redis-server caddy curl)
+if [ "${BED_MONITORING:-}" = 1 ]; then
+  PREFETCH+=(prometheus prometheus-alertmanager prometheus-postgres-exporter prometheus-redis-exporter prometheus-node-exporter)
+fi
+CG=systemd-bed-$NAME
+GUEST_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb)
+
+die() { echo "bed: $*" >&2; exit 1; }
+
+# The cgroup hierarchies nspawn writes to: it gets a cgroup of its own in each, so the host's
+# root cgroups stay untouched (nspawn makes ./supervisor and ./payload inside it).
+cg_roots() {
+  if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then echo /sys/fs/cgroup; return; fi
+  [ -d /sys/fs/cgroup/unified ] && echo /sys/fs/cgroup/unified
+  [ -d /sys/fs/cgroup/systemd ] && echo /sys/fs/cgroup/systemd
+  return 0
+}
+
+nspawn_pid() {
+  local pid
+  pid=$(cat "$BED/nspawn.pid" 2>/dev/null) || return 1
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = systemd-nspawn ] && echo "$pid"
+}
+leader_pid() { local n; n=$(nspawn_pid) || die "not running"; ps --ppid "$n" -o pid= | head -1 | tr -d ' '; }
+in_bed() { local l; l=$(leader_pid); [ -n "$l" ] || die "no guest PID 1"; nsenter --target "$l" --all -- "${GUEST_ENV[@]}" "$@"; }
+
+cmd_build() {
+  local t0
+  t0=$(date +%s)
+  if ! command -v mmdebstrap >/dev/null || ! command -v systemd-nspawn >/dev/null; then
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q mmdebstrap systemd-container
+  fi
+  mkdir -p "$BED"
+  [ -e "$ROOT" ] && rm -rf --one-file-system "$ROOT"
+  # mmdebstrap rather than debootstrap: a third of the CPU time. force-unsafe-io (no fsync per
+  # file) stays in the tree, so the guest's apt skips the fsyncs too: the tree is thrown away.
+  # The hook runs while the tree still has the host's network: the guest has none, so the debs
+  # install.sh (and monitoring.sh) ask for are fetched now, with the same --no-install-recommends.
+  mmdebstrap --variant=minbase --include="$BASE_PACKAGES" --dpkgopt=force-unsafe-io --skip=cleanup/apt \
+    --customize-hook="chroot \"\$1\" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends --download-only ${PREFETCH[*]}" \
+    "$SUITE" "$ROOT" "$MIRROR"
+  echo "$NAME" >"$ROOT/etc/hostname"
+  # Without the 127.0.1.1 line, ssl-cert's postinst (pulled in by postgresql) cannot resolve the hostname.
+  printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$NAME" >"$ROOT/etc/hosts"
+  : >"$ROOT/etc/machine-id"
+  mkdir -p "$ROOT/shared"
+  # No network inside: make apt's and DNS's failures immediate (apt-get update then warns, exit 0).
+  echo 'Acquire::Retries "0";' >"$ROOT/etc/apt/apt.conf.d/99bed-offline"
+  echo 'nameserver 127.0.0.1' >"$ROOT/etc/resolv.conf"
+  echo "bed: built in $(($(date +%s) - t0)) s, $(du -sh "$ROOT" | cut -f1), $(find "$ROOT/var/cache/apt/archives" -name '*.deb' | wc -l) debs prefetched"
+}
+
+cmd_up() {
+  [ -d "$ROOT/etc/systemd" ] || die "no tree at $ROOT: run build"
+  if nspawn_pid >/dev/null; then die "already running"; fi
+  mkdir -p "$BED/shared"
+  local r t0 npid deadline state=''
+  for r in $(cg_roots); do mkdir -p "$r/$CG"; done
+  t0=$(date +%s%N)
+  (
+    for r in $(cg_roots); do echo "$BASHPID" >"$r/$CG/cgroup.procs"; done
+    # --keep-unit: nspawn would ask the host's (absent) systemd for a scope and exit at once.
+    exec setsid systemd-nspawn --quiet --directory="$ROOT" --machine="$NAME" --boot \
+      --register=no --keep-unit --private-network --link-journal=no --resolv-conf=off \
+      --console=read-only --bind="$BED/shared:/shared" --setenv=SYSTEMD_COLORS=0 \
+      ${BED_VOLATILE:+--volatile=overlay}
+  ) </dev/null >"$BED/nspawn.log" 2>&1 &
+  npid=$!
+  echo "$npid" >"$BED/nspawn.pid"
+  deadline=$(($(date +%s) + ${BED_BOOT_TIMEOUT:-120}))
+  until state=$(in_bed systemctl is-system-running 2>/dev/null); [ "$state" = running ] || [ "$state" = degraded ]; do
+    kill -0 "$npid" 2>/dev/null || { cat "$BED/nspawn.log" >&2; die "nspawn exited during boot"; }
+    [ "$(date +%s)" -lt "$deadline" ] || { cat "$BED/nspawn.log" >&2; die "boot timeout (state: $state)"; }
+    sleep 0.2
+  done
+  echo "bed: $NAME is $state after $((($(date +%s%N) - t0) / 1000000)) ms (nspawn pid $npid)"
+  [ "$state" = running ] || in_bed systemctl --failed --no-pager >&2 || true
+}
+
+cmd_exec() { in_bed "$@"; }
+cmd_run() { in_bed systemd-run --quiet --wait --pipe --collect --service-type=exec -- "$@"; }
+cmd_push() {
+  local src=$1 dst=$2
+  in_bed mkdir -p "$dst"
+  tar -C "$(dirname "$src")" -cf - "$(basename "$src")" | in_bed tar -C "$dst" -xf - --no-same-owner
+}
+cmd_pull() {
+  local src=$1 dst=$2
+  mkdir -p "$dst"
+  in_bed tar -C "$(dirname "$src")" -cf - "$(basename "$src")" | tar -C "$dst" -xf -
+}
+
+cmd_down() {
+  local n l='' i r
+  if n=$(nspawn_pid); then
+    l=$(ps --ppid "$n" -o pid= | head -1 | tr -d ' ')
+    kill -TERM "$n"   # nspawn asks the guest's systemd to power off
+    for i in $(seq 1 300); do kill -0 "$n" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$n" 2>/dev/null; then
+      echo "bed: clean poweroff took over 30 s (loop $i), killing" >&2
+      # The guest's PID 1: the kernel then kills the rest of its PID namespace.
+      if [ -n "$l" ]; then kill -KILL "$l" 2>/dev/null || true; fi
+      kill -KILL "$n" 2>/dev/null || true
+      for i in $(seq 1 50); do kill -0 "$n" 2>/dev/null || break; sleep 0.1; done
+    fi
+  fi
+  rm -f "$BED/nspawn.pid"
+  for r in $(cg_roots); do
+    [ -d "$r/$CG" ] || continue
+    if [ -n "$(find "$r/$CG" -name cgroup.procs -exec cat {} + 2>/dev/null)" ]; then
+      echo "bed: processes still in $r/$CG:" >&2
+      find "$r/$CG" -name cgroup.procs -exec cat {} + >&2
+    else
+      find "$r/$CG" -depth -type d -exec rmdir {} \;
+    fi
+  done
+  # /run is not a tmpfs on this kind of host, so nspawn leaves this behind.
+  rm -rf "/run/systemd/nspawn/propagate/$NAME"
+}
+
+cmd_destroy() {
+  cmd_down
+  rm -rf --one-file-system "$ROOT" "$BED/shared"
+  rm -f "$BED/nspawn.log"
+  rmdir "$BED" 2>/dev/null || true
+}
+
+command=${1:-}
+shift || true
+case $command in
+  build|up|exec|run|push|pull|down|destroy) "cmd_$command" "$@" ;;
+  *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

@@ -1,0 +1,87 @@
+/**
+ * @module The test VM from the test's side: deploy/test/bed.sh (systemd-nspawn with a real
+ * systemd) driven from bun. Every call runs bed.sh with this bed's BED/BED_NAME, so two beds
+ * (another engineer's, another test run) never share a tree or a cgroup.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+const BED_SH = join(import.meta.dir, "bed.sh");
+const SBIN_PATH = `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/local/sbin:/usr/sbin:/sbin`;
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Bed {
+  /** Host folder shared with the guest as /shared. */
+  shared: string;
+  /** bed.sh with these arguments; output collected. */
+  bedSh(args: string[]): Promise<CommandResult>;
+  /** `bash -c SCRIPT` inside the guest, as root; never throws. */
+  exec(script: string): Promise<CommandResult>;
+  /** Like exec, but throws (with the output) unless the script exits 0; returns stdout trimmed. */
+  sh(script: string): Promise<string>;
+  /** `bash -c SCRIPT` as a transient unit of the guest, left running; stdout is piped. */
+  spawn(script: string): Subprocess<"ignore", "pipe", "pipe">;
+}
+
+/** The host tools bed.sh needs, missing ones named. */
+export function missingHostTools(): string[] {
+  return ["systemd-nspawn", "mmdebstrap", "nsenter", "tar"].filter((tool) => Bun.which(tool, { PATH: SBIN_PATH }) === null);
+}
+
+export function createBed(opts: { dir: string; name: string; monitoring: boolean }): Bed {
+  const env = {
+    ...process.env, PATH: SBIN_PATH, BED: opts.dir, BED_NAME: opts.name,
+    BED_MONITORING: opts.monitoring ? "1" : "",
+  };
+  const shared = join(opts.dir, "shared");
+  mkdirSync(shared, { recursive: true });
+
+  const bedSh = async (args: string[]): Promise<CommandResult> => {
+    const proc = Bun.spawn([BED_SH, ...args], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    return { code, stdout, stderr };
+  };
+  const exec = (script: string) => bedSh(["exec", "bash", "-c", script]);
+  return {
+    shared,
+    bedSh,
+    exec,
+    async sh(script) {
+      const result = await exec(script);
+      if (result.code !== 0) throw new Error(`guest command failed (exit ${result.code}): ${script}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
+      return result.stdout.trim();
+    },
+    spawn(script) {
+      return Bun.spawn([BED_SH, "run", "bash", "-c", script], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    },
+  };
+}
+
+/** Reads a child's stdout line by line and resolves when a line matches (or rejects when it ends). */
+export function waitForLine(stream: ReadableStream<Uint8Array>, pattern: RegExp, collected: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const decoder = new TextDecoder();
+    let buffer = "";
+    let found = false;
+    void (async () => {
+      for await (const chunk of stream) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let newline: number;
+        while ((newline = buffer.indexOf("\n")) >= 0) {
+          const line = buffer.slice(0, newline);
+          buffer = buffer.slice(newline + 1);
+          collected.push(line);
+          if (!found && pattern.test(line)) { found = true; resolve(line); }
+        }
+      }
+      if (buffer) collected.push(buffer);
+      if (!found) reject(new Error(`output ended without a line matching ${pattern}: ${collected.join("\n")}`));
+    })();
+  });
+}

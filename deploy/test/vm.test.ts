@@ -1,0 +1,245 @@
+/**
+ * The VM deployment on a real systemd: a throwaway Debian 12 (systemd-nspawn, deploy/test/bed.sh)
+ * gets the real deploy/install.sh, upgrade.sh and uninstall.sh, and every check runs inside it.
+ * Root only, with systemd-nspawn and mmdebstrap on the host; with CI=true their absence fails.
+ * Takes a few minutes (mmdebstrap, apt, three releases); it prints how long each phase took.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { chmod, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { createBed, missingHostTools, waitForLine, type Bed } from "./vm-bed.ts";
+import { buildBrokenRelease, buildRelease, packageVersion, removeReleaseOutput } from "./vm-releases.ts";
+import { guestHttp, snapshotDeployment, waitUntil } from "./vm-guest.ts";
+
+const ROOT = join(import.meta.dir, "../..");
+const inCi = process.env.CI === "true";
+const missing = [...(process.getuid?.() === 0 ? [] : ["root"]), ...missingHostTools()];
+if (missing.length > 0 && !inCi) console.warn(`vm.test.ts skipped: needs ${missing.join(", ")} (Debian: apt install mmdebstrap systemd-container)`);
+// Monitoring is installed too once the release carries deploy/monitoring.sh.
+const withMonitoring = existsSync(join(ROOT, "deploy/monitoring.sh"));
+
+const MINUTE = 60_000;
+
+/** The timestamped step lines of a deploy script's output (not apt's), for the test log. */
+function printSteps(script: string, output: string): void {
+  console.log(`${script}:\n${output.split("\n").filter((l) => /^\d\d:\d\d:\d\d \[|took \d+ s$/.test(l)).join("\n")}`);
+}
+const timings: [string, number][] = [];
+async function timed<T>(phase: string, work: () => Promise<T>): Promise<T> {
+  const began = performance.now();
+  try {
+    return await work();
+  } finally {
+    timings.push([phase, (performance.now() - began) / 1000]);
+  }
+}
+
+describe.skipIf(missing.length > 0 && !inCi)("a VM deployment on a real systemd", () => {
+  const dir = `/tmp/bed-vm-test-${process.pid}`;
+  let bed: Bed;
+  let releases: { a: Release; b: Release; broken: Release };
+  let adminKey = "";
+  let link = { code: "", target: "" };
+  const loads: { kill(): void }[] = [];
+  const began = performance.now();
+
+  beforeAll(async () => {
+    if (missing.length > 0) throw new Error(`this test needs ${missing.join(", ")}; with CI=true it may not skip (Debian: apt install mmdebstrap systemd-container)`);
+    bed = createBed({ dir, name: `lfvm${process.pid}`, monitoring: withMonitoring });
+    // The tree comes from the network, the releases from the CPU: both at once.
+    const [built] = await Promise.all([
+      timed("bed build (mmdebstrap + prefetch)", () => bed.bedSh(["build"])),
+      timed("releases (3 builds)", async () => {
+        // The test's own version first: dist/linkfort is left as the plain release's binary.
+        const b = await buildRelease(bed.shared, `${await packageVersion()}-vmtest.2`);
+        const a = await buildRelease(bed.shared);
+        const broken = await buildBrokenRelease(b.tarball, `${await packageVersion()}-vmtest.3-broken`, bed.shared);
+        releases = { a, b, broken };
+      }),
+    ]);
+    if (built.code !== 0) throw new Error(`bed.sh build failed:\n${built.stdout.slice(-3000)}\n${built.stderr.slice(-3000)}`);
+    await Bun.write(join(bed.shared, "bun"), Bun.file(join(ROOT, "node_modules/bun/bin/bun.exe")));
+    await chmod(join(bed.shared, "bun"), 0o755);
+    await Bun.write(join(bed.shared, "vm-load.ts"), Bun.file(join(import.meta.dir, "vm-load.ts")));
+    const up = await timed("boot", () => bed.bedSh(["up"]));
+    if (up.code !== 0) throw new Error(`bed.sh up failed:\n${up.stdout}\n${up.stderr}`);
+  }, 8 * MINUTE);
+
+  afterAll(async () => {
+    for (const load of loads) load.kill();
+    if (bed) {
+      const destroyed = await bed.bedSh(["destroy"]);
+      if (destroyed.code !== 0) console.error(`bed.sh destroy: ${destroyed.stdout}\n${destroyed.stderr}`);
+    }
+    await rm(dir, { recursive: true, force: true });
+    if (releases) await removeReleaseOutput(releases.b.version);
+    timings.push(["whole test", (performance.now() - began) / 1000]);
+    console.log(`vm.test.ts phases:\n${timings.map(([p, s]) => `  ${p.padEnd(44)} ${s.toFixed(1)} s`).join("\n")}`);
+  }, 2 * MINUTE);
+
+  test("install.sh on a fresh VM starts everything and prints the URL and a new admin key", async () => {
+    const v = releases.a.version;
+    const flags = withMonitoring ? " --with-monitoring" : "";
+    const out = await timed("install.sh (first run)", () =>
+      bed.sh(`tar -xzf /shared/linkfort-${v}-linux-x64.tar.gz -C /root && /root/linkfort-${v}/deploy/install.sh${flags}`));
+    printSteps("install.sh", out);
+    expect(out).toContain(`linkfort ${v} is running: http://`);
+    adminKey = /admin API key \(shown once[^\n]*\n\s+(\S+)/.exec(out)?.[1] ?? "";
+    expect(adminKey, out).toMatch(/^lf_/);
+    expect(await bed.sh("cat /etc/linkfort/admin-key")).toBe(adminKey);
+    expect(await bed.sh("stat -c '%a %U' /etc/linkfort/admin-key /etc/linkfort/linkfort.env /etc/linkfort/supervisor.env /etc/linkfort/caddy.env /var/lib/linkfort/backups"))
+      .toBe(["600 root", "600 root", "600 root", "600 root", "700 root"].join("\n"));
+    expect(await bed.sh("readlink /opt/linkfort/current /usr/local/bin/linkfort /usr/local/bin/linkfort-supervisor"))
+      .toBe([`/opt/linkfort/releases/${v}`, "/opt/linkfort/current/linkfort", "/opt/linkfort/current/linkfort-supervisor"].join("\n"));
+  }, 5 * MINUTE);
+
+  test("every unit is active and enabled", async () => {
+    const units = ["linkfort.target", "linkfort@8081", "linkfort@8082", "linkfort@8083", "linkfort-supervisor", "postgresql", "redis-server", "caddy"];
+    if (withMonitoring) units.push("prometheus", "prometheus-alertmanager");
+    expect((await bed.exec(`systemctl is-active ${units.join(" ")}`)).stdout.trim().split("\n")).toEqual(units.map(() => "active"));
+    expect((await bed.exec(`systemctl is-enabled ${units.join(" ")}`)).stdout.trim().split("\n")).toEqual(units.map(() => "enabled"));
+    expect(await bed.sh("linkfort version")).toBe(releases.a.version);
+  }, MINUTE);
+
+  test("a link created with the printed admin key redirects through Caddy on :8080", async () => {
+    const refused = await guestHttp(bed, "POST", "/users", { body: { username: "nokey", email: "nokey@example.com" } });
+    expect(refused.status, refused.raw).toBe(401);
+    const user = await guestHttp(bed, "POST", "/users", { key: adminKey, body: { username: "vmtest", email: "vmtest@example.com" } });
+    expect(user.status, user.raw).toBe(201);
+    expect(user.json).toMatchObject({ username: "vmtest", email: "vmtest@example.com" });
+    link.target = "https://example.com/vm-test?deploy=1";
+    const url = await guestHttp(bed, "POST", "/urls", { key: adminKey, body: { user_id: (user.json as { id: number }).id, original_url: link.target } });
+    expect(url.status, url.raw).toBe(201);
+    expect(url.json).toMatchObject({ original_url: link.target, is_active: true });
+    link.code = (url.json as { short_code: string }).short_code;
+    const redirect = await guestHttp(bed, "GET", `/${link.code}`);
+    expect(redirect.status, redirect.raw).toBe(302);
+    expect(redirect.headers.get("location")).toBe(link.target);
+  }, MINUTE);
+
+  test("kill -9 of an instance: systemd starts it again and it becomes ready", async () => {
+    const show = async () => (await bed.sh("systemctl show -P MainPID -P NRestarts linkfort@8082")).split("\n").map(Number);
+    const [pid, restarts] = await show();
+    expect(pid).toBeGreaterThan(0);
+    await bed.sh(`kill -9 ${pid}`);
+    const after = await waitUntil(async () => {
+      const [newPid, newRestarts] = await show();
+      const ready = (await bed.exec("curl -s --max-time 1 http://127.0.0.1:8082/ready")).stdout;
+      return newPid !== pid && newPid! > 0 && ready === '{"status":"ready"}' ? { newPid, newRestarts } : null;
+    }, 30_000);
+    expect(after.newRestarts).toBe(restarts! + 1);
+    expect(await bed.sh("systemctl is-active linkfort@8082")).toBe("active");
+  }, MINUTE);
+
+  test("linkfort-supervisor backup now writes a verified backup into /var/lib/linkfort/backups", async () => {
+    const out = await bed.sh("set -a; . /etc/linkfort/supervisor.env; set +a; linkfort-supervisor backup now");
+    const file = /backup written: (\/var\/lib\/linkfort\/backups\/\S+) \(.*verified\)/.exec(out)?.[1];
+    expect(file, out).toBeDefined();
+    expect(await bed.sh(`cd /var/lib/linkfort/backups && sha256sum -c ${file}.sha256`)).toContain(": OK");
+  }, 2 * MINUTE);
+
+  test("a second install.sh run (from the tarball) changes nothing and restarts nothing", async () => {
+    const before = await snapshotDeployment(bed);
+    const out = await timed("install.sh (second run)", () =>
+      bed.sh(`/opt/linkfort/current/deploy/install.sh --tarball /shared/linkfort-${releases.a.version}-linux-x64.tar.gz${withMonitoring ? " --with-monitoring" : ""}`));
+    expect(out).toContain("admin API key: in /etc/linkfort/admin-key");
+    expect(out).not.toContain(adminKey);
+    expect(await snapshotDeployment(bed)).toEqual(before);
+    expect(await bed.sh("cat /etc/linkfort/admin-key")).toBe(adminKey);
+  }, 3 * MINUTE);
+
+  /** Runs `work` while vm-load.ts requests the link through Caddy; returns its counts. */
+  async function underLoad(work: () => Promise<void>): Promise<{ total: number; ok: number; wrong: number; errors: number; samples: string[] }> {
+    await bed.sh("rm -f /shared/stop-load");
+    const load = bed.spawn(`/shared/bun /shared/vm-load.ts http://127.0.0.1:8080/${link.code} '${link.target}' /shared/stop-load 4 240`);
+    loads.push(load);
+    const lines: string[] = [];
+    await waitForLine(load.stdout, /^load started$/, lines).catch(async (error: Error) => {
+      throw new Error(`${error.message}\n--- stderr of the load\n${await new Response(load.stderr).text()}`);
+    });
+    try {
+      await work();
+    } finally {
+      await bed.sh("touch /shared/stop-load");
+    }
+    await load.exited;
+    const summary = lines.find((l) => l.startsWith("{"));
+    if (!summary) throw new Error(`no summary from the load: ${lines.join("\n")}\n${await new Response(load.stderr).text()}`);
+    return JSON.parse(summary) as { total: number; ok: number; wrong: number; errors: number; samples: string[] };
+  }
+
+  const versionsReported = async () => {
+    const health = await Promise.all([8081, 8082, 8083].map((p) => bed.sh(`curl -s http://127.0.0.1:${p}/health`)));
+    return health.map((body) => (JSON.parse(body) as { version: string }).version);
+  };
+
+  test("upgrade.sh to a rebuilt tarball under load: no failed request, every part on the new version", async () => {
+    const { a, b } = releases;
+    let out = "";
+    const load = await underLoad(async () => {
+      out = await timed("upgrade.sh (under load)", () => bed.sh(`/opt/linkfort/current/deploy/upgrade.sh /shared/linkfort-${b.version}-linux-x64.tar.gz`));
+    });
+    printSteps("upgrade.sh", out);
+    console.log(`upgrade under load: ${JSON.stringify(load)}`);
+    expect({ wrong: load.wrong, errors: load.errors, samples: load.samples }).toEqual({ wrong: 0, errors: 0, samples: [] });
+    expect(load.ok).toBeGreaterThan(0);
+    expect(out).toContain(`linkfort ${b.version} is running (previous: ${a.version}`);
+    expect(await bed.sh("linkfort version")).toBe(b.version);
+    expect(await versionsReported()).toEqual([b.version, b.version, b.version]);
+    expect(await bed.sh("curl -s http://127.0.0.1:9100/status")).toContain(`"version":"${b.version}"`);
+    expect(await bed.sh("readlink /opt/linkfort/current /opt/linkfort/previous")).toBe(`/opt/linkfort/releases/${b.version}\n/opt/linkfort/releases/${a.version}`);
+    // The old release's install.sh does not move the VM back: that is upgrade.sh's job.
+    const stale = await bed.exec(`/root/linkfort-${a.version}/deploy/install.sh`);
+    expect([stale.code, stale.stderr]).toEqual([1, expect.stringContaining(`linkfort ${b.version} is installed here and this is ${a.version}`)]);
+  }, 4 * MINUTE);
+
+  test("an upgrade to a release whose instances cannot start rolls back; the old version keeps serving", async () => {
+    const { a, b, broken } = releases;
+    let result = { code: 0, stdout: "", stderr: "" };
+    const load = await underLoad(async () => {
+      result = await timed("upgrade.sh (broken release, rolled back)", () => bed.exec(`/opt/linkfort/current/deploy/upgrade.sh /shared/linkfort-${broken.version}-linux-x64.tar.gz`));
+    });
+    printSteps("upgrade.sh (broken)", result.stdout + result.stderr);
+    console.log(`broken upgrade under load: ${JSON.stringify(load)}`);
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    expect(result.stderr).toContain(`deploy of ${broken.version} FAILED and was rolled back to ${b.version}`);
+    expect({ wrong: load.wrong, errors: load.errors, samples: load.samples }).toEqual({ wrong: 0, errors: 0, samples: [] });
+    expect(await versionsReported()).toEqual([b.version, b.version, b.version]);
+    expect(await bed.sh("readlink /opt/linkfort/current /opt/linkfort/previous")).toBe(`/opt/linkfort/releases/${b.version}\n/opt/linkfort/releases/${a.version}`);
+    const redirect = await guestHttp(bed, "GET", `/${link.code}`);
+    expect([redirect.status, redirect.headers.get("location")], redirect.raw).toEqual([302, link.target]);
+  }, 4 * MINUTE);
+
+  test("upgrade.sh --rollback goes back to the previous release by hand", async () => {
+    const { a, b } = releases;
+    const out = await timed("upgrade.sh --rollback", () => bed.sh("/opt/linkfort/current/deploy/upgrade.sh --rollback"));
+    expect(out).toContain(`linkfort ${a.version} is running (previous: ${b.version}`);
+    expect(await versionsReported()).toEqual([a.version, a.version, a.version]);
+    expect(await bed.sh("linkfort version")).toBe(a.version);
+  }, 3 * MINUTE);
+
+  test("uninstall.sh removes services and binaries and keeps the data; --purge needs --yes without a tty", async () => {
+    await timed("uninstall.sh", () => bed.sh("/opt/linkfort/current/deploy/uninstall.sh"));
+    expect((await bed.exec("systemctl list-unit-files --no-legend 'linkfort*'")).stdout.trim()).toBe("");
+    expect(await bed.sh("ls /opt/linkfort /usr/local/bin/linkfort /etc/systemd/system/caddy.service.d/linkfort.conf 2>&1 | grep -c 'No such file' || true")).toBe("3");
+    expect(await bed.sh("grep -c LINKFORT /etc/caddy/Caddyfile || true")).toBe("0");
+    expect(await bed.sh("systemctl is-active caddy postgresql redis-server")).toBe("active\nactive\nactive");
+    expect(await bed.sh("ls /var/lib/linkfort/backups | grep -c '\\.sha256$'")).toBe("1");
+    expect(await bed.sh("ls /etc/linkfort")).toContain("linkfort.env");
+    expect(await bed.sh(`runuser -u postgres -- psql -X -d linkfort -Atc "select original_url from urls where short_code = '${link.code}'"`)).toBe(link.target);
+
+    const refused = await bed.exec("/root/linkfort-*/deploy/uninstall.sh --purge </dev/null");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("add --yes");
+    expect(await bed.sh("ls -d /var/lib/linkfort/backups")).toBe("/var/lib/linkfort/backups");
+    await bed.sh("/root/linkfort-*/deploy/uninstall.sh --purge --yes");
+    expect(await bed.sh("runuser -u postgres -- psql -X -Atc \"select count(*) from pg_database where datname = 'linkfort'\"")).toBe("0");
+    expect((await bed.exec("ls -d /var/lib/linkfort /etc/linkfort; getent passwd linkfort")).stdout.trim()).toBe("");
+  }, 3 * MINUTE);
+});
+
+interface Release {
+  version: string;
+  tarball: string;
+}
