@@ -5,6 +5,12 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
+/** A gauge with no labels exports 0 until set; these export nothing until their first reading instead. */
+function absentUntilSet(gauge: Gauge): Gauge {
+  gauge.remove();
+  return gauge;
+}
+
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "linkfort_" });
@@ -77,6 +83,22 @@ export function createMetrics() {
       registers: [registry],
     }),
     ready: new Gauge({ name: "linkfort_ready", help: "1 while the instance accepts traffic, 0 while starting or draining", registers: [registry] }),
+    // The click stream's backlog (clicks/backlog.ts), group-wide: every instance reports the same numbers.
+    clickStreamPending: absentUntilSet(new Gauge({
+      name: "linkfort_click_stream_pending",
+      help: "Click stream entries read by the consumer group but not yet acknowledged (XPENDING); absent while Redis cannot be read",
+      registers: [registry],
+    })),
+    clickStreamLag: absentUntilSet(new Gauge({
+      name: "linkfort_click_stream_lag",
+      help: "Click stream entries not yet read by the consumer group (XINFO GROUPS lag); absent before Redis 7 or when Redis cannot tell",
+      registers: [registry],
+    })),
+    clickStreamOldestPendingAge: absentUntilSet(new Gauge({
+      name: "linkfort_click_stream_oldest_pending_age_seconds",
+      help: "Age of the oldest unacknowledged click stream entry, from its id (when it was added); 0 when none is pending",
+      registers: [registry],
+    })),
   };
   return m;
 }

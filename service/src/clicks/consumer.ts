@@ -8,6 +8,7 @@
 import type Redis from "ioredis";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../metrics.ts";
+import { createBacklogGauges } from "./backlog.ts";
 import type { Click } from "./model.ts";
 import type { ClicksRepo } from "./repo.ts";
 import { parseClickFields } from "./stream.ts";
@@ -52,6 +53,8 @@ const isDataError = (error: unknown) =>
 
 /** Pause after a failed round before the next, so an outage is not a busy loop (ms). */
 const RETRY_MS = 250;
+/** Pause after a round that emptied the stream: clicks then reach PostgreSQL within about this (ms). */
+const GATHER_MS = 100;
 
 export function createClickConsumer(opts: ClickConsumerOptions) {
   const { repo, metrics, logger, key, group, consumer, batch } = opts;
@@ -62,6 +65,13 @@ export function createClickConsumer(opts: ClickConsumerOptions) {
   let groupReady = false;
   let claimCursor = "0-0";
   let loop: Promise<void> | undefined;
+  const pause = (ms: number) => new Promise<void>((resolve) => {
+    if (abort.signal.aborted) return resolve();
+    const timer = setTimeout(resolve, ms);
+    abort.signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
+  // issue 5 (monitoring): backlog gauges for the click-stream alerts, read between rounds; never throws.
+  const backlog = createBacklogGauges({ redis: opts.redis, metrics, key, group });
 
   async function ensureGroup(): Promise<void> {
     if (groupReady) return;
@@ -156,14 +166,22 @@ export function createClickConsumer(opts: ClickConsumerOptions) {
         let failing = false;
         while (!abort.signal.aborted) {
           let ok = false;
+          let full = false;
           try {
-            ok = !(await round(opts.blockMs)).failed;
+            const result = await round(opts.blockMs);
+            ok = !result.failed;
+            full = result.read >= batch;
           } catch (error) {
             if (!failing) logger.warn("click stream read failed", { error });
           }
           if (ok && failing) logger.info("click stream reads recovered");
           failing = !ok;
+          await backlog.maybeRun(); // issue 5 (monitoring)
           if (!ok && !abort.signal.aborted) await Bun.sleep(RETRY_MS);
+          // Caught up: let the next batch gather instead of waking for every few clicks (each
+          // round is several Redis round trips and one PostgreSQL commit). A full batch means a
+          // backlog, and the next round starts at once.
+          if (ok && !full) await pause(GATHER_MS);
         }
       })();
     },
