@@ -8,7 +8,7 @@ import type { Deps } from "./deps.ts";
 import { createErrorRenderer } from "./http/error-handler.ts";
 import { badRequest } from "./http/errors.ts";
 import { parseJsonObject } from "./http/json-body.ts";
-import { observe } from "./http/observe.ts";
+import { createObserver, observe } from "./http/observe.ts";
 import { healthRoutes } from "./health/routes.ts";
 import { importsRoutes } from "./imports/routes.ts";
 import { keysRoutes } from "./keys/routes.ts";
@@ -18,17 +18,32 @@ import { eventsRoutes } from "./events/routes.ts";
 import { statsRoutes } from "./stats/routes.ts";
 import { redirectRoutes } from "./redirect/routes.ts";
 import { VERSION } from "./lib/version.ts";
-import { rateLimitHook } from "./limits/hook.ts";
+import { createRequestLimiter, rateLimitHook } from "./limits/hook.ts";
+import { REDIRECT_ROUTE, redirectFastPath } from "./redirect/fast-path.ts";
 import { bansRoutes } from "./limits/routes.ts";
 
-export function createApp(deps: Deps) {
+export interface AppOptions {
+  /** Serve GET /:short_code from Bun's router (redirect/fast-path.ts); false: through Elysia only. */
+  fastRedirect?: boolean;
+}
+
+export function createApp(deps: Deps, options: AppOptions = {}) {
   const routes: { method: string; path: string }[] = [];
   const renderError = createErrorRenderer({ logger: deps.logger, metrics: deps.metrics, routes: () => routes });
+  const observer = createObserver({ logger: deps.logger, metrics: deps.metrics, accessLog: deps.config.accessLog });
+  const limiter = createRequestLimiter({ limits: deps.rateLimits.limits, clientIp: deps.clientIp, exempt: deps.rateLimits.exempt, logger: deps.logger });
+  // Fixed one-segment paths are filled in below, once the routes exist; Bun's router sends them
+  // to their own handlers anyway, so this only keeps a stray one away from the fast path.
+  const fixed = new Set<string>();
+  const fastRedirect = redirectFastPath({
+    redirect: deps.redirect, clientIp: deps.clientIp, observer, limiter, renderError, fixed,
+    elysia: (request) => app.fetch(request),
+  });
 
-  const app = new Elysia()
-    .use(observe({ logger: deps.logger, metrics: deps.metrics, accessLog: deps.config.accessLog }))
+  const app = new Elysia(options.fastRedirect === false ? {} : { serve: { routes: { [REDIRECT_ROUTE]: { GET: fastRedirect } } } })
+    .use(observe(observer))
     // hooks: rate limits (before any route work)
-    .use(rateLimitHook({ limits: deps.rateLimits.limits, clientIp: deps.clientIp, exempt: deps.rateLimits.exempt, logger: deps.logger }))
+    .use(rateLimitHook(limiter, deps.clientIp))
     .onError({ as: "global" }, renderError)
     .onParse({ as: "global" }, async ({ request, contentType }) => {
       // Multipart (the CSV import) keeps Elysia's parser; everything else must be a JSON object.
@@ -60,6 +75,7 @@ export function createApp(deps: Deps) {
     ;
 
   routes.push(...app.routes.map((r) => ({ method: r.method, path: r.path })));
+  for (const { path } of routes) if (/^\/[^/:*]+$/.test(path)) fixed.add(path.slice(1));
   return app;
 }
 

@@ -48,6 +48,10 @@ export const serviceSettings = {
     env: "DB_STATEMENT_TIMEOUT_MS", parse: int(100, 600_000), default: 5_000,
     doc: "a query running longer is cancelled (ms); bulk imports are exempt",
   }),
+  clicks: setting({
+    env: "CLICKS", parse: bool, default: true,
+    doc: "record a clicked event per redirect; off: redirects record none (to measure what clicks cost; events and stats miss them)",
+  }),
   clickFlushMs: setting({ env: "CLICK_FLUSH_MS", parse: int(10, 60_000), default: 500, doc: "how often buffered clicks are written (ms)" }),
   clickBatchMax: setting({ env: "CLICK_BATCH_MAX", parse: int(1, 50_000), default: 1_000, doc: "most clicks in one INSERT" }),
   clickBufferMax: setting({
@@ -94,6 +98,19 @@ export const serviceSettings = {
   clickStreamClaimIdleMs: setting({
     env: "CLICK_STREAM_CLAIM_IDLE_MS", parse: int(100, 3_600_000), default: 30_000,
     doc: "entries read but not acked for this long (a dead consumer) are claimed by another (ms)",
+  }),
+  // settings: click maintenance
+  clickMaintenanceMs: setting({
+    env: "CLICK_MAINTENANCE_MS", parse: int(1_000, 86_400_000), default: 60_000,
+    doc: "how often one instance at a time prunes old click receipts and removes dead consumer names (ms)",
+  }),
+  clickReceiptRetentionS: setting({
+    env: "CLICK_RECEIPT_RETENTION_S", parse: int(60, 365 * 86_400), default: 86_400,
+    doc: "click receipts are kept this long past the oldest entry still in the click stream (s); a click written again within it is still counted once",
+  }),
+  clickConsumerIdleMaxS: setting({
+    env: "CLICK_CONSUMER_IDLE_MAX_S", parse: int(60, 30 * 86_400), default: 3_600,
+    doc: "a click stream consumer idle this long with no pending entries is removed from the group (s)",
   }),
   trustedProxies: setting({
     env: "TRUSTED_PROXIES", parse: proxyList, default: "127.0.0.1,::1",

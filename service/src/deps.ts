@@ -23,6 +23,8 @@ import { createUrlsService, type UrlsService } from "./urls/service.ts";
 import { createEventsRepo } from "./events/repo.ts";
 import { createEventsService, type EventsService } from "./events/service.ts";
 import { wireClicks } from "./clicks/wire.ts";
+import { createClickMaintenance } from "./clicks/maintenance.ts";
+import { createReceiptsRepo } from "./clicks/receipts-repo.ts";
 import { createStatsRepo } from "./stats/repo.ts";
 import { createStatsService, type StatsService } from "./stats/service.ts";
 import type { ClickSink } from "./clicks/sink.ts";
@@ -86,6 +88,13 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
   // wire: clicks stream
   const clickPipeline = wireClicks({ config, sql, redis, metrics, logger });
   const clicks: ClickSink = clickPipeline.sink;
+  // wire: click maintenance (receipt pruning, dead stream consumers)
+  const clickMaintenance = createClickMaintenance({
+    repo: createReceiptsRepo(sql), redis, registry: metrics.registry, logger,
+    streamKey: config.clickStreamKey, group: config.clickStreamGroup,
+    retentionMs: config.clickReceiptRetentionS * 1000, consumerIdleMs: config.clickConsumerIdleMaxS * 1000, everyMs: config.clickMaintenanceMs,
+  });
+  clickMaintenance.start();
   // wire: rate limits
   const rateLimits = buildRateLimits(config, { db, redis, metrics, logger });
   rateLimits.sync?.start();
@@ -104,6 +113,7 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
 
   const closers: (() => Promise<void>)[] = []; // wire: background jobs
   closers.push(async () => rateLimits.sync?.stop());
+  closers.push(() => clickMaintenance.stop());
   closers.push(...clickPipeline.closers); // the stream consumer stops before the buffer's last flush
   return {
     config, logger, metrics, sql, db, health, auth, redis, cache, clientIp, keys, users, imports, urls, events, stats, redirect, clicks, rateLimits,

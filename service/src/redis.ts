@@ -4,6 +4,7 @@
  * so callers take their fallback path instead of waiting, and ioredis reconnects in the
  * background. Pub/sub needs a connection of its own.
  */
+import { createHash } from "node:crypto";
 import Redis from "ioredis";
 import type { Logger } from "./lib/logger.ts";
 
@@ -51,3 +52,16 @@ export function connectRedis(url: string, logger: Logger): RedisClients {
 }
 
 const redact = (url: string) => url.replace(/\/\/[^@]*@/, "//***@");
+
+/** A Lua script run by EVALSHA, and by EVAL once when the server has not seen it (first use, restart, flush). */
+export function luaScript(source: string) {
+  const sha = createHash("sha1").update(source).digest("hex");
+  return async (redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> => {
+    try {
+      return await redis.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+      return redis.eval(source, keys.length, ...keys, ...args);
+    }
+  };
+}

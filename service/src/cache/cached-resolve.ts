@@ -5,6 +5,7 @@
  */
 import type { Resolution, Resolve } from "../redirect/model.ts";
 import type { Metrics } from "../metrics.ts";
+import { tallies } from "../http/tally.ts";
 import type { Lru } from "./lru.ts";
 import type { RedisTier } from "./redis-tier.ts";
 
@@ -56,15 +57,16 @@ export const ttlOf = (resolution: Resolution, ttls: CacheTtls) =>
 export function cachedResolve(resolve: Resolve, deps: CachedResolveDeps): CachedResolve {
   const { lru, tier, metrics } = deps;
   const inflight = new Map<string, Flight>();
-  // Bound once: labelled lookups on the hot path would hash the labels on every call.
+  // Plain numbers until a scrape reads them: a labelled inc hashes its labels on every call.
+  const lookups = tallies(metrics.cacheLookups);
   const count = {
-    lruHit: metrics.cacheLookups.labels("lru", "hit"),
-    lruMiss: metrics.cacheLookups.labels("lru", "miss"),
-    redisHit: metrics.cacheLookups.labels("redis", "hit"),
-    redisMiss: metrics.cacheLookups.labels("redis", "miss"),
-    redisError: metrics.cacheLookups.labels("redis", "error"),
-    dbHit: metrics.cacheLookups.labels("db", "hit"),
-    dbMiss: metrics.cacheLookups.labels("db", "miss"),
+    lruHit: lookups.labels({ tier: "lru", result: "hit" }),
+    lruMiss: lookups.labels({ tier: "lru", result: "miss" }),
+    redisHit: lookups.labels({ tier: "redis", result: "hit" }),
+    redisMiss: lookups.labels({ tier: "redis", result: "miss" }),
+    redisError: lookups.labels({ tier: "redis", result: "error" }),
+    dbHit: lookups.labels({ tier: "db", result: "hit" }),
+    dbMiss: lookups.labels({ tier: "db", result: "miss" }),
   };
 
   const remember = (shortCode: string, resolution: Resolution) => {

@@ -1,6 +1,7 @@
 /**
  * Builds the click path for deps.ts: with Redis, the stream sink (the buffer as its fallback)
- * and this instance's consumer; without, the buffer alone.
+ * and this instance's consumer; without, the buffer alone. CLICKS=off hands redirects a sink
+ * that keeps nothing, while the consumer still drains what other instances add.
  */
 import { hostname } from "node:os";
 import type { ServiceConfig } from "../config.ts";
@@ -29,9 +30,9 @@ export function wireClicks(deps: { config: ServiceConfig; sql: Sql; redis: Redis
     flushMs: config.clickFlushMs, batchMax: config.clickBatchMax, bufferMax: config.clickBufferMax,
   });
   buffered.start();
-  if (!redis) return { sink: buffered, consumer: undefined, closers: [() => buffered.stop()] };
+  if (!redis) return { sink: config.clicks ? buffered : withoutClicks(buffered), consumer: undefined, closers: [() => buffered.stop()] };
 
-  const sink = createStreamClickSink({ redis, fallback: buffered, metrics, logger, key: config.clickStreamKey, maxLen: config.clickStreamMaxLen });
+  const stream = createStreamClickSink({ redis, fallback: buffered, metrics, logger, key: config.clickStreamKey, maxLen: config.clickStreamMaxLen });
   const consumer = createClickConsumer({
     redis: redis.command, repo, metrics, logger,
     key: config.clickStreamKey, group: config.clickStreamGroup,
@@ -39,5 +40,8 @@ export function wireClicks(deps: { config: ServiceConfig; sql: Sql; redis: Redis
     batch: config.clickStreamBatch, blockMs: config.clickStreamBlockMs, claimIdleMs: config.clickStreamClaimIdleMs,
   });
   consumer.start();
-  return { sink, consumer, closers: [() => consumer.stop(), () => sink.stop()] };
+  return { sink: config.clicks ? stream : withoutClicks(stream), consumer, closers: [() => consumer.stop(), () => stream.stop()] };
 }
+
+/** CLICKS=off: redirects record nothing; flushing still reaches what the real sink holds. */
+const withoutClicks = (sink: ClickSink): ClickSink => ({ record: () => {}, flushNow: () => sink.flushNow(), stop: () => sink.stop() });

@@ -6,10 +6,9 @@
 import { Elysia } from "elysia";
 import { isIP, type BlockList } from "node:net";
 import type { ClientIpResolver } from "../http/client-ip.ts";
-import { ApiError } from "../http/errors.ts";
 import { hashKey } from "../keys/secret.ts";
 import type { Logger } from "../lib/logger.ts";
-import { routeKind } from "./route-kind.ts";
+import { routeKind, type RouteKind } from "./route-kind.ts";
 import type { Limits } from "./service.ts";
 
 export interface RateLimitHookDeps {
@@ -35,24 +34,42 @@ function isExempt(list: BlockList, ip: string): boolean {
   return family !== 0 && list.check(plain, family === 6 ? "ipv6" : "ipv4");
 }
 
-export function rateLimitHook(deps: RateLimitHookDeps) {
+/**
+ * The limiter as the requests see it: undefined when RATE_LIMITS=off. `admit` throws the 429/403
+ * ApiError, or resolves with the headers to add; the hook below and the redirect's fast path
+ * (redirect/fast-path.ts) both use it.
+ */
+export function createRequestLimiter(deps: RateLimitHookDeps) {
   const { limits } = deps;
+  if (!limits) return undefined;
+  return {
+    /** `ip` as deps.clientIp resolved it. */
+    async admit(request: Request, kind: Exclude<RouteKind, "exempt">, ip: string): Promise<Record<string, string>> {
+      if (isExempt(deps.exempt, ip)) return NO_HEADERS;
+      let verdict;
+      try {
+        verdict = await limits.check({ kind, ip, keyHash: kind === "redirect" ? undefined : bearerHash(request.headers.get("authorization")) });
+      } catch (error) {
+        deps.logger.error("rate limiter failed; request let through", { error });
+        return NO_HEADERS;
+      }
+      if (!verdict.pass) throw verdict.error;
+      return verdict.headers;
+    },
+  };
+}
+
+export type RequestLimiter = NonNullable<ReturnType<typeof createRequestLimiter>>;
+
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+export function rateLimitHook(limiter: RequestLimiter | undefined, clientIp: ClientIpResolver) {
   const plugin = new Elysia({ name: "rate-limits" });
-  if (!limits) return plugin;
+  if (!limiter) return plugin;
   return plugin.onRequest(async ({ request, server, set }) => {
     const kind = routeKind(request.method, new URL(request.url).pathname);
     if (kind === "exempt") return;
-    const ip = deps.clientIp(request, server?.requestIP(request)?.address);
-    if (isExempt(deps.exempt, ip)) return;
-    let verdict;
-    try {
-      verdict = await limits.check({ kind, ip, keyHash: kind === "redirect" ? undefined : bearerHash(request.headers.get("authorization")) });
-    } catch (error) {
-      deps.logger.error("rate limiter failed; request let through", { error });
-      return;
-    }
-    if (!verdict.pass) throw verdict.error;
-    Object.assign(set.headers, verdict.headers);
+    const headers = await limiter.admit(request, kind, clientIp(request, server?.requestIP(request)?.address));
+    Object.assign(set.headers, headers);
   });
 }
-

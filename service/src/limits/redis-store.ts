@@ -1,11 +1,12 @@
 /**
- * The shared store: one Lua script per decision, so the ban check and the charge of every
- * bucket are atomic across instances and cost one round trip. Arrival times are computed with
- * the caller's clock (instances agree to NTP precision; tests move it); Redis TTLs only collect
- * garbage. Any Redis failure is `undefined`, and the caller falls back to memory.
+ * The shared store: Lua scripts, so the ban check and the charge of every bucket are atomic
+ * across instances; the decisions of one event-loop turn share one script call and so one round
+ * trip. Arrival times are computed with the caller's clock (instances agree to NTP precision;
+ * tests move it); Redis TTLs only collect garbage. Any Redis failure is `undefined`, and the
+ * caller falls back to memory.
  */
-import { createHash } from "node:crypto";
 import type Redis from "ioredis";
+import { luaScript } from "../redis.ts";
 import { allowedResult, limitedResult, type Bucket, type HitResult, type LimitStore, type Strike } from "./store.ts";
 
 const PREFIX = "limits:";
@@ -13,33 +14,47 @@ export const banKey = (subject: string) => `${PREFIX}ban:${subject}`;
 const tatKey = (bucketKey: string) => `${PREFIX}tat:${bucketKey}`;
 const strikeKey = (subject: string) => `${PREFIX}strike:${subject}`;
 
-// KEYS: ban keys (ARGV[1] of them), then bucket keys. ARGV: nbans, now, then interval, limit per bucket.
-// A ban value is its end in ms, 0 for permanent. Numbers go back as strings: Redis truncates Lua numbers.
+// One decision per check, for every check made in one turn of the event loop (one round trip,
+// one script call). Per check, ARGV holds nbans, nbuckets, now, then interval and limit per
+// bucket, and KEYS its ban keys then its bucket keys; ARGV[1] is the number of checks. A check
+// is atomic as before, and a batch is too. A ban value is its end in ms, 0 for permanent.
+// Results go back flat, each prefixed by its length; numbers as strings (Redis truncates Lua numbers).
 const HIT = `
-local nbans = tonumber(ARGV[1])
-local now = tonumber(ARGV[2])
-for i = 1, nbans do
-  local v = redis.call('GET', KEYS[i])
-  if v then
-    local u = tonumber(v)
-    if u == 0 or u > now then return {'banned', tostring(i), v} end
+local function check(kb, nbans, nbuckets, now, ab)
+  for i = 1, nbans do
+    local v = redis.call('GET', KEYS[kb + i])
+    if v then
+      local u = tonumber(v)
+      if u == 0 or u > now then return {'banned', tostring(i), v} end
+    end
   end
+  local tats = {}
+  for j = 1, nbuckets do
+    local interval = tonumber(ARGV[ab + 2 * (j - 1)])
+    local limit = tonumber(ARGV[ab + 2 * (j - 1) + 1])
+    local tat = tonumber(redis.call('GET', KEYS[kb + nbans + j]) or '0')
+    if tat < now then tat = now end
+    local nxt = tat + interval
+    if nxt - limit * interval > now then return {'limited', tostring(j), tostring(tat)} end
+    tats[j] = nxt
+  end
+  for j = 1, #tats do
+    redis.call('SET', KEYS[kb + nbans + j], tostring(tats[j]), 'PX', math.max(1, math.ceil(tats[j] - now)))
+  end
+  local out = {'allowed', '0'}
+  for j = 1, #tats do out[#out + 1] = tostring(tats[j]) end
+  return out
 end
-local tats = {}
-for j = 1, #KEYS - nbans do
-  local interval = tonumber(ARGV[1 + 2 * j])
-  local limit = tonumber(ARGV[2 + 2 * j])
-  local tat = tonumber(redis.call('GET', KEYS[nbans + j]) or '0')
-  if tat < now then tat = now end
-  local nxt = tat + interval
-  if nxt - limit * interval > now then return {'limited', tostring(j), tostring(tat)} end
-  tats[j] = nxt
+local out = {}
+local kb, a = 0, 2
+for c = 1, tonumber(ARGV[1]) do
+  local nbans, nbuckets, now = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local r = check(kb, nbans, nbuckets, now, a + 3)
+  out[#out + 1] = tostring(#r)
+  for i = 1, #r do out[#out + 1] = r[i] end
+  kb = kb + nbans + nbuckets
+  a = a + 3 + 2 * nbuckets
 end
-for j = 1, #tats do
-  redis.call('SET', KEYS[nbans + j], tostring(tats[j]), 'PX', math.max(1, math.ceil(tats[j] - now)))
-end
-local out = {'allowed', '0'}
-for j = 1, #tats do out[#out + 1] = tostring(tats[j]) end
 return out
 `;
 
@@ -61,43 +76,82 @@ redis.call('SET', KEYS[1], tostring(now) .. '|' .. tostring(count) .. '|' .. tos
 return {1, count}
 `;
 
-const sha1 = (text: string) => createHash("sha1").update(text).digest("hex");
+const hitScript = luaScript(HIT);
+const strikeScript = luaScript(STRIKE);
 
-/** EVALSHA, and EVAL once when the server has not seen the script (first use, restart, flush). */
-async function run(redis: Redis, script: string, sha: string, keys: string[], args: (string | number)[]): Promise<unknown> {
-  try {
-    return await redis.evalsha(sha, keys.length, ...keys, ...args);
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-    return redis.eval(script, keys.length, ...keys, ...args);
-  }
+interface Check {
+  subjects: readonly string[];
+  buckets: readonly Bucket[];
+  now: number;
+  done(result: HitResult | undefined): void;
 }
 
+/** The result of one check from its reply fields ([kind, index, ...values]). */
+function decode(check: Check, [kind, index, ...values]: string[]): HitResult {
+  const at = Number(index) - 1;
+  if (kind === "banned") {
+    const until = Number(values[0]);
+    return { kind: "banned", subject: check.subjects[at]!, until: until === 0 ? null : until };
+  }
+  if (kind === "limited") return limitedResult(check.buckets[at]!, Number(values[0]), check.now);
+  return allowedResult(check.buckets, values.map(Number), check.now);
+}
+
+// Redis runs nothing else while a script runs; a busier turn is split into several scripts.
+const CHECKS_MAX = 200;
+
 export function createRedisStore(redis: { command: Redis; readonly up: boolean }): LimitStore {
-  const hitSha = sha1(HIT);
-  const strikeSha = sha1(STRIKE);
   // A down client rejects at once anyway; checking first skips building the call.
   const attempt = async <T>(work: () => Promise<T>): Promise<T | undefined> => {
     if (!redis.up) return undefined;
     try { return await work(); } catch { return undefined; }
   };
 
+  let waiting: Check[] = [];
+
+  /** One script for a batch of checks; any failure is `undefined` for each (memory decides). */
+  async function decide(checks: Check[]): Promise<void> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [checks.length];
+    for (const c of checks) {
+      for (const subject of c.subjects) keys.push(banKey(subject));
+      for (const b of c.buckets) keys.push(tatKey(b.key));
+      args.push(c.subjects.length, c.buckets.length, c.now);
+      for (const b of c.buckets) args.push(b.periodMs / b.limit, b.limit);
+    }
+    let flat: string[];
+    try {
+      flat = (await hitScript(redis.command, keys, args)) as string[];
+    } catch {
+      for (const c of checks) c.done(undefined);
+      return;
+    }
+    let i = 0;
+    for (const c of checks) {
+      const n = Number(flat[i]);
+      c.done(decode(c, flat.slice(i + 1, i + 1 + n)));
+      i += 1 + n;
+    }
+  }
+
+  function flush(): void {
+    const checks = waiting;
+    waiting = [];
+    for (let i = 0; i < checks.length; i += CHECKS_MAX) void decide(checks.slice(i, i + CHECKS_MAX));
+  }
+
   return {
     name: "redis",
-    hit: (subjects, buckets, now) => attempt(async (): Promise<HitResult> => {
-      const keys = [...subjects.map(banKey), ...buckets.map((b) => tatKey(b.key))];
-      const args = [subjects.length, now, ...buckets.flatMap((b) => [b.periodMs / b.limit, b.limit])];
-      const [kind, index, ...values] = (await run(redis.command, HIT, hitSha, keys, args)) as string[];
-      const at = Number(index) - 1;
-      if (kind === "banned") {
-        const until = Number(values[0]);
-        return { kind: "banned", subject: subjects[at]!, until: until === 0 ? null : until };
-      }
-      if (kind === "limited") return limitedResult(buckets[at]!, Number(values[0]), now);
-      return allowedResult(buckets, values.map(Number), now);
-    }),
+    // Checks made in the same turn share one round trip: each request still waits for its own decision.
+    hit: (subjects, buckets, now) => {
+      if (!redis.up) return Promise.resolve(undefined);
+      return new Promise((done) => {
+        if (waiting.length === 0) setImmediate(flush);
+        waiting.push({ subjects, buckets, now, done });
+      });
+    },
     strike: (subject, now, spacingMs, windowMs) => attempt(async (): Promise<Strike> => {
-      const [counted, count] = (await run(redis.command, STRIKE, strikeSha, [strikeKey(subject)], [now, spacingMs, windowMs])) as number[];
+      const [counted, count] = (await strikeScript(redis.command, [strikeKey(subject)], [now, spacingMs, windowMs])) as number[];
       return { counted: counted === 1, count: count ?? 0 };
     }),
     ban: (subject, until, now) => attempt(async () => {

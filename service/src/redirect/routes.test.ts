@@ -75,6 +75,16 @@ describe("GET /:short_code for an active link", () => {
     await h.deps.clicks.flushNow();
     expect((await clicksOf(url.id)).length).toBe(5);
   });
+
+  test("HEAD answers the same 302 but is not a click (link checkers, chat unfurlers)", async () => {
+    const url = await newUrl("https://head-only.example/");
+    const head = await h.request("HEAD", `/${url.short_code}`, { key: null });
+    expect(head.status, show(head)).toBe(302);
+    expect(head.headers.get("location")).toBe("https://head-only.example/");
+    expect((await follow(url.short_code)).status).toBe(302);
+    await h.deps.clicks.flushNow();
+    expect((await clicksOf(url.id)).length).toBe(1);
+  });
 });
 
 describe("GET /:short_code for an inactive link", () => {

@@ -11,6 +11,7 @@ export function redirectRoutes(deps: { redirect: RedirectService; clientIp: Clie
       referrer: request.headers.get("referer"),
       userAgent: request.headers.get("user-agent"),
       clientIp: clientIp(request, server?.requestIP(request)?.address),
+      countClick: request.method !== "HEAD",
     }, (source) => { set.headers["x-cache"] = source; }); // also lands on the 404/410 error responses
     return new Response(null, { status: 302, headers: { Location: target } });
   }, {

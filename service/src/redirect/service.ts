@@ -10,6 +10,10 @@ export interface Visit {
   userAgent: string | null;
   /** As deps.clientIp resolved it; absent when the caller has none (service tests). */
   clientIp?: string;
+  /** A fresh random UUID the caller already made (its request id) to reuse as the click's id. */
+  clickId?: string;
+  /** false for HEAD: link checkers and chat unfurlers probe links without visiting them. */
+  countClick?: boolean;
 }
 
 export function createRedirectService(deps: { resolve: ResolveWithSource; clicks: ClickSink }) {
@@ -24,9 +28,10 @@ export function createRedirectService(deps: { resolve: ResolveWithSource; clicks
       onSource?.(source);
       if (found.kind === "missing") throw notFound(`short code ${shortCode} not found`);
       if (found.kind === "inactive") throw new ApiError("gone", `short code ${shortCode} is inactive`);
+      if (visit.countClick === false) return locationOf(found.target.originalUrl);
       // Awaited: the stream sink resolves once Redis holds the click, so an answered 302 is never lost.
       await deps.clicks.record({
-        id: crypto.randomUUID(),
+        id: visit.clickId ?? crypto.randomUUID(),
         urlId: found.target.urlId,
         shortCode,
         at: new Date(),

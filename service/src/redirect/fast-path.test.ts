@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createApp } from "../app.ts";
+import type { ServiceConfig } from "../config.ts";
+import { testApp, type TestApp } from "../../test/harness.ts";
+
+// The same app served twice over real HTTP: with the fast path in front (as `linkfort serve`
+// runs) and through Elysia alone. Every answer must be the same, byte for byte where it matters.
+interface Served {
+  h: TestApp;
+  fast: string;
+  plain: string;
+  stop(): Promise<void>;
+}
+
+async function serveBoth(overrides: Partial<ServiceConfig> = {}): Promise<Served> {
+  const h = await testApp(overrides);
+  const fast = createApp(h.deps).listen({ port: 0, hostname: "127.0.0.1" });
+  const plain = createApp(h.deps, { fastRedirect: false }).listen({ port: 0, hostname: "127.0.0.1" });
+  return {
+    h,
+    fast: `http://127.0.0.1:${fast.server!.port}`,
+    plain: `http://127.0.0.1:${plain.server!.port}`,
+    async stop() {
+      await fast.stop(true);
+      await plain.stop(true);
+      await h.close();
+    },
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** What a client can see of a response; the request id by its shape (a new one is random). */
+async function seen(res: Response, givenId?: string) {
+  const id = res.headers.get("x-request-id") ?? "";
+  return {
+    status: res.status,
+    headers: [...res.headers.keys()].filter((k) => k !== "date").sort(),
+    location: res.headers.get("location"),
+    contentType: res.headers.get("content-type"),
+    cache: res.headers.get("x-cache"),
+    retryAfter: res.headers.get("retry-after"),
+    requestId: givenId !== undefined && id === givenId ? "given" : UUID.test(id) ? "new uuid" : id,
+    body: await res.text(),
+  };
+}
+
+let s: Served;
+let userId: number;
+const codes: Record<string, string> = {};
+
+async function link(originalUrl: string): Promise<{ id: number; short_code: string }> {
+  const res = await s.h.request("POST", "/urls", { body: { user_id: userId, original_url: originalUrl } });
+  expect(res.status).toBe(201);
+  return res.json;
+}
+
+beforeAll(async () => {
+  s = await serveBoth();
+  userId = (await s.h.request("POST", "/users", { body: { username: "fast", email: "fast@example.com" } })).json.id;
+  codes.active = (await link("HTTPS://Example.COM/a/../b/%7e?q=%41&x=[1]&y='\"#Frag")).short_code;
+  const inactive = await link("https://sleepy.example/");
+  await s.h.request("PUT", `/urls/${inactive.id}`, { body: { is_active: false } });
+  codes.inactive = inactive.short_code;
+  const deleted = await link("https://deleted.example/");
+  await s.h.request("DELETE", `/urls/${deleted.id}`);
+  codes.deleted = deleted.short_code;
+});
+afterAll(async () => { await s.stop(); });
+
+/** One request to each server, each starting from an empty cache for the code, so X-Cache agrees. */
+async function compare(path: string, init: RequestInit = {}, givenId?: string) {
+  const code = path.split(/[/?]/)[1] ?? "";
+  const ask = async (base: string) => {
+    s.h.deps.cache.linkChanged(code);
+    return seen(await fetch(base + path, { redirect: "manual", ...init }), givenId);
+  };
+  const fast = await ask(s.fast);
+  const plain = await ask(s.plain);
+  expect(fast, `${init.method ?? "GET"} ${path}`).toEqual(plain);
+  return fast;
+}
+
+describe("the redirect fast path answers as the Elysia route does", () => {
+  test("an active code: 302 to exactly original_url, no body, X-Cache and a new request id", async () => {
+    const res = await compare(`/${codes.active}`);
+    expect(res).toMatchObject({ status: 302, location: "HTTPS://Example.COM/a/../b/%7e?q=%41&x=[1]&y='\"#Frag", cache: "db", requestId: "new uuid", body: "" });
+  });
+
+  test("a query string, a trailing slash and a caller's request id", async () => {
+    expect((await compare(`/${codes.active}?utm_source=x&a=%20`)).status).toBe(302);
+    await compare(`/${codes.active}/`);
+    expect((await compare(`/${codes.active}`, { headers: { "x-request-id": "trace-42" } }, "trace-42")).requestId).toBe("given");
+    expect((await compare(`/${codes.active}`, { headers: { "x-request-id": "a b\"c" } })).requestId).toBe("new uuid");
+  });
+
+  test("inactive, deleted and unknown codes: the same 410/404 JSON with X-Cache", async () => {
+    const gone = await compare(`/${codes.inactive}`);
+    expect(gone).toMatchObject({ status: 410, contentType: "application/json", cache: "db" });
+    expect(JSON.parse(gone.body)).toEqual({ error: "Gone", message: `short code ${codes.inactive} is inactive` });
+    for (const code of [codes.deleted, "zzzzzz", "admin", "stats"]) {
+      const missing = await compare(`/${code}`);
+      expect(missing).toMatchObject({ status: 404, contentType: "application/json" });
+      expect(JSON.parse(missing.body).error).toBe("Not Found");
+    }
+  });
+
+  test("paths that are not plainly codes, fixed routes and other methods go to Elysia unchanged", async () => {
+    for (const path of [`/${"a".repeat(17)}`, "/a.b", "/a%20b", "/%E4%BE%8B", "/favicon.ico", "/health", "/live", "/ready", "/users", "/urls", "/docs/json"]) {
+      await compare(path);
+    }
+    expect((await compare("/users")).status).toBe(401);
+    await compare(`/${codes.active}`, { method: "HEAD" });
+    await compare(`/${codes.active}`, { method: "POST" });
+  });
+
+  test("every 302 records one click, and none for 404/410", async () => {
+    const clicked = async () => {
+      await s.h.deps.clicks.flushNow();
+      return (await s.h.deps.sql<{ n: number }[]>`select count(*)::int as n from events where event_type = 'clicked'`)[0]!.n;
+    };
+    const before = await clicked();
+    const statuses = await Promise.all(Array.from({ length: 20 }, async () => (await fetch(`${s.fast}/${codes.active}`, { redirect: "manual" })).status));
+    expect(statuses).toEqual(Array(20).fill(302));
+    for (const code of [codes.inactive, codes.deleted]) expect((await fetch(`${s.fast}/${code}`, { redirect: "manual" })).status).toBeGreaterThanOrEqual(404);
+    expect(await clicked()).toBe(before + 20);
+  });
+
+  test("requests are counted under the route template", async () => {
+    const count = async () => (await s.h.deps.metrics.httpRequests.get()).values
+      .find((v) => v.labels.route === "/:short_code" && v.labels.status === "302" && v.labels.method === "GET")?.value ?? 0;
+    const before = await count();
+    for (let i = 0; i < 3; i++) await fetch(`${s.fast}/${codes.active}`, { redirect: "manual" });
+    expect(await count()).toBe(before + 3);
+    const metrics = await (await fetch(`${s.fast}/metrics`)).text();
+    expect(metrics).toMatch(/linkfort_http_request_duration_seconds_count\{method="GET",route="\/:short_code",status_class="3xx"\} \d+/);
+  });
+});
+
+describe("the fast path with rate limits on", () => {
+  let limited: Served;
+  let code: string;
+  beforeAll(async () => {
+    // Loopback is exempt by default; an empty exempt list makes these requests count.
+    limited = await serveBoth({ rateLimits: true, rateLimitRedirects: 3, rateLimitExempt: "" });
+    const user = (await limited.h.request("POST", "/users", { body: { username: "lim", email: "lim@example.com" } })).json.id;
+    code = (await limited.h.request("POST", "/urls", { body: { user_id: user, original_url: "https://limited.example/" } })).json.short_code;
+  });
+  afterAll(async () => { await limited.stop(); });
+
+  test("the client's redirect budget is spent and refused as through Elysia", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await fetch(`${limited.fast}/${code}`, { redirect: "manual" })).status);
+    expect(statuses).toEqual([302, 302, 302, 429]);
+    const fast = await seen(await fetch(`${limited.fast}/${code}`, { redirect: "manual" }));
+    const plain = await seen(await fetch(`${limited.plain}/${code}`, { redirect: "manual" }));
+    // Both spend the same budget (one client, one limiter): both are refused the same way.
+    expect({ ...fast, body: JSON.parse(fast.body).error }).toEqual({ ...plain, body: JSON.parse(plain.body).error });
+    expect(fast).toMatchObject({ status: 429, contentType: "application/json" });
+    expect(fast.headers).toContain("ratelimit-limit");
+    expect(Number(fast.retryAfter)).toBeGreaterThan(0);
+    expect(JSON.parse(fast.body)).toMatchObject({ error: "Too Many Requests", retry_after: expect.any(Number) });
+  });
+});
