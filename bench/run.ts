@@ -3,11 +3,16 @@
  * The benchmark harness: starts its own stack on random loopback ports, runs the scenarios
  * against one instance and against Caddy in front of three, with the bare-Bun baseline in the
  * same run and with the same tool, prints one table and writes it as JSON. See docs/PERFORMANCE.md.
+ * --clicks-off adds a fourth instance with CLICKS=off (target direct-clicks-off) for the redirect
+ * scenarios, so what recording clicks costs is measured in the same run. With Redis, each
+ * measurement starts once the click consumers have caught up with the previous one; the `drain s`
+ * column is how long they took after it.
  *
  *   bun bench/run.ts [--scenarios a,b] [--duration 10] [--warmup 2] [--connections 50]
  *     [--tool autocannon|wrk|both] [--threads 1] [--links 300000] [--redis on|off] [--source]
- *     [--env K=V,K=V] [--json bench/results/run.json]
+ *     [--clicks-off] [--rounds 1] [--env K=V,K=V] [--json bench/results/run.json]
  */
+import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import postgres from "postgres";
@@ -15,15 +20,16 @@ import { parseArgs } from "./generate.ts";
 import { fill, codeOf, writeCodes } from "./lib/data.ts";
 import { runLoad, type LoadSpec, type Tool } from "./lib/load.ts";
 import { cpuSeconds, installExitHooks, rssMb, runScript } from "./lib/procs.ts";
-import { ratioLines, ratios, table, type Row } from "./lib/report.ts";
+import { ratioLines, ratioSpread, ratios, table, type Row } from "./lib/report.ts";
 import { parseScenarios, shapeOf, type Scenario } from "./lib/scenarios.ts";
 import * as stack from "./lib/stack.ts";
+import { waitStreamDrained } from "./lib/stream.ts";
 
 const args = parseArgs(process.argv.slice(2));
 if (args.has("help")) {
   // The usage is the header comment above; a bench run takes minutes, so --help must not start one.
   console.log("usage: bun bench/run.ts [--scenarios a,b] [--duration 10] [--warmup 2] [--connections 50]\n" +
-    "  [--tool autocannon|wrk|both] [--threads 1] [--links 300000] [--redis on|off] [--source]\n  [--env K=V,K=V] [--json bench/results/run.json]");
+    "  [--tool autocannon|wrk|both] [--threads 1] [--links 300000] [--redis on|off] [--source]\n  [--clicks-off] [--rounds 1] [--env K=V,K=V] [--json bench/results/run.json]");
   process.exit(0);
 }
 const num = (k: string, d: number) => (args.has(k) ? Number(args.get(k)) : d);
@@ -36,6 +42,10 @@ const users = Math.max(1, Math.ceil(links / 100));
 const tools: Tool[] = args.get("tool") === "both" ? ["autocannon", "wrk"] : [(args.get("tool") ?? "autocannon") as Tool];
 const scenarios = parseScenarios(args.get("scenarios"));
 const useRedis = (args.get("redis") ?? "on") !== "off";
+const clicksOff = args.has("clicks-off");
+const rounds = num("rounds", 1);
+// The 1/5/15-minute load averages at the start: the machine is shared, so say how busy it was.
+const loadBefore = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 const jsonPath = args.get("json") ?? join(stack.ROOT, `bench/results/run-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
 const extraEnv = Object.fromEntries((args.get("env") ?? "").split(",").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
 
@@ -62,6 +72,7 @@ async function main(): Promise<void> {
 
   const lf = await stack.startInstances(cmd, 3, env);
   const lfCaddy = await stack.startCaddy(dir, "linkfort", lf.ports);
+  const quiet = clicksOff ? await stack.startInstances(cmd, 1, { ...env, CLICKS: "off" }) : undefined;
   const bl = await stack.startBaselines(3);
   const blCaddy = await stack.startCaddy(dir, "baseline", bl.ports);
   const lfPids = lf.children.map((c) => c.pid);
@@ -69,6 +80,7 @@ async function main(): Promise<void> {
   const targets: stack.Target[] = [
     { name: "direct", base: `http://127.0.0.1:${lf.ports[0]}`, pids: [lfPids[0]!] },
     { name: "caddy", base: `http://127.0.0.1:${lfCaddy.port}`, pids: lfPids },
+    ...(quiet ? [{ name: "direct-clicks-off", base: `http://127.0.0.1:${quiet.ports[0]}`, pids: [quiet.children[0]!.pid] }] : []),
   ];
   const baselines: stack.Target[] = [
     { name: "baseline-direct", base: `http://127.0.0.1:${bl.ports[0]}`, pids: [blPids[0]!] },
@@ -77,35 +89,51 @@ async function main(): Promise<void> {
   const ctx = { codesFile, hotCode: codeOf(1), key, users };
   const rows: Row[] = [];
 
-  const measure = async (tool: Tool, scenario: Scenario, target: stack.Target, label: string) => {
+  const measure = async (tool: Tool, scenario: Scenario, target: stack.Target, label: string, round: number) => {
     const { shape, expected } = shapeOf(scenario, ctx);
     const spec: LoadSpec = { url: target.base, connections, duration, users, threads, ...shape };
+    if (redisUrl) await waitStreamDrained(redisUrl);
     if (warmup > 0) await runLoad(tool, { ...spec, duration: warmup }, expected);
     const serverPids = label.startsWith("caddy") || label === "baseline-caddy" ? [...target.pids, label.startsWith("baseline") ? blCaddy.child.pid : lfCaddy.child.pid] : target.pids;
     const cpuBefore = serverPids.reduce((s, p) => s + cpuSeconds(p), 0);
     const t0 = performance.now();
     const result = await runLoad(tool, spec, expected);
     const serverCpu = (serverPids.reduce((s, p) => s + cpuSeconds(p), 0) - cpuBefore) / ((performance.now() - t0) / 1000);
-    const row: Row = { scenario, target: label, tool, ...result, rssMb: target.pids.map(rssMb), serverCpu };
+    const drainS = redisUrl ? await waitStreamDrained(redisUrl) : 0;
+    const row: Row = { scenario, target: label, tool, round, ...result, rssMb: target.pids.map(rssMb), serverCpu, drainS };
     log(`${tool} ${scenario} ${label}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99Ms.toFixed(2)} ms, tool cpu ${(result.toolCpu * 100).toFixed(0)}%`);
     rows.push(row);
   };
 
-  for (const tool of tools) {
-    for (const b of baselines) await measure(tool, "redirect-hot", b, b.name);
-    for (const scenario of scenarios) for (const t of targets) await measure(tool, scenario, t, t.name);
+  // Each ratio's two rows are measured back to back (this machine's load moves within seconds),
+  // and --rounds repeats the whole sequence so the spread of each ratio shows.
+  const byName = new Map([...baselines, ...targets].map((t) => [t.name, t]));
+  const hotOrder = ["baseline-direct", "direct", "direct-clicks-off", "baseline-caddy", "caddy"];
+  for (let round = 1; round <= rounds; round++) {
+    for (const tool of tools) {
+      // Every run measures the baselines, even when redirect-hot (which pairs them) is not asked for.
+      if (!scenarios.includes("redirect-hot")) for (const b of baselines) await measure(tool, "redirect-hot", b, b.name, round);
+      for (const scenario of scenarios) {
+        const names = scenario === "redirect-hot" ? hotOrder : targets.map((t) => t.name);
+        for (const name of names) {
+          const t = byName.get(name);
+          if (t && (name !== "direct-clicks-off" || scenario.startsWith("redirect"))) await measure(tool, scenario, t, name, round);
+        }
+      }
+    }
   }
 
   const commit = (await Bun.$`git -C ${stack.ROOT} log --oneline -1`.quiet().nothrow().text()).trim();
   const dirty = (await Bun.$`git -C ${stack.ROOT} status --porcelain service`.quiet().nothrow().text()).trim().split("\n").filter(Boolean).length;
   const meta = {
-    at: new Date().toISOString(), commit, dirtyServiceFiles: dirty, redis: Boolean(redisUrl), duration, warmup, connections, threads, links,
+    at: new Date().toISOString(), commit, dirtyServiceFiles: dirty, redis: Boolean(redisUrl), clicksOff, rounds, loadBefore, duration, warmup, connections, threads, links,
     binary: args.has("source") ? "source" : "compiled", env: { ...env, DATABASE_URL: "…", ...(redisUrl ? { REDIS_URL: "…" } : {}) },
   };
-  const ratioList = ratios(rows);
-  console.log(`\n${commit} (+${dirty} uncommitted files in service/), redis ${redisUrl ? "on" : "off"}, ${connections} connections, ${duration} s each\n`);
+  const ratioList = Array.from({ length: rounds }, (_, i) => ratios(rows.filter((r) => r.round === i + 1)).map((x) => ({ ...x, round: i + 1 }))).flat();
+  console.log(`\n${commit} (+${dirty} uncommitted files in service/), redis ${redisUrl ? "on" : "off"}, ${connections} connections, ${duration} s each, ${rounds} round(s), load ${loadBefore} before\n`);
   console.log(table(rows));
   console.log("\n" + ratioLines(ratioList));
+  if (rounds > 1) console.log("\n" + ratioSpread(ratioList));
   await mkdir(dirname(jsonPath), { recursive: true });
   await Bun.write(jsonPath, JSON.stringify({ meta, rows, ratios: ratioList }, null, 2));
   console.log(`\nJSON: ${jsonPath}`);
