@@ -1,101 +1,184 @@
 #!/usr/bin/env bun
 /**
- * Growth, memory and import (issue 3 targets), one instance, autocannon, own stack:
- *   bun bench/growth.ts [--small 10000/100000] [--large 1000000/10000000] [--duration 10]
- *     [--memory-seconds 60] [--import-rows 1000000] [--json bench/results/growth.json]
- * p99 of redirect-spread, GET /events?url_id=… and GET /urls/:id/stats at both sizes; RSS after
- * spreading redirects over every large-size code; `linkfort import` vs `psql \copy` of one CSV.
+ * The growth target of issue 3: p99 of redirect-spread, GET /events?url_id=… and
+ * GET /urls/:id/stats at the large size ≤ 1.5 × at the small size. Both datasets are loaded
+ * (one database each, one instance and one redis-server each), then every scenario is measured
+ * on both sizes in alternating order for --rounds rounds, so the noise of a shared machine falls
+ * on both alike; the ratio is given per round and over the medians. The query plans of the two
+ * API reads at both sizes go into the JSON (EXPLAIN ANALYZE, BUFFERS).
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import postgres from "postgres";
 import { parseArgs } from "./generate.ts";
-import { codeOf, fill, writeCodes } from "./lib/data.ts";
-import { runLoad, type LoadSpec } from "./lib/load.ts";
-import { installExitHooks, rssMb, runScript, type Child } from "./lib/procs.ts";
+import { EVENT_DAYS, writeCodes, type Sizes } from "./lib/data.ts";
+import { dataset, parseSettings, startCluster } from "./lib/databases.ts";
+import { explainReads } from "./lib/explain.ts";
+import { runLoad, type LoadResult, type Tool } from "./lib/load.ts";
+import { cpuSeconds, installExitHooks, onCleanup, rssMb, runScript } from "./lib/procs.ts";
 import * as stack from "./lib/stack.ts";
 
+const HELP = `bun bench/growth.ts [options]
+  --small L/E           links/events of the small dataset (default 10000/100000)
+  --large L/E           links/events of the large dataset (default 1000000/10000000)
+  --scenarios LIST      comma-separated subset of events,stats,redirect-spread (default all, in that order)
+  --rounds N            measurements of each scenario on each size, alternating (default 3)
+  --duration S          seconds per measurement, after a 2 s warm-up (default 10)
+  --connections N       concurrent connections (default 50)
+  --tool T              autocannon (default) or wrk
+  --small-env K=V,…     more environment for the small size's instance, e.g. CACHE_MAX_ENTRIES=1000 to give
+                        both sizes the same LRU hit ratio (default none)
+  --large-env K=V,…     the same for the large size's instance
+  --pg-settings LIST    PostgreSQL settings, e.g. shared_buffers=2GB,max_wal_size=8GB (default: the embedded server's)
+  --pg-dir DIR          keep PostgreSQL's files in DIR and reuse datasets already filled there
+  --source              run the service from source instead of the compiled binary
+  --json FILE           result file (default bench/results/growth.json)
+Environment: BENCH_PG_ADMIN_URL uses an existing PostgreSQL server instead of an embedded one.`;
+
 const args = parseArgs(process.argv.slice(2));
-const size = (s: string) => { const [l, e] = s.split("/").map(Number); return { links: l!, events: e! }; };
+if (args.has("help")) { console.log(HELP); process.exit(0); }
+const size = (s: string): Sizes => {
+  const [links, events] = s.split("/").map(Number);
+  if (!Number.isInteger(links) || !Number.isInteger(events) || links! < 1) throw new Error(`size must be LINKS/EVENTS, not ${s}`);
+  return { users: Math.max(1, Math.ceil(links! / 100)), links: links!, events: events! };
+};
 const sizes = { small: size(args.get("small") ?? "10000/100000"), large: size(args.get("large") ?? "1000000/10000000") };
+const rounds = Number(args.get("rounds") ?? 3);
 const duration = Number(args.get("duration") ?? 10);
-const memorySeconds = Number(args.get("memory-seconds") ?? 60);
-const importRows = Number(args.get("import-rows") ?? 1_000_000);
+const connections = Number(args.get("connections") ?? 50);
+const tool = (args.get("tool") ?? "autocannon") as Tool;
 const jsonPath = args.get("json") ?? join(stack.ROOT, "bench/results/growth.json");
+// Reads first: the redirects add clicks (events, rollups of the fill day), the reads then see them.
+const ALL_SCENARIOS = ["events", "stats", "redirect-spread"] as const;
+type Scenario = (typeof ALL_SCENARIOS)[number];
+const SCENARIOS = (args.get("scenarios")?.split(",") ?? [...ALL_SCENARIOS]).map((x) => {
+  if (!(ALL_SCENARIOS as readonly string[]).includes(x)) throw new Error(`unknown scenario ${x} (${ALL_SCENARIOS.join(", ")})`);
+  return x as Scenario;
+});
+const envOf = (list: string | undefined): Record<string, string> => parseSettings(list);
+const extraEnv = { small: envOf(args.get("small-env")), large: envOf(args.get("large-env")) };
+const pgSettings = parseSettings(args.get("pg-settings"));
 const log = (line: string) => process.stderr.write(`[growth] ${line}\n`);
 installExitHooks();
 
+type SizeName = keyof typeof sizes;
+interface Sample extends LoadResult { round: number; rssMb: number; serverCpu: number; pgConnections: number }
+
+/** Runs `work` while counting the database's sessions every second (the instance's pool in use). */
+async function sampleConnections<T>(url: string, work: () => Promise<T>): Promise<{ result: T; max: number }> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  let max = 0;
+  const timer = setInterval(() => {
+    void sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`
+      .then(([row]) => { max = Math.max(max, row!.n); }, () => {});
+  }, 1000);
+  try {
+    return { result: await work(), max };
+  } finally {
+    clearInterval(timer);
+    await sql.end();
+  }
+}
+
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/** The generated days: the stats requests ask for all of them, so each reads every rollup row of its link. */
+function generatedRange(fillDay: string): { from: string; to: string } {
+  const day = Date.parse(`${fillDay}T00:00:00Z`);
+  return { from: isoDay(day - EVENT_DAYS * 86_400_000), to: isoDay(day - 86_400_000) };
+}
+
+/** Path files per scenario: every code for redirects; 2000 spread link ids for the two reads. */
+async function pathFiles(dir: string, name: SizeName, s: Sizes, range: { from: string; to: string }): Promise<Record<Scenario, string>> {
+  const files = { "redirect-spread": join(dir, `codes-${name}.txt`), events: join(dir, `events-${name}.txt`), stats: join(dir, `stats-${name}.txt`) };
+  await writeCodes(files["redirect-spread"], s.links);
+  const ids = Array.from({ length: 2000 }, (_, i) => 1 + ((Math.imul(i + 1, 2654435761) >>> 0) % s.links));
+  await Bun.write(files.events, ids.map((id) => `/events?url_id=${id}`).join("\n") + "\n");
+  await Bun.write(files.stats, ids.map((id) => `/urls/${id}/stats?from=${range.from}&to=${range.to}`).join("\n") + "\n");
+  return files;
+}
+
 async function main(): Promise<void> {
   const dir = await stack.workDir();
-  const dbUrl = await stack.startPostgres(dir);
-  const redisUrl = await stack.startRedis();
+  onCleanup(() => rm(dir, { recursive: true, force: true })); // registered first, so it runs last
+  const cluster = await startCluster(dir, args.get("pg-dir"), pgSettings);
   const cmd = await stack.buildLinkfort(dir, args.has("source"));
-  const env = { DATABASE_URL: dbUrl, REDIS_URL: redisUrl, ACCESS_LOG: "false", LOG_LEVEL: "warn", RATE_LIMITS: "false" };
-  await stack.linkfortCli(cmd, ["migrate"], env);
-  let key = "";
-  const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
-  const out: Record<string, unknown> = { commit: (await Bun.$`git -C ${stack.ROOT} log --oneline -1`.quiet().text()).trim() };
-  let instance: Child | undefined;
-
-  for (const [name, s] of Object.entries(sizes)) {
-    const t = performance.now();
-    await fill(sql, { users: Math.max(1, Math.ceil(s.links / 100)), ...s }, log);
-    // fill()'s TRUNCATE … CASCADE also empties api_keys (it references users): a new key each time.
-    key = await stack.adminKey(cmd, env);
-    const fillSeconds = (performance.now() - t) / 1000;
-    const codes = join(dir, `codes-${name}.txt`);
-    await writeCodes(codes, s.links);
-    const ids = join(dir, `events-${name}.txt`);
-    const statsPaths = join(dir, `stats-${name}.txt`);
-    const pick = Array.from({ length: 2000 }, (_, i) => 1 + ((Math.imul(i + 1, 2654435761) >>> 0) % s.links));
-    await Bun.write(ids, pick.map((id) => `/events?url_id=${id}`).join("\n") + "\n");
-    await Bun.write(statsPaths, pick.map((id) => `/urls/${id}/stats`).join("\n") + "\n");
+  const out: Record<string, unknown> = {
+    commit: (await Bun.$`git -C ${stack.ROOT} log --oneline -1`.quiet().text()).trim(),
+    startedAt: new Date().toISOString(), loadBefore: (await Bun.file("/proc/loadavg").text()).trim(),
+    sizes, rounds, duration, connections, tool, extraEnv, pgSettings,
+  };
+  const targets = {} as Record<SizeName, { base: string; key: string; pid: number; files: Awaited<ReturnType<typeof pathFiles>>; url: string; range: { from: string; to: string } }>;
+  const fills: Record<string, number> = {};
+  for (const name of ["small", "large"] as const) {
+    const data = await dataset(cluster, cmd, `linkfort_${name}`, sizes[name], log);
+    fills[name] = data.fillSeconds;
+    // A redis-server per size: the two datasets share codes, and one stream would mix their clicks.
+    const redisUrl = await stack.startRedis();
+    const env = { DATABASE_URL: data.url, REDIS_URL: redisUrl, ACCESS_LOG: "false", LOG_LEVEL: "warn", RATE_LIMITS: "false", ...extraEnv[name] };
     const { children, ports } = await stack.startInstances(cmd, 1, env);
-    instance = children[0]!;
-    const base = `http://127.0.0.1:${ports[0]}`;
-    const statsProbe = await fetch(`${base}/urls/1/stats`, { headers: { authorization: `Bearer ${key}` } });
-    const statsBody = (await statsProbe.text()).slice(0, 300);
-    const spec = (pathsFile: string, withKey: boolean): LoadSpec => ({ url: base, connections: 50, duration, pathsFile, createRatio: 0, users: 1, threads: 1, ...(withKey ? { key } : {}) });
-    const result: Record<string, unknown> = { ...s, fillSeconds, statsProbe: { status: statsProbe.status, body: statsBody } };
-    for (const [label, file, withKey, expected] of [["redirect-spread", codes, false, 302], ["events", ids, true, 200], ["stats", statsPaths, true, 200]] as const) {
-      if (label === "stats" && statsProbe.status === 404) { result[label] = "not yet available"; continue; }
-      await runLoad("autocannon", { ...spec(file, withKey), duration: 2 }, new Set([expected]));
-      const r = await runLoad("autocannon", spec(file, withKey), new Set([expected]));
-      result[label] = r;
-      log(`${name} ${label}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, unexpected ${r.unexpected}`);
-    }
-    if (name === "large") {
-      // Memory: uniform random codes over all links for memorySeconds; distinct ≈ N(1 − e^(−sent/N)).
-      const r = await runLoad("wrk", { ...spec(codes, false), duration: memorySeconds }, new Set([302]));
-      const distinct = Math.round(s.links * (1 - Math.exp(-r.total / s.links)));
-      result.memory = { sent: r.total, distinctEstimate: distinct, rssMb: rssMb(instance.pid), boundMb: 256, rps: r.rps };
-      log(`memory: ${r.total} redirects (~${distinct} distinct codes), RSS ${rssMb(instance.pid)} MB`);
-    }
-    await instance.stop();
-    out[name] = result;
+    const range = generatedRange(data.fill.day);
+    targets[name] = { base: `http://127.0.0.1:${ports[0]}`, key: data.key, pid: children[0]!.pid, files: await pathFiles(dir, name, sizes[name], range), url: data.url, range };
   }
+  out.fillSeconds = fills;
 
-  // Import: the same CSV into two fresh databases (users present, urls empty), timed end to end.
-  const csv = join(dir, "urls.csv");
-  const lines = ["id,user_id,short_code,original_url,title,is_active,created_at,updated_at"];
-  for (let i = 1; i <= importRows; i++) lines.push(`${i},${(i % 100) + 1},${codeOf(i)},https://example.com/import/${i},import ${i},True,2025-01-01 00:00:00,2025-01-01 00:00:00`);
-  await Bun.write(csv, lines.join("\n") + "\n");
-  const timings: Record<string, number> = {};
-  for (const how of ["linkfort", "psql"] as const) {
-    await sql.unsafe("truncate events, urls, users restart identity cascade");
-    await fill(sql, { users: 100, links: 0, events: 0 });
-    const t = performance.now();
-    if (how === "linkfort") await stack.linkfortCli(cmd, ["import", csv], env);
-    else await Bun.$`psql ${dbUrl} -v ON_ERROR_STOP=1 -c ${`\\copy urls (id, user_id, short_code, original_url, title, is_active, created_at, updated_at) from '${csv}' with (format csv, header true)`}`.quiet();
-    timings[how] = (performance.now() - t) / 1000;
-    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from urls`;
-    log(`import ${how}: ${importRows} rows in ${timings[how]!.toFixed(1)} s (${row!.n} in table)`);
+  const plans: Record<string, unknown> = {};
+  for (const name of ["small", "large"] as const) {
+    const sql = postgres(targets[name].url, { max: 1, onnotice: () => {} });
+    try { plans[name] = await explainReads(sql, 1 + ((Math.imul(7, 2654435761) >>> 0) % sizes[name].links), targets[name].range); } finally { await sql.end(); }
   }
-  out.import = { rows: importRows, ...timings, ratio: timings.psql! / timings.linkfort! };
-  await sql.end();
+  out.plans = plans;
+
+  const samples: Record<string, Record<SizeName, Sample[]>> = {};
+  for (const scenario of SCENARIOS) {
+    samples[scenario] = { small: [], large: [] };
+    for (let round = 1; round <= rounds; round++) {
+      // Alternate which size goes first, so a trend in the machine's load does not favour one.
+      const order: SizeName[] = round % 2 === 1 ? ["small", "large"] : ["large", "small"];
+      for (const name of order) {
+        const t = targets[name];
+        const redirect = scenario === "redirect-spread";
+        const spec = { url: t.base, connections, duration, pathsFile: t.files[scenario], createRatio: 0, users: 1, threads: 1, ...(redirect ? {} : { key: t.key }) };
+        const expected = new Set([redirect ? 302 : 200]);
+        await runLoad(tool, { ...spec, duration: 2 }, expected);
+        const cpu0 = cpuSeconds(t.pid);
+        const started = performance.now();
+        const sessions = await sampleConnections(t.url, () => runLoad(tool, spec, expected));
+        const r = sessions.result;
+        const serverCpu = (cpuSeconds(t.pid) - cpu0) / ((performance.now() - started) / 1000);
+        samples[scenario]![name].push({ ...r, round, rssMb: rssMb(t.pid), serverCpu, pgConnections: sessions.max });
+        log(`${scenario} ${name} round ${round}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, unexpected ${r.unexpected}, errors ${r.errors}, srv cpu ${serverCpu.toFixed(2)}, pg connections ≤ ${sessions.max}`);
+        if (r.unexpected > 0 || r.errors > 0) throw new Error(`${scenario} on ${name}: ${r.unexpected} unexpected statuses, ${r.errors} errors`);
+      }
+    }
+  }
+  out.samples = samples;
+  out.loadAfter = (await Bun.file("/proc/loadavg").text()).trim();
+
+  const rows = SCENARIOS.map((scenario) => {
+    const s = samples[scenario]!;
+    const p99 = (n: SizeName) => s[n].map((x) => x.p99Ms);
+    const perRound = s.small.map((x, i) => s.large[i]!.p99Ms / x.p99Ms);
+    return {
+      scenario,
+      smallP99: p99("small"), largeP99: p99("large"),
+      smallRps: median(s.small.map((x) => x.rps)), largeRps: median(s.large.map((x) => x.rps)),
+      ratioOfMedians: median(p99("large")) / median(p99("small")),
+      ratioRange: [Math.min(...perRound), Math.max(...perRound)],
+      met: median(p99("large")) / median(p99("small")) <= 1.5,
+    };
+  });
+  out.growth = rows;
+  const fmt = (xs: number[]) => xs.map((x) => x.toFixed(x < 10 ? 2 : 0)).join(" / ");
+  console.log(`| scenario | small p99 ms (rounds) | large p99 ms (rounds) | small req/s | large req/s | large/small p99 (medians) | per-round range | ≤ 1.5× |`);
+  console.log(`|---|---|---|---|---|---|---|---|`);
+  for (const r of rows) {
+    console.log(`| ${r.scenario} | ${fmt(r.smallP99)} | ${fmt(r.largeP99)} | ${r.smallRps.toFixed(0)} | ${r.largeRps.toFixed(0)} | ${r.ratioOfMedians.toFixed(2)}× | ${r.ratioRange.map((x) => x.toFixed(2)).join("–")}× | ${r.met ? "met" : "NOT met"} |`);
+  }
   await mkdir(dirname(jsonPath), { recursive: true });
   await Bun.write(jsonPath, JSON.stringify(out, null, 2));
-  console.log(JSON.stringify(out, null, 2));
+  console.log(`JSON: ${jsonPath}`);
 }
 
 await runScript(main, log);

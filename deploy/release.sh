@@ -53,8 +53,7 @@ tar -C monitoring --exclude=./test -cf - . | tar -C "$out/monitoring" -xf -
 # The operator's documents, which alert annotations and script messages point to.
 mkdir "$out/docs"
 cp README.md "$out/"
-cp docs/RUNBOOK.md docs/ALERTS.md docs/FAILURE_MODES.md docs/CAPACITY_PLAN.md "$out/docs/" 2>/dev/null \
-  || cp docs/RUNBOOK.md docs/ALERTS.md docs/FAILURE_MODES.md "$out/docs/"
+cp docs/RUNBOOK.md docs/ALERTS.md docs/FAILURE_MODES.md "$out/docs/"
 echo "$version" > "$out/VERSION"
 
 # Permissions do not depend on the umask or the checkout: scripts and binaries 0755, the rest 0644.
