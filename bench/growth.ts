@@ -55,8 +55,7 @@ const SCENARIOS = (args.get("scenarios")?.split(",") ?? [...ALL_SCENARIOS]).map(
   if (!(ALL_SCENARIOS as readonly string[]).includes(x)) throw new Error(`unknown scenario ${x} (${ALL_SCENARIOS.join(", ")})`);
   return x as Scenario;
 });
-const envOf = (list: string | undefined): Record<string, string> => parseSettings(list);
-const extraEnv = { small: envOf(args.get("small-env")), large: envOf(args.get("large-env")) };
+const extraEnv = { small: parseSettings(args.get("small-env")), large: parseSettings(args.get("large-env")) };
 const pgSettings = parseSettings(args.get("pg-settings"));
 const log = (line: string) => process.stderr.write(`[growth] ${line}\n`);
 installExitHooks();
@@ -126,7 +125,18 @@ async function main(): Promise<void> {
   const plans: Record<string, unknown> = {};
   for (const name of ["small", "large"] as const) {
     const sql = postgres(targets[name].url, { max: 1, onnotice: () => {} });
-    try { plans[name] = await explainReads(sql, 1 + ((Math.imul(7, 2654435761) >>> 0) % sizes[name].links), targets[name].range); } finally { await sql.end(); }
+    try {
+      const explained = await explainReads(sql, 1 + ((Math.imul(7, 2654435761) >>> 0) % sizes[name].links), targets[name].range);
+      plans[name] = explained;
+      for (const [query, kinds] of Object.entries(explained)) {
+        for (const [kind, lines] of Object.entries(kinds)) {
+          const index = lines.find((l) => /Index (Only )?Scan/.test(l))?.trim().replace(/\s+\(cost.*/, "") ?? "no index scan";
+          log(`plan ${name} ${query} (${kind}): ${index}; ${lines.find((l) => l.includes("Buffers"))?.trim()}; ${lines.at(-1)?.trim()}`);
+        }
+      }
+    } finally {
+      await sql.end();
+    }
   }
   out.plans = plans;
 

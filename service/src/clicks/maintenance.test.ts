@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import Redis from "ioredis";
 import { testApp, type TestApp } from "../../test/harness.ts";
 import { startRedis, type TestRedis } from "../../test/redis.ts";
-import { createLogger, silentLogger } from "../lib/logger.ts";
+import { silentLogger } from "../lib/logger.ts";
 import { createMetrics } from "../metrics.ts";
 import { connectRedis, type RedisClients } from "../redis.ts";
 import { createClickConsumer } from "./consumer.ts";
@@ -50,7 +50,7 @@ beforeEach(async () => { await h.deps.sql`delete from click_receipts`; });
 function maintenance(opts: { redis: RedisClients | undefined; streamKey?: string; batch?: number; consumerIdleMs?: number }) {
   const metrics = createMetrics();
   const m = createClickMaintenance({
-    repo: createReceiptsRepo(h.deps.sql), redis: opts.redis, registry: metrics.registry, logger: createLogger("warn"),
+    repo: createReceiptsRepo(h.deps.sql), redis: opts.redis, registry: metrics.registry, logger: silentLogger,
     streamKey: opts.streamKey ?? "t:none", group: GROUP, retentionMs: 24 * HOUR, consumerIdleMs: opts.consumerIdleMs ?? HOUR,
     everyMs: 60_000, batch: opts.batch,
   });

@@ -59,6 +59,8 @@ export function createClickMaintenance(opts: ClickMaintenanceOptions) {
   const count = counters(opts.registry);
   let timer: ReturnType<typeof setInterval> | undefined;
   let running: Promise<MaintenanceResult> | undefined;
+  // Skips are logged when the reason changes, not every round (the instances without the lock skip every time).
+  let lastSkip: string | undefined;
 
   async function round(): Promise<MaintenanceResult> {
     const result: MaintenanceResult = { pruned: 0, batches: 0, removedConsumers: [] };
@@ -83,6 +85,8 @@ export function createClickMaintenance(opts: ClickMaintenanceOptions) {
     if (result.pruned > 0 || result.removedConsumers.length > 0) {
       logger.info("click maintenance", { pruned: result.pruned, batches: result.batches, removed_consumers: result.removedConsumers });
     }
+    if (result.skipped !== lastSkip) logger.info(result.skipped ? "click maintenance skipped" : "click maintenance running", { reason: result.skipped });
+    lastSkip = result.skipped;
     return result;
   }
 
@@ -91,7 +95,7 @@ export function createClickMaintenance(opts: ClickMaintenanceOptions) {
     running ??= round()
       .catch((error: unknown) => {
         logger.warn("click maintenance failed", { error });
-        return { skipped: "failed", pruned: 0, batches: 0, removedConsumers: [] };
+        return { skipped: `failed: ${error instanceof Error ? error.message : String(error)}`, pruned: 0, batches: 0, removedConsumers: [] };
       })
       .finally(() => { running = undefined; });
     return running;
