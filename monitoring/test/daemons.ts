@@ -3,6 +3,7 @@
  * their output kept for failure messages, ready when an HTTP URL answers 200, stopped by PID.
  */
 import type { Subprocess } from "bun";
+import { captureOutput } from "../../service/test/output.ts";
 
 export interface Daemon {
   name: string;
@@ -54,15 +55,9 @@ export async function startDaemon(opts: { name: string; argv: string[]; env?: Re
   const proc: Subprocess<"ignore", "pipe", "pipe"> = Bun.spawn(opts.argv, {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...opts.env }, stdin: "ignore", stdout: "pipe", stderr: "pipe",
   });
-  let text = "";
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
-  };
-  void pump(proc.stdout);
-  void pump(proc.stderr);
+  const output = captureOutput(proc.stdout, proc.stderr);
   const daemon: Daemon = {
-    name: opts.name, pid: proc.pid, output: () => text,
+    name: opts.name, pid: proc.pid, output,
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill("SIGTERM");
@@ -77,7 +72,7 @@ export async function startDaemon(opts: { name: string; argv: string[]; env?: Re
     if (state === "exited") throw new Error(`${opts.name} exited with ${proc.exitCode}`);
   } catch (error) {
     await daemon.stop();
-    throw new Error(`${(error as Error).message}\n${text.slice(-3000)}`);
+    throw new Error(`${(error as Error).message}\n${output().slice(-3000)}`);
   }
   return daemon;
 }

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { freePort } from "./ports.ts";
+import { captureOutput } from "./output.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 let built: Promise<string> | undefined;
@@ -47,25 +48,19 @@ export async function startBinary(bin: string, env: Record<string, string>): Pro
     stdout: "pipe",
     stderr: "pipe",
   });
-  let text = "";
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
-  };
-  void pump(proc.stdout);
-  void pump(proc.stderr);
+  const output = captureOutput(proc.stdout, proc.stderr);
   const waitFor = async (pattern: RegExp, timeoutMs = 20_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const m = pattern.exec(text);
+      const m = pattern.exec(output());
       if (m) return m;
-      if (proc.exitCode !== null) throw new Error(`binary exited (${proc.exitCode}) before ${pattern}:\n${text}`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${text}`);
+      if (proc.exitCode !== null) throw new Error(`binary exited (${proc.exitCode}) before ${pattern}:\n${output()}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${output()}`);
       await Bun.sleep(25);
     }
   };
   return {
-    proc, port, base: `http://127.0.0.1:${port}`, output: () => text, waitFor,
+    proc, port, base: `http://127.0.0.1:${port}`, output, waitFor,
     async stop(signal = "SIGTERM") {
       if (proc.exitCode === null) proc.kill(signal);
       return proc.exited;

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { descendants } from "./processes.ts";
+import { captureOutput } from "../../service/test/output.ts";
 
 export const ROOT = join(import.meta.dir, "../..");
 
@@ -35,25 +36,19 @@ export function spawnSupervisor(args: string[], env: Record<string, string>): Su
   const proc = Bun.spawn([process.execPath, join(ROOT, "supervisor/src/main.ts"), ...args], {
     cwd: ROOT, env: { ...base, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true,
   });
-  let text = "";
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
-  };
-  void pump(proc.stdout);
-  void pump(proc.stderr);
-  const logs = () => text.split("\n").filter((l) => l.startsWith("{")).flatMap((l) => {
+  const output = captureOutput(proc.stdout, proc.stderr);
+  const logs = () => output().split("\n").filter((l) => l.startsWith("{")).flatMap((l) => {
     try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; }
   });
   return {
-    proc, output: () => text, logs, tree: () => descendants(proc.pid),
+    proc, output, logs, tree: () => descendants(proc.pid),
     async waitForLog(msg, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const found = logs().find((l) => l.msg === msg);
         if (found) return found;
-        if (proc.exitCode !== null) throw new Error(`supervisor exited (${proc.exitCode}) before "${msg}":\n${text.slice(-4000)}`);
-        if (Date.now() > deadline) throw new Error(`timed out waiting for "${msg}":\n${text.slice(-4000)}`);
+        if (proc.exitCode !== null) throw new Error(`supervisor exited (${proc.exitCode}) before "${msg}":\n${output().slice(-4000)}`);
+        if (Date.now() > deadline) throw new Error(`timed out waiting for "${msg}":\n${output().slice(-4000)}`);
         await Bun.sleep(50);
       }
     },
