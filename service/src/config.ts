@@ -88,7 +88,7 @@ export const serviceSettings = {
   clickStreamGroup: setting({ env: "CLICK_STREAM_GROUP", parse: str, default: "linkfort", doc: "consumer group all instances read the click stream as" }),
   clickStreamMaxLen: setting({
     env: "CLICK_STREAM_MAXLEN", parse: int(1_000, 100_000_000), default: 1_000_000,
-    doc: "approximate cap on stream entries (XADD MAXLEN ~); past it the oldest, even unread, are trimmed",
+    doc: "entries the click stream may hold; at it redirects put clicks in the in-process buffer (written straight to PostgreSQL) until the consumers catch up; only acknowledged entries are ever deleted",
   }),
   clickStreamBatch: setting({ env: "CLICK_STREAM_BATCH", parse: int(1, 10_000), default: 500, doc: "most stream entries read, inserted and acked per round" }),
   clickStreamBlockMs: setting({

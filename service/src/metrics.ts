@@ -11,6 +11,12 @@ function absentUntilSet(gauge: Gauge): Gauge {
   return gauge;
 }
 
+/** Exports every listed label value from the start, so a rate over it is 0 rather than absent until the first event. */
+function withLabelsAtZero<L extends string>(counter: Counter<L>, label: L, values: readonly string[]): Counter<L> {
+  for (const value of values) counter.inc({ [label]: value } as Partial<Record<L, string>>, 0);
+  return counter;
+}
+
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "linkfort_" });
@@ -52,17 +58,23 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [registry],
     }),
-    clicksFallback: new Counter({
+    clicksFallback: withLabelsAtZero(new Counter({
       name: "linkfort_clicks_fallback_total",
-      help: "Clicks that went to the in-process buffer because XADD to the click stream failed (Redis down)",
+      help: "Clicks that went to the in-process buffer instead of the click stream, by reason (unavailable: Redis down or failing; full: the stream holds CLICK_STREAM_MAXLEN entries)",
+      labelNames: ["reason"] as const,
       registers: [registry],
-    }),
+    }), "reason", ["unavailable", "full"]),
     clickStreamClaimed: new Counter({
       name: "linkfort_click_stream_claimed_total",
       help: "Stream entries taken over from a consumer that stopped acking (XAUTOCLAIM)",
       registers: [registry],
     }),
     clickStreamAcked: new Counter({ name: "linkfort_click_stream_acked_total", help: "Stream entries acknowledged after their batch committed", registers: [registry] }),
+    clickStreamTrimmed: new Counter({
+      name: "linkfort_click_stream_trimmed_total",
+      help: "Click stream entries deleted after every consumer group acknowledged them (clicks/trim.ts)",
+      registers: [registry],
+    }),
     cacheLookups: new Counter({
       name: "linkfort_cache_lookups_total",
       help: "Redirect cache lookups by tier (lru, redis, db) and result (hit, miss, error: Redis not answering)",

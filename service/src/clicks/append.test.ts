@@ -3,7 +3,7 @@ import Redis from "ioredis";
 import { startRedis, type TestRedis } from "../../test/redis.ts";
 import { silentLogger } from "../lib/logger.ts";
 import { createMetrics } from "../metrics.ts";
-import { createStreamAppender } from "./append.ts";
+import { createStreamAppender, isStreamFull } from "./append.ts";
 import type { Click } from "./model.ts";
 import type { ClickSink } from "./sink.ts";
 import { createStreamClickSink, parseClickFields } from "./stream.ts";
@@ -54,11 +54,23 @@ describe("stream appender", () => {
     expect(await client.xlen("t:big")).toBe(1_201);
   });
 
+  test("a batch that finds the stream at its cap is refused whole; nothing in the stream is deleted", async () => {
+    const appender = createStreamAppender({ redis: client, key: "t:cap", maxLen: 5, field: "v" });
+    // One batch is checked once: it may take the stream past the cap, the next one is refused.
+    expect(await Promise.all(Array.from({ length: 4 }, (_, i) => appender.append(`a${i}`)))).toEqual([4, 4, 4, 4]);
+    expect(await Promise.all(Array.from({ length: 3 }, (_, i) => appender.append(`b${i}`)))).toEqual([7, 7, 7]);
+    const refused = await Promise.allSettled(Array.from({ length: 2 }, (_, i) => appender.append(`c${i}`)));
+    expect(refused.map((r) => r.status === "rejected" && isStreamFull(r.reason))).toEqual([true, true]);
+    expect(refused[0]!.status === "rejected" && String(refused[0]!.reason.message)).toBe("CLICKSTREAMFULL the click stream holds 7 entries, its cap is 5");
+    const entries = await client.xrange("t:cap", "-", "+");
+    expect(entries.map(([, fields]) => fields[1])).toEqual(["a0", "a1", "a2", "a3", "b0", "b1", "b2"]);
+  });
+
   test("every caller of a failed batch learns it", async () => {
     await client.set("t:not-a-stream", "x");
     const appender = createStreamAppender({ redis: client, key: "t:not-a-stream", maxLen: 10_000, field: "v" });
     const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => appender.append(String(i))));
-    expect(results.map((r) => r.status)).toEqual(Array(5).fill("rejected"));
+    expect(results.map((r) => r.status === "rejected" && !isStreamFull(r.reason))).toEqual(Array(5).fill(true));
   });
 });
 
@@ -72,7 +84,7 @@ describe("stream click sink", () => {
     const clicks = Array.from({ length: 7 }, (_, i) => click(i));
     await Promise.all(clicks.map((c) => sink.record(c)));
     expect(fellBack).toEqual(clicks);
-    expect((await metrics.clicksFallback.get()).values[0]?.value).toBe(7);
+    expect((await metrics.clicksFallback.get()).values.map((v) => [v.labels.reason, v.value])).toEqual([["unavailable", 7], ["full", 0]]);
     expect((await metrics.clicksRecorded.get()).values[0]?.value ?? 0).toBe(0);
   });
 

@@ -3,7 +3,8 @@
  * with the same idempotent statement as the buffer (repo.ts). A round takes, in this order: this
  * consumer's own unacked entries (a failed insert), entries idle on another consumer for
  * `claimIdleMs` (it died: XAUTOCLAIM), then new ones. XACK only after the insert committed; a
- * crash in between redelivers entries the click ids make harmless.
+ * crash in between redelivers entries the click ids make harmless. Between rounds, at most once
+ * a second, it deletes the entries every group has acknowledged (trim.ts).
  */
 import type Redis from "ioredis";
 import type { Logger } from "../lib/logger.ts";
@@ -12,6 +13,7 @@ import { createBacklogGauges } from "./backlog.ts";
 import type { Click } from "./model.ts";
 import type { ClicksRepo } from "./repo.ts";
 import { parseClickFields } from "./stream.ts";
+import { createStreamTrimmer } from "./trim.ts";
 
 export interface ClickConsumerOptions {
   /** The command connection; the consumer duplicates it, since a blocking read would stall XADDs. */
@@ -72,6 +74,8 @@ export function createClickConsumer(opts: ClickConsumerOptions) {
   });
   // issue 5 (monitoring): backlog gauges for the click-stream alerts, read between rounds; never throws.
   const backlog = createBacklogGauges({ redis: opts.redis, metrics, key, group });
+  // The stream's only deletion: what every group has acknowledged. Never throws.
+  const trimmer = createStreamTrimmer({ redis: opts.redis, metrics, logger, key });
 
   async function ensureGroup(): Promise<void> {
     if (groupReady) return;
@@ -177,6 +181,7 @@ export function createClickConsumer(opts: ClickConsumerOptions) {
           if (ok && failing) logger.info("click stream reads recovered");
           failing = !ok;
           await backlog.maybeRun(); // issue 5 (monitoring)
+          await trimmer.maybeRun();
           if (!ok && !abort.signal.aborted) await Bun.sleep(RETRY_MS);
           // Caught up: let the next batch gather instead of waking for every few clicks (each
           // round is several Redis round trips and one PostgreSQL commit). A full batch means a

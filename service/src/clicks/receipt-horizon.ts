@@ -9,8 +9,10 @@
  * Every such second write comes from an entry still in the stream, or from a buffer retry within
  * an outage. So the cutoff is the older of "now" and the oldest entry still in the stream, minus
  * the retention (CLICK_RECEIPT_RETENTION_S): a receipt is kept as long as its entry could be read
- * again, and a day longer by default for buffer retries and clock skew between hosts. The stream
- * is capped by CLICK_STREAM_MAXLEN, so the receipts kept stay near that many plus a day's worth.
+ * again, and a day longer by default for buffer retries and clock skew between hosts. Only the
+ * entries every group acknowledged are deleted from the stream (trim.ts), so its oldest entry is
+ * about the oldest one not yet written, and the stream holds at most about CLICK_STREAM_MAXLEN:
+ * the receipts kept are the backlog's plus a day's worth.
  */
 import type { RedisClients } from "../redis.ts";
 

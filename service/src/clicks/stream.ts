@@ -1,15 +1,17 @@
 /**
  * The Redis-stream click sink: XADD each click to one stream that every instance's consumer
  * (consumer.ts) reads as a group, batched per event-loop turn (append.ts). When its batch fails
- * (Redis down or slow) the click goes to the in-process buffered sink instead, so a redirect
- * never fails and never waits on PostgreSQL.
+ * (Redis down or slow) or is refused (the stream is at CLICK_STREAM_MAXLEN: the consumers are
+ * behind) the click goes to the in-process buffered sink instead, which writes to PostgreSQL
+ * itself: a redirect never fails, never waits on PostgreSQL, and no click it answered for is
+ * deleted from the stream unread (trim.ts deletes only acknowledged entries).
  */
 import type Redis from "ioredis";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Click } from "./model.ts";
 import type { ClickSink } from "./sink.ts";
-import { createStreamAppender } from "./append.ts";
+import { createStreamAppender, isStreamFull } from "./append.ts";
 
 /**
  * A stream entry is one field, `k`, holding a JSON array [id, urlId, code, at ms, referrer,
@@ -55,35 +57,49 @@ export interface StreamSinkOptions {
   logger: Logger;
   /** config.clickStreamKey, default lf:clicks. */
   key: string;
-  /** config.clickStreamMaxLen, default 1 000 000 (approximate trim). */
+  /** config.clickStreamMaxLen, default 1 000 000: past it batches are refused, not trimmed. */
   maxLen: number;
 }
+
+/** Why clicks go to the fallback: the label of linkfort_clicks_fallback_total. */
+export type FallbackReason = "unavailable" | "full";
+
+/**
+ * After "full", the stream counts as accepting again only below this share of the cap. Under
+ * sustained overload it sits at the cap, taking a batch whenever a trim made room and refusing
+ * the next: without the margin that would log two lines a second.
+ */
+const ACCEPTING_AGAIN_BELOW = 0.9;
 
 export function createStreamClickSink(opts: StreamSinkOptions): ClickSink {
   const { redis, fallback, metrics, logger } = opts;
   const appender = createStreamAppender({ redis: redis.command, key: opts.key, maxLen: opts.maxLen, field: FIELD });
-  let falling = false;
+  let fallingBack: FallbackReason | undefined;
 
-  async function toFallback(click: Click, error: unknown): Promise<void> {
-    metrics.clicksFallback.inc();
-    // One line when the stream starts failing, one when it is back: not one per click.
-    if (!falling) logger.warn("click stream unavailable; using in-process buffer", { error });
-    falling = true;
+  async function toFallback(click: Click, reason: FallbackReason, error: unknown): Promise<void> {
+    metrics.clicksFallback.inc({ reason });
+    // One line when the stream starts refusing (or the reason changes), one when it is back: not one per click.
+    if (fallingBack !== reason) {
+      const why = reason === "full" ? "click stream full; using in-process buffer" : "click stream unavailable; using in-process buffer";
+      logger.warn(why, { reason, error });
+    }
+    fallingBack = reason;
     await fallback.record(click);
   }
 
-  const stored = () => {
+  const stored = (length: number) => {
     metrics.clicksRecorded.inc();
-    if (falling) logger.info("click stream recovered");
-    falling = false;
+    if (fallingBack === "full" && length >= opts.maxLen * ACCEPTING_AGAIN_BELOW) return;
+    if (fallingBack) logger.info("click stream recovered", { reason: fallingBack, length });
+    fallingBack = undefined;
   };
 
   return {
     record(click: Click): Promise<void> {
       // Down: do not even try; ioredis would refuse at once anyway (no offline queue).
-      if (!redis.up) return toFallback(click, "redis not ready");
+      if (!redis.up) return toFallback(click, "unavailable", "redis not ready");
       // A batch that timed out may still land; the click id makes the fallback's copy a no-op.
-      return appender.append(encodeClick(click)).then(stored, (error: unknown) => toFallback(click, error));
+      return appender.append(encodeClick(click)).then(stored, (error: unknown) => toFallback(click, isStreamFull(error) ? "full" : "unavailable", error));
     },
     // The stream's clicks are written by the consumers; only the fallback holds any here.
     flushNow: () => fallback.flushNow(),
