@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { once } from "node:events";
 import { buildDeps, type Deps } from "../deps.ts";
 import { testConfig } from "../config.ts";
 import { silentLogger } from "../lib/logger.ts";
@@ -19,7 +20,12 @@ beforeAll(async () => {
   h = await testApp(config(redis.url));
   // A second instance: its own pool, Redis client and limiter, the same database and Redis.
   second = buildDeps(testConfig(config(redis.url)), silentLogger, h.databaseUrl);
-});
+  // Both instances start a ban sync on the real clock, years behind the test's: wait for those
+  // first rounds, or one can land mid-test (it did under load). And b must talk to Redis already.
+  await h.deps.rateLimits.sync?.runOnce();
+  await second.rateLimits.sync?.runOnce();
+  if (second.redis!.command.status !== "ready") await once(second.redis!.command, "ready");
+}, 30_000);
 afterAll(async () => {
   await second?.close();
   await h?.close();
@@ -80,7 +86,25 @@ describe("ban escalation", () => {
     expect((after.body as unknown as Record<string, unknown>[]).some((x) => x.subject === ip)).toBe(false);
     const withLifted = await send(a, "GET", "/admin/bans?include_lifted=true", { ip: SETUP_IP, key: h.adminKey });
     expect((withLifted.body as unknown as Record<string, unknown>[]).find((x) => x.id === ban?.id)).toMatchObject({ active: false });
-  });
+  }, 20_000);
+
+  // Regression: a sync on an instance whose clock is behind copied a ban that had already ended
+  // for the others back into Redis, and copying it wiped the strikes counted since: the escalation
+  // to a permanent ban restarted from zero (a 429 where a 403 was due).
+  test("a ban copied by the sync does not wipe the strikes counted after it ended", async () => {
+    const a = clockedApp(h.deps, clock);
+    const ip = freshIp();
+    await violate(a, ip);
+    clock.now += 61_000;
+    expect((await violate(a, ip)).status).toBe(403);
+    clock.now += HOUR + 1_000; // over for the clocked instance; still active on the real clock
+    expect((await violate(a, ip)).status).toBe(429);
+    await h.deps.rateLimits.sync?.runOnce(); // the real-clock instance copies the ban back into Redis
+    clock.now += 61_000;
+    const permanent = await violate(a, ip);
+    expect(permanent.status, describeSent(permanent)).toBe(403);
+    expect(permanent.body).toEqual({ error: "Forbidden", message: "this client is banned permanently for repeatedly exceeding rate limits" });
+  }, 20_000);
 
   test("a ban survives a Redis flush: the sync copies it back from PostgreSQL", async () => {
     const a = clockedApp(h.deps, clock);

@@ -11,7 +11,7 @@ const clock: Clock = { now: Date.UTC(2030, 0, 1) };
 beforeAll(async () => {
   redis = await startRedis();
   h = await testApp(limitsConfig(redis.url));
-});
+}, 30_000); // starting PostgreSQL databases and redis-server takes seconds on a loaded machine
 afterAll(async () => {
   await h?.close();
   await redis?.stop();

@@ -3,7 +3,7 @@
  * own (N instances allow up to N × the budget), which is the price of never failing a request
  * on the limiter. Memory is bounded: arrival times and strikes live in LRU maps.
  */
-import { allowedResult, gcra, limitedResult, type Bucket, type HitResult, type LimitStore, type Strike } from "./store.ts";
+import { allowedResult, gcra, limitedResult, type Bucket, type HitResult, type LimitStore, type Strike, type StrikeRule } from "./store.ts";
 
 /** A Map used as an LRU: reads move an entry to the end, inserts past `max` drop the oldest. */
 export class Lru<V> {
@@ -27,7 +27,7 @@ interface StrikeState { last: number; count: number; since: number }
 
 export interface MemoryStore extends LimitStore {
   /** Memory always answers. */
-  hit(subjects: readonly string[], buckets: readonly Bucket[], now: number): Promise<HitResult>;
+  hit(subjects: readonly string[], buckets: readonly Bucket[], now: number, strikes: StrikeRule): Promise<HitResult>;
   /** Replaces the known bans with PostgreSQL's list (the ban sync); `until` null: permanent. */
   replaceBans(bans: ReadonlyMap<string, number | null>): void;
   readonly subjects: number;
@@ -38,10 +38,20 @@ export function createMemoryStore(maxSubjects: number): MemoryStore {
   const strikes = new Lru<StrikeState>(maxSubjects);
   let bans = new Map<string, number | null>();
 
+  function strike(subject: string, now: number, rule: StrikeRule): Strike {
+    const state = strikes.get(subject) ?? { last: -Infinity, count: 0, since: now };
+    if (now - state.since >= rule.windowMs) { state.count = 0; state.since = now; }
+    if (now - state.last < rule.spacingMs) return { counted: false, count: state.count };
+    state.count += 1;
+    state.last = now;
+    strikes.set(subject, state);
+    return { counted: true, count: state.count };
+  }
+
   return {
     name: "memory",
     get subjects() { return tats.size; },
-    async hit(subjects: readonly string[], buckets: readonly Bucket[], now: number): Promise<HitResult> {
+    async hit(subjects: readonly string[], buckets: readonly Bucket[], now: number, rule: StrikeRule): Promise<HitResult> {
       for (const subject of subjects) {
         const until = bans.get(subject);
         if (until === null || (until !== undefined && until > now)) return { kind: "banned", subject, until };
@@ -49,24 +59,19 @@ export function createMemoryStore(maxSubjects: number): MemoryStore {
       const next: number[] = [];
       for (const b of buckets) {
         const step = gcra(b, tats.get(b.key), now);
-        if (!step.ok) return limitedResult(b, step.tat, now);
+        if (!step.ok) return limitedResult(b, step.tat, now, strike(b.subject, now, rule));
         next.push(step.tat);
       }
       buckets.forEach((b, i) => tats.set(b.key, next[i]!));
       return allowedResult(buckets, next, now);
     },
-    async strike(subject: string, now: number, spacingMs: number, windowMs: number): Promise<Strike> {
-      const state = strikes.get(subject) ?? { last: -Infinity, count: 0, since: now };
-      if (now - state.since >= windowMs) { state.count = 0; state.since = now; }
-      if (now - state.last < spacingMs) return { counted: false, count: state.count };
-      state.count += 1;
-      state.last = now;
-      strikes.set(subject, state);
-      return { counted: true, count: state.count };
-    },
     async ban(subject: string, until: number | null): Promise<boolean> {
       bans.set(subject, until);
       strikes.delete(subject);
+      return true;
+    },
+    async copyBan(subject: string, until: number | null): Promise<boolean> {
+      bans.set(subject, until);
       return true;
     },
     async unban(subject: string, bucketKeys: readonly string[]): Promise<boolean> {

@@ -5,9 +5,9 @@
  * tests move it); Redis TTLs only collect garbage. Any Redis failure is `undefined`, and the
  * caller falls back to memory.
  */
-import type Redis from "ioredis";
+import type { ChainableCommander, default as Redis } from "ioredis";
 import { luaScript } from "../redis.ts";
-import { allowedResult, limitedResult, type Bucket, type HitResult, type LimitStore, type Strike } from "./store.ts";
+import { allowedResult, limitedResult, type Bucket, type HitResult, type LimitStore, type StrikeRule } from "./store.ts";
 
 const PREFIX = "limits:";
 export const banKey = (subject: string) => `${PREFIX}ban:${subject}`;
@@ -15,12 +15,27 @@ const tatKey = (bucketKey: string) => `${PREFIX}tat:${bucketKey}`;
 const strikeKey = (subject: string) => `${PREFIX}strike:${subject}`;
 
 // One decision per check, for every check made in one turn of the event loop (one round trip,
-// one script call). Per check, ARGV holds nbans, nbuckets, now, then interval and limit per
-// bucket, and KEYS its ban keys then its bucket keys; ARGV[1] is the number of checks. A check
-// is atomic as before, and a batch is too. A ban value is its end in ms, 0 for permanent.
+// one script call). Per check, ARGV holds nbans, nbuckets, now, strike spacing, strike window,
+// then interval and limit per bucket; KEYS its ban keys, its bucket keys, then the strike key of
+// each bucket's subject. ARGV[1] is the number of checks. A check is atomic as before, and a
+// batch is too. A refusal counts its strike in the same script, so a refusal that came back has
+// been counted. A ban value is its end in ms, 0 for permanent; a strike value "last|count|since".
 // Results go back flat, each prefixed by its length; numbers as strings (Redis truncates Lua numbers).
 const HIT = `
-local function check(kb, nbans, nbuckets, now, ab)
+local function strike(key, now, spacing, window)
+  local last, count, since = nil, 0, now
+  local v = redis.call('GET', key)
+  if v then
+    local a, b, c = string.match(v, '^([^|]+)|([^|]+)|([^|]+)$')
+    last, count, since = tonumber(a), tonumber(b), tonumber(c)
+  end
+  if now - since >= window then count = 0; since = now end
+  if last and now - last < spacing then return '0', tostring(count) end
+  count = count + 1
+  redis.call('SET', key, tostring(now) .. '|' .. tostring(count) .. '|' .. tostring(since), 'PX', window)
+  return '1', tostring(count)
+end
+local function check(kb, nbans, nbuckets, now, spacing, window, ab)
   for i = 1, nbans do
     local v = redis.call('GET', KEYS[kb + i])
     if v then
@@ -35,7 +50,10 @@ local function check(kb, nbans, nbuckets, now, ab)
     local tat = tonumber(redis.call('GET', KEYS[kb + nbans + j]) or '0')
     if tat < now then tat = now end
     local nxt = tat + interval
-    if nxt - limit * interval > now then return {'limited', tostring(j), tostring(tat)} end
+    if nxt - limit * interval > now then
+      local counted, count = strike(KEYS[kb + nbans + nbuckets + j], now, spacing, window)
+      return {'limited', tostring(j), tostring(tat), counted, count}
+    end
     tats[j] = nxt
   end
   for j = 1, #tats do
@@ -49,40 +67,22 @@ local out = {}
 local kb, a = 0, 2
 for c = 1, tonumber(ARGV[1]) do
   local nbans, nbuckets, now = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  local r = check(kb, nbans, nbuckets, now, a + 3)
+  local r = check(kb, nbans, nbuckets, now, tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), a + 5)
   out[#out + 1] = tostring(#r)
   for i = 1, #r do out[#out + 1] = r[i] end
-  kb = kb + nbans + nbuckets
-  a = a + 3 + 2 * nbuckets
+  kb = kb + nbans + 2 * nbuckets
+  a = a + 5 + 2 * nbuckets
 end
 return out
 `;
 
-// KEYS[1]: strike key "last|count|since". ARGV: now, spacing, window.
-const STRIKE = `
-local now = tonumber(ARGV[1])
-local spacing = tonumber(ARGV[2])
-local window = tonumber(ARGV[3])
-local last, count, since = nil, 0, now
-local v = redis.call('GET', KEYS[1])
-if v then
-  local a, b, c = string.match(v, '^([^|]+)|([^|]+)|([^|]+)$')
-  last, count, since = tonumber(a), tonumber(b), tonumber(c)
-end
-if now - since >= window then count = 0; since = now end
-if last and now - last < spacing then return {0, count} end
-count = count + 1
-redis.call('SET', KEYS[1], tostring(now) .. '|' .. tostring(count) .. '|' .. tostring(since), 'PX', window)
-return {1, count}
-`;
-
 const hitScript = luaScript(HIT);
-const strikeScript = luaScript(STRIKE);
 
 interface Check {
   subjects: readonly string[];
   buckets: readonly Bucket[];
   now: number;
+  strikes: StrikeRule;
   done(result: HitResult | undefined): void;
 }
 
@@ -93,12 +93,19 @@ function decode(check: Check, [kind, index, ...values]: string[]): HitResult {
     const until = Number(values[0]);
     return { kind: "banned", subject: check.subjects[at]!, until: until === 0 ? null : until };
   }
-  if (kind === "limited") return limitedResult(check.buckets[at]!, Number(values[0]), check.now);
+  if (kind === "limited") {
+    const [tat, counted, count] = values.map(Number);
+    return limitedResult(check.buckets[at]!, tat!, check.now, { counted: counted === 1, count: count ?? 0 });
+  }
   return allowedResult(check.buckets, values.map(Number), check.now);
 }
 
 // Redis runs nothing else while a script runs; a busier turn is split into several scripts.
 const CHECKS_MAX = 200;
+
+function setBan(multi: ChainableCommander, subject: string, until: number | null, now: number): ChainableCommander {
+  return until === null ? multi.set(banKey(subject), "0") : multi.set(banKey(subject), String(until), "PX", Math.max(1, Math.ceil(until - now)));
+}
 
 export function createRedisStore(redis: { command: Redis; readonly up: boolean }): LimitStore {
   // A down client rejects at once anyway; checking first skips building the call.
@@ -116,7 +123,8 @@ export function createRedisStore(redis: { command: Redis; readonly up: boolean }
     for (const c of checks) {
       for (const subject of c.subjects) keys.push(banKey(subject));
       for (const b of c.buckets) keys.push(tatKey(b.key));
-      args.push(c.subjects.length, c.buckets.length, c.now);
+      for (const b of c.buckets) keys.push(strikeKey(b.subject));
+      args.push(c.subjects.length, c.buckets.length, c.now, c.strikes.spacingMs, c.strikes.windowMs);
       for (const b of c.buckets) args.push(b.periodMs / b.limit, b.limit);
     }
     let flat: string[];
@@ -143,22 +151,19 @@ export function createRedisStore(redis: { command: Redis; readonly up: boolean }
   return {
     name: "redis",
     // Checks made in the same turn share one round trip: each request still waits for its own decision.
-    hit: (subjects, buckets, now) => {
+    hit: (subjects, buckets, now, strikes) => {
       if (!redis.up) return Promise.resolve(undefined);
       return new Promise((done) => {
         if (waiting.length === 0) setImmediate(flush);
-        waiting.push({ subjects, buckets, now, done });
+        waiting.push({ subjects, buckets, now, strikes, done });
       });
     },
-    strike: (subject, now, spacingMs, windowMs) => attempt(async (): Promise<Strike> => {
-      const [counted, count] = (await strikeScript(redis.command, [strikeKey(subject)], [now, spacingMs, windowMs])) as number[];
-      return { counted: counted === 1, count: count ?? 0 };
-    }),
     ban: (subject, until, now) => attempt(async () => {
-      const multi = redis.command.multi().del(strikeKey(subject));
-      if (until === null) multi.set(banKey(subject), "0");
-      else multi.set(banKey(subject), String(until), "PX", Math.max(1, Math.ceil(until - now)));
-      await multi.exec();
+      await setBan(redis.command.multi().del(strikeKey(subject)), subject, until, now).exec();
+      return true;
+    }),
+    copyBan: (subject, until, now) => attempt(async () => {
+      await setBan(redis.command.multi(), subject, until, now).exec();
       return true;
     }),
     unban: (subject, bucketKeys) => attempt(async () => {

@@ -10,7 +10,7 @@ import type { Metrics } from "../metrics.ts";
 import type { MemoryStore } from "./memory-store.ts";
 import type { BanKind, BansRepo } from "./repo.ts";
 import type { RouteKind } from "./route-kind.ts";
-import type { Bucket, HitResult, LimitStore } from "./store.ts";
+import type { Bucket, HitResult, LimitStore, StrikeRule } from "./store.ts";
 
 const MINUTE_MS = 60_000;
 // A client that keeps hammering earns one strike per minute, not one per refused request:
@@ -49,7 +49,10 @@ const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 export function createLimits(opts: LimitsOptions) {
   const now = opts.now ?? Date.now;
+  const strikes: StrikeRule = { spacingMs: STRIKE_SPACING_MS, windowMs: opts.violationWindowMs };
   let lastStore: "redis" | "memory" | undefined;
+  // A ban that reached PostgreSQL but not Redis: copy the bans in again as soon as Redis answers.
+  let redisMissesBans = false;
   let onRedisBack: (() => void) | undefined;
 
   function bucketsFor(req: LimitRequest): Bucket[] {
@@ -59,13 +62,16 @@ export function createLimits(opts: LimitsOptions) {
     return subjects.map((subject) => ({ key: `${req.kind}:${subject}`, subject, limit, periodMs: MINUTE_MS }));
   }
 
-  async function hit(subjects: string[], buckets: Bucket[], at: number): Promise<{ result: HitResult; store: LimitStore }> {
-    const viaRedis = opts.redis ? await opts.redis.hit(subjects, buckets, at) : undefined;
-    const store = viaRedis && opts.redis ? opts.redis : opts.memory;
+  async function hit(subjects: string[], buckets: Bucket[], at: number): Promise<HitResult> {
+    const viaRedis = opts.redis ? await opts.redis.hit(subjects, buckets, at, strikes) : undefined;
+    const store = viaRedis ? "redis" : "memory";
     // Back from an outage: Redis may have been flushed or restarted empty, so copy the bans in again.
-    if (store.name === "redis" && lastStore === "memory") onRedisBack?.();
-    lastStore = store.name;
-    return { result: viaRedis ?? (await opts.memory.hit(subjects, buckets, at)), store };
+    if (store === "redis" && (lastStore === "memory" || redisMissesBans)) {
+      redisMissesBans = false;
+      onRedisBack?.();
+    }
+    lastStore = store;
+    return viaRedis ?? (await opts.memory.hit(subjects, buckets, at, strikes));
   }
 
   function bannedError(until: number | null, at: number): ApiError {
@@ -85,21 +91,21 @@ export function createLimits(opts: LimitsOptions) {
     const until = level === 1 ? at + opts.banDurationMs : null;
     await opts.repo.insert({ subject: id, kind: banKind, level, reason, until: until === null ? null : new Date(until) }, new Date(at))
       .catch((error: unknown) => opts.logger.warn("ban not recorded in postgres", { subject, error }));
-    await opts.redis?.ban(subject, until, at);
+    if (opts.redis && (await opts.redis.ban(subject, until, at)) === undefined) redisMissesBans = true;
     await opts.memory.ban(subject, until, at);
     opts.metrics.bans.inc({ level: level === 1 ? "temporary" : "permanent" });
     opts.logger.warn("client banned", { subject, level, until: until === null ? null : new Date(until).toISOString() });
     return until;
   }
 
-  async function refuse(result: Extract<HitResult, { kind: "limited" }>, store: LimitStore, budget: Budget, at: number): Promise<ApiError> {
+  async function refuse(result: Extract<HitResult, { kind: "limited" }>, budget: Budget, at: number): Promise<ApiError> {
     opts.metrics.rateLimited.inc({ budget });
-    const strike = await store.strike(result.subject, at, STRIKE_SPACING_MS, opts.violationWindowMs);
-    if (strike?.counted && strike.count >= opts.banAfterViolations) {
+    const { strike } = result;
+    if (strike.counted && strike.count >= opts.banAfterViolations) {
       const until = await escalate(result.subject, `${strike.count} rate-limit violations (${budget})`, at);
       return bannedError(until, at);
     }
-    if (strike?.counted) opts.metrics.bans.inc({ level: "warning" });
+    if (strike.counted) opts.metrics.bans.inc({ level: "warning" });
     const retryAfter = seconds(result.retryAfterMs);
     return new ApiError("tooManyRequests",
       `rate limit of ${result.limit} ${budget === "redirect" ? "redirects" : `API ${budget}s`} per minute exceeded; retry in ${retryAfter} s (repeated violations lead to a ban)`,
@@ -112,9 +118,9 @@ export function createLimits(opts: LimitsOptions) {
       const at = now();
       const buckets = bucketsFor(req);
       const subjects = buckets.map((b) => b.subject);
-      const { result, store } = await hit(subjects, buckets, at);
+      const result = await hit(subjects, buckets, at);
       if (result.kind === "banned") return { pass: false, error: bannedError(result.until, at) };
-      if (result.kind === "limited") return { pass: false, error: await refuse(result, store, req.kind, at) };
+      if (result.kind === "limited") return { pass: false, error: await refuse(result, req.kind, at) };
       return { pass: true, headers: req.kind === "redirect" ? {} : rateLimitHeaders(result.limit, result.remaining, result.resetMs) };
     },
     /** Forgets a lifted ban in both stores, with its strikes and buckets: allowed again at once. */
@@ -130,7 +136,8 @@ export function createLimits(opts: LimitsOptions) {
       const rows = await opts.repo.active(new Date(at));
       const known = new Map(rows.map((r) => [subjectOf(r.kind, r.subject), r.until ? r.until.getTime() : null]));
       opts.memory.replaceBans(known);
-      for (const [subject, until] of known) await opts.redis?.ban(subject, until, at);
+      // Copies, not new bans: the strikes counted since a ban ended (by another clock) stay.
+      for (const [subject, until] of known) await opts.redis?.copyBan(subject, until, at);
     },
     /** Called when the Redis store answers again after the memory store had to. */
     set onRedisBack(fn: (() => void) | undefined) { onRedisBack = fn; },

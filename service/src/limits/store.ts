@@ -16,7 +16,10 @@ export interface Bucket {
 export type HitResult =
   | { kind: "banned"; subject: string; until: number | null }
   | { kind: "allowed"; limit: number; remaining: number; resetMs: number }
-  | { kind: "limited"; subject: string; limit: number; retryAfterMs: number; resetMs: number };
+  | { kind: "limited"; subject: string; limit: number; retryAfterMs: number; resetMs: number; strike: Strike };
+
+/** A refusal is a violation: counted at most once per `spacingMs`; the count restarts after `windowMs`. */
+export interface StrikeRule { spacingMs: number; windowMs: number }
 
 export interface Strike {
   /** False when a strike for this subject was counted less than `spacingMs` ago. */
@@ -26,12 +29,16 @@ export interface Strike {
 
 export interface LimitStore {
   readonly name: "redis" | "memory";
-  /** Checks every subject's ban, then charges every bucket, or none when one is exhausted. */
-  hit(subjects: readonly string[], buckets: readonly Bucket[], now: number): Promise<HitResult | undefined>;
-  /** Counts a violation, at most one per `spacingMs`; the count restarts after `windowMs`. */
-  strike(subject: string, now: number, spacingMs: number, windowMs: number): Promise<Strike | undefined>;
-  /** `until` null: permanent. Clears the subject's strikes: a ban starts a new count. */
+  /**
+   * Checks every subject's ban, then charges every bucket, or none when one is exhausted; a
+   * refusal also counts the refused subject's strike in the same step. One step, so a store that
+   * answered with a refusal has counted its strike: none is lost between two calls.
+   */
+  hit(subjects: readonly string[], buckets: readonly Bucket[], now: number, strikes: StrikeRule): Promise<HitResult | undefined>;
+  /** Issues a ban; `until` null: permanent. Clears the subject's strikes: a ban starts a new count. */
   ban(subject: string, until: number | null, now: number): Promise<boolean | undefined>;
+  /** Copies a ban issued before (the sync): the strikes counted since it ended are kept. */
+  copyBan(subject: string, until: number | null, now: number): Promise<boolean | undefined>;
   /** Also forgets `bucketKeys`, so a lifted subject is allowed again at once. */
   unban(subject: string, bucketKeys: readonly string[]): Promise<boolean | undefined>;
 }
@@ -52,13 +59,14 @@ export function allowedResult(buckets: readonly Bucket[], tats: readonly number[
   return { kind: "allowed", ...(best ?? { limit: 0, remaining: 0, resetMs: 0 }) };
 }
 
-/** The result for the first bucket that refused, from its current arrival time. */
-export function limitedResult(b: Bucket, tat: number, now: number): HitResult {
+/** The result for the first bucket that refused, from its current arrival time and the strike it earned. */
+export function limitedResult(b: Bucket, tat: number, now: number, strike: Strike): HitResult {
   const interval = intervalOf(b);
   return {
     kind: "limited", subject: b.subject, limit: b.limit,
     retryAfterMs: Math.max(0, tat + interval - b.limit * interval - now),
     resetMs: Math.max(0, tat - now),
+    strike,
   };
 }
 
