@@ -11,7 +11,7 @@ import { deferredGauge, tallies, type Tally } from "./tally.ts";
 
 export interface RequestRecord {
   id: string;
-  /** The id was made here (a random UUID), not taken from the caller. */
+  /** The id was made here (a UUIDv7, reused as the click id), not taken from the caller. */
   fresh: boolean;
   start: number;
   status?: number;
@@ -29,44 +29,65 @@ export const noteStatus = (request: Request, status: number) => {
 
 type Timer = { observe(seconds: number): void };
 
+/** One status of one method on one route: its request counter and its duration histogram child. */
+interface Series {
+  count: Tally;
+  timer: Timer;
+}
+
 export function createObserver(opts: { logger: Logger; metrics: Metrics; accessLog: boolean }) {
   const { logger, metrics, accessLog } = opts;
   // The request counter and the in-flight gauge add up in plain numbers until a scrape reads
   // them (tally.ts); the histogram's children are looked up once per label set.
   const requests = tallies(metrics.httpRequests);
   const inFlight = deferredGauge(metrics.httpInFlight);
-  const counters = new Map<string, Tally>();
-  const timers = new Map<string, Timer>();
-  const counter = (method: string, route: string, status: number) => {
-    const key = `${method} ${route} ${status}`;
-    let child = counters.get(key);
-    if (!child) counters.set(key, (child = requests.labels({ method, route, status: String(status) })));
-    return child;
-  };
-  const timer = (method: string, route: string, statusClass: string) => {
-    const key = `${method} ${route} ${statusClass}`;
-    let child = timers.get(key);
-    if (!child) timers.set(key, (child = metrics.httpDuration.labels(method, route, statusClass)));
-    return child;
+  // route → method → status, so a request finds its series without building a key string.
+  const byRoute = new Map<string, Map<string, Map<number, Series>>>();
+  const seriesOf = (method: string, route: string, status: number): Series => {
+    let byMethod = byRoute.get(route);
+    if (!byMethod) byRoute.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+    let series = byStatus.get(status);
+    if (!series) {
+      series = {
+        count: requests.labels({ method, route, status: String(status) }),
+        timer: metrics.httpDuration.labels(method, route, `${Math.floor(status / 100)}xx`),
+      };
+      byStatus.set(status, series);
+    }
+    return series;
   };
 
   return {
-    /** Starts a request: its id (the caller's when safe) and clock, and the in-flight gauge. */
+    /**
+     * Starts a request: its id (the caller's when safe, else a UUIDv7: time-ordered, so as a
+     * click id it appends to the receipts' primary key instead of landing on random pages)
+     * and clock, and the in-flight gauge.
+     */
     begin(request: Request): RequestRecord {
       const given = request.headers.get("x-request-id");
       const fresh = !given || !SAFE_REQUEST_ID.test(given);
-      const record: RequestRecord = { id: fresh ? crypto.randomUUID() : given, fresh, start: performance.now() };
-      records.set(request, record);
       inFlight.inc();
-      return record;
+      return { id: fresh ? Bun.randomUUIDv7() : given, fresh, start: performance.now() };
+    },
+
+    /**
+     * Makes the record findable from the request (`requestIdOf`, `noteStatus`), as the error
+     * renderer needs. The fast path calls it only when it renders an error, sparing every
+     * redirect a WeakMap entry.
+     */
+    track(request: Request, record: RequestRecord): void {
+      records.set(request, record);
     },
 
     /** Ends it: metrics by route template, and the access log line. */
     end(request: Request, record: RequestRecord, route: string, status: number, path?: string): void {
       inFlight.dec();
       const seconds = (performance.now() - record.start) / 1000;
-      counter(request.method, route, status).inc();
-      timer(request.method, route, `${Math.floor(status / 100)}xx`).observe(seconds);
+      const series = seriesOf(request.method, route, status);
+      series.count.inc();
+      series.timer.observe(seconds);
       if (accessLog) {
         logger.info("request", {
           request_id: record.id,
@@ -86,7 +107,9 @@ export type Observer = ReturnType<typeof createObserver>;
 export function observe(observer: Observer) {
   return new Elysia({ name: "observe" })
     .onRequest(({ request, set }) => {
-      set.headers["x-request-id"] = observer.begin(request).id;
+      const record = observer.begin(request);
+      observer.track(request, record);
+      set.headers["x-request-id"] = record.id;
     })
     .onAfterResponse({ as: "global" }, ({ request, route, set, responseValue }) => {
       const record = records.get(request);

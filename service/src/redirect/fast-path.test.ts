@@ -126,6 +126,24 @@ describe("the redirect fast path answers as the Elysia route does", () => {
     expect(await clicked()).toBe(before + 20);
   });
 
+  test("click ids are UUIDv7 in answer order, from the fast path's request id and the Elysia route's own", async () => {
+    const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    const receipts = async () => {
+      await s.h.deps.clicks.flushNow();
+      return (await s.h.deps.sql<{ id: string }[]>`select click_id::text as id from click_receipts`).map((r) => r.id);
+    };
+    const before = new Set(await receipts());
+    const fastIds: string[] = [];
+    for (let i = 0; i < 5; i++) fastIds.push((await fetch(`${s.fast}/${codes.active}`, { redirect: "manual" })).headers.get("x-request-id") ?? "");
+    for (let i = 0; i < 3; i++) expect((await fetch(`${s.plain}/${codes.active}`, { redirect: "manual" })).status).toBe(302);
+    const added = (await receipts()).filter((id) => !before.has(id));
+    expect(added.filter((id) => !V7.test(id)), added.join(" ")).toEqual([]);
+    // Sorted as PostgreSQL's B-tree sorts them, the fast path's five come first, in answer order.
+    const sorted = [...added].sort();
+    expect(sorted).toHaveLength(8);
+    expect(sorted.slice(0, 5)).toEqual(fastIds);
+  });
+
   test("requests are counted under the route template", async () => {
     const count = async () => (await s.h.deps.metrics.httpRequests.get()).values
       .find((v) => v.labels.route === "/:short_code" && v.labels.status === "302" && v.labels.method === "GET")?.value ?? 0;

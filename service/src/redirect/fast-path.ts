@@ -51,11 +51,12 @@ export function redirectFastPath(deps: FastPathDeps): Handler {
         userAgent: request.headers.get("user-agent"),
         clientIp: ip,
         countClick: request.method !== "HEAD",
-        // One random UUID for both: the request id when we made it is as good a click id.
+        // One UUIDv7 for both: the request id when we made it is as good a click id.
         clickId: record.fresh ? record.id : undefined,
       }, (s) => { source = s; });
       response = new Response(null, { status: 302, headers: source ? { Location: location, "x-request-id": record.id, "x-cache": source } : { Location: location, "x-request-id": record.id } });
     } catch (error) {
+      observer.track(request, record);
       response = renderError({ code: "UNKNOWN", error, request });
       response.headers.set("x-request-id", record.id);
       if (source) response.headers.set("x-cache", source);

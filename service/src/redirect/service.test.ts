@@ -35,6 +35,6 @@ describe("redirect service", () => {
     const { lookups, recorded, service } = setup();
     expect(await service.follow(url.short_code, { referrer: "r\u0000ef", userAgent: null })).toBe("https://svc.example/");
     expect(lookups).toEqual([url.short_code]);
-    expect(recorded).toEqual([{ id: expect.stringMatching(/^[0-9a-f-]{36}$/), urlId: url.id, shortCode: url.short_code, at: expect.any(Date), referrer: "ref", userAgent: undefined, clientIp: undefined }]);
+    expect(recorded).toEqual([{ id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/), urlId: url.id, shortCode: url.short_code, at: expect.any(Date), referrer: "ref", userAgent: undefined, clientIp: undefined }]);
   });
 });

@@ -10,7 +10,7 @@ export interface Visit {
   userAgent: string | null;
   /** As deps.clientIp resolved it; absent when the caller has none (service tests). */
   clientIp?: string;
-  /** A fresh random UUID the caller already made (its request id) to reuse as the click's id. */
+  /** A fresh UUIDv7 the caller already made (its request id) to reuse as the click's id. */
   clickId?: string;
   /** false for HEAD: link checkers and chat unfurlers probe links without visiting them. */
   countClick?: boolean;
@@ -31,7 +31,8 @@ export function createRedirectService(deps: { resolve: ResolveWithSource; clicks
       if (visit.countClick === false) return locationOf(found.target.originalUrl);
       // Awaited: the stream sink resolves once Redis holds the click, so an answered 302 is never lost.
       await deps.clicks.record({
-        id: visit.clickId ?? crypto.randomUUID(),
+        // v7: time-ordered, so click receipts append to their primary key's B-tree.
+        id: visit.clickId ?? Bun.randomUUIDv7(),
         urlId: found.target.urlId,
         shortCode,
         at: new Date(),
