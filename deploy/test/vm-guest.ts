@@ -66,3 +66,22 @@ export async function waitUntil<T>(check: () => Promise<T | null>, timeoutMs: nu
     await Bun.sleep(200);
   }
 }
+
+/** The supervisor's restarts of one instance, by reason, from its /metrics on the guest's 127.0.0.1:9100. */
+export async function supervisorRestarts(bed: Bed, port: number): Promise<Record<string, number>> {
+  const metrics = await bed.sh("curl -s --max-time 5 http://127.0.0.1:9100/metrics");
+  const counts: Record<string, number> = {};
+  const line = new RegExp(`^linkfort_supervisor_instance_restarts_total\\{port="${port}",reason="(\\w+)"\\} (\\d+)`, "gm");
+  for (const [, reason, count] of metrics.matchAll(line)) counts[reason!] = Number(count);
+  return counts;
+}
+
+export interface SupervisorView {
+  instances: { port: number; state: string; restarts: number; last_error: string | null }[];
+  alerts: { recent: { key: string; title: string; resolved: boolean }[] };
+}
+
+/** The supervisor's GET /status on the guest's 127.0.0.1:9100. */
+export async function supervisorStatus(bed: Bed): Promise<SupervisorView> {
+  return JSON.parse(await bed.sh("curl -s --max-time 5 http://127.0.0.1:9100/status")) as SupervisorView;
+}

@@ -10,7 +10,7 @@ import { chmod, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createBed, missingHostTools, waitForLine, type Bed } from "./vm-bed.ts";
 import { buildBrokenRelease, buildRelease, packageVersion, removeReleaseOutput } from "./vm-releases.ts";
-import { guestHttp, snapshotDeployment, waitUntil } from "./vm-guest.ts";
+import { guestHttp, snapshotDeployment, supervisorRestarts, supervisorStatus, waitUntil } from "./vm-guest.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const inCi = process.env.CI === "true";
@@ -118,8 +118,12 @@ describe.skipIf(missing.length > 0 && !inCi)("a VM deployment on a real systemd"
     expect(redirect.headers.get("location")).toBe(link.target);
   }, MINUTE);
 
-  test("kill -9 of an instance: systemd starts it again and it becomes ready", async () => {
+  test("kill -9 of an instance: systemd starts it again, it becomes ready, and the supervisor alerts once", async () => {
     const show = async () => (await bed.sh("systemctl show -P MainPID -P NRestarts linkfort@8082")).split("\n").map(Number);
+    // The supervisor has read the unit at least once (its NRestarts baseline) once it calls it ready.
+    await waitUntil(async () => ((await supervisorStatus(bed)).instances.find((i) => i.port === 8082)?.state === "ready" ? true : null), 30_000);
+    const countedBefore = await supervisorRestarts(bed, 8082);
+    const alertsBefore = (await supervisorStatus(bed)).alerts.recent.filter((a) => a.key === "instance-restarted:8082").length;
     const [pid, restarts] = await show();
     expect(pid).toBeGreaterThan(0);
     await bed.sh(`kill -9 ${pid}`);
@@ -130,6 +134,23 @@ describe.skipIf(missing.length > 0 && !inCi)("a VM deployment on a real systemd"
     }, 30_000);
     expect(after.newRestarts).toBe(restarts! + 1);
     expect(await bed.sh("systemctl is-active linkfort@8082")).toBe("active");
+
+    // systemd restarted it by itself; the supervisor must still have noticed, counted and alerted.
+    const counted = await waitUntil(async () => {
+      const now = await supervisorRestarts(bed, 8082);
+      return (now.crashed ?? 0) > (countedBefore.crashed ?? 0) ? now : null;
+    }, 15_000);
+    await Bun.sleep(3_000); // a late duplicate, or a restart of its own, would show up here
+    const view = await supervisorStatus(bed);
+    const instance = view.instances.find((i) => i.port === 8082);
+    console.log(`supervisor after kill -9: restarts ${JSON.stringify(counted)}, last_error ${JSON.stringify(instance?.last_error)}`);
+    expect(await supervisorRestarts(bed, 8082)).toEqual({ ...countedBefore, crashed: (countedBefore.crashed ?? 0) + 1 });
+    expect(instance?.last_error).toMatch(/systemd restarted it/);
+    const alerts = view.alerts.recent.filter((a) => a.key === "instance-restarted:8082");
+    expect(alerts.length - alertsBefore).toBe(1);
+    expect(alerts[0]).toMatchObject({ title: "Instance 8082 restarted", resolved: false });
+    // It was already running again: the supervisor started nothing (same process as above).
+    expect((await show())[0]).toBe(after.newPid);
   }, MINUTE);
 
   test("linkfort-supervisor backup now writes a verified backup into /var/lib/linkfort/backups", async () => {

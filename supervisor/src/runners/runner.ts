@@ -11,6 +11,19 @@ export interface InstanceInfo {
   pid: number | null;
   /** Unix ms when the current process (or unit) started; null when not running. */
   startedAt: number | null;
+  /**
+   * Crashes the service manager restarted by itself since the previous status() of this port
+   * (systemd's Restart=always). The instance runs again: the watcher reports them and leaves
+   * it alone. Never set by the process runner, whose exits go through onUnexpectedExit.
+   */
+  handledCrashes?: HandledCrashes;
+}
+
+export interface HandledCrashes {
+  /** Usually 1; more when several crash-restarts happened between two readings. */
+  count: number;
+  /** How the last one ended, e.g. "killed by SIGKILL; systemd restarted it". */
+  detail: string;
 }
 
 export interface RestartOptions {
@@ -43,7 +56,8 @@ export interface Runner {
   /**
    * Instances that exited without being asked to. The process runner reports each exit so the
    * watcher can respawn it (as systemd's Restart=always would); under systemd, systemd restarts
-   * crashed units itself and this never fires. Returns the unsubscribe function.
+   * crashed units itself, this never fires and status() reports them (handledCrashes) instead.
+   * Returns the unsubscribe function.
    */
   onUnexpectedExit(listener: (event: ExitEvent) => void): () => void;
   /**

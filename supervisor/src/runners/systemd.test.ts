@@ -49,7 +49,10 @@ describe("systemd runner", () => {
   test("status reads ActiveState, MainPID and the start time as a Unix timestamp", async () => {
     const { calls, runner } = recorder(() => ({ stdout: "MainPID=4242\nActiveState=active\nActiveEnterTimestamp=@1715680800\n" }));
     expect(await runner.status(8081)).toEqual({ port: 8081, active: true, pid: 4242, startedAt: 1715680800_000 });
-    expect(calls[0]).toEqual(["systemctl", "show", "--timestamp=unix", "-p", "ActiveState", "-p", "MainPID", "-p", "ActiveEnterTimestamp", "linkfort@8081"]);
+    expect(calls[0]).toEqual([
+      "systemctl", "show", "--timestamp=unix", "-p", "ActiveState", "-p", "MainPID", "-p", "ActiveEnterTimestamp",
+      "-p", "NRestarts", "-p", "SubState", "-p", "Result", "-p", "ExecMainCode", "-p", "ExecMainStatus", "linkfort@8081",
+    ]);
   });
 
   test("a unit systemd is auto-restarting counts as active; a failed one does not", async () => {
@@ -71,5 +74,104 @@ describe("systemd runner", () => {
     await runner.close();
     unsubscribe();
     expect(calls).toEqual([]);
+  });
+});
+
+/** A unit as `systemctl show` prints it; the fields systemd-crashes.ts reads are set per test. */
+function unitShow(fields: { nRestarts: number; subState?: string; result?: string; code?: number; status?: number; pid?: number }): string {
+  const { nRestarts, subState = "running", result = "success", code = 0, status = 0, pid = 4242 } = fields;
+  const active = subState === "auto-restart" ? "activating" : "active";
+  return `ActiveState=${active}\nMainPID=${subState === "auto-restart" ? 0 : pid}\nActiveEnterTimestamp=@1715680800\nNRestarts=${nRestarts}\n`
+    + `SubState=${subState}\nResult=${result}\nExecMainCode=${code}\nExecMainStatus=${status}\n`;
+}
+
+/** A runner whose unit linkfort@8081 reads as `unit.show` says at each status() call. */
+function unitRecorder(initial: string) {
+  const unit = { show: initial };
+  const { calls, runner } = recorder((argv) => (argv[1] === "show" ? { stdout: unit.show } : {}));
+  return { unit, calls, runner };
+}
+
+describe("systemd runner: crashes systemd restarted by itself (NRestarts)", () => {
+  test("the first reading is a baseline, however high the counter: no crash", async () => {
+    const { runner } = unitRecorder(unitShow({ nRestarts: 7 }));
+    expect((await runner.status(8081)).handledCrashes).toBeUndefined();
+  });
+
+  test("no report while the counter stays where it was", async () => {
+    const { runner } = unitRecorder(unitShow({ nRestarts: 2 }));
+    await runner.status(8081);
+    expect((await runner.status(8081)).handledCrashes).toBeUndefined();
+    expect((await runner.status(8081)).handledCrashes).toBeUndefined();
+  });
+
+  test("one increase is reported once, with how the process ended when a reading caught systemd waiting to restart it", async () => {
+    const { unit, runner } = unitRecorder(unitShow({ nRestarts: 0 }));
+    await runner.status(8081);
+    // kill -9: for RestartSec the unit is in auto-restart and systemd still shows the exit.
+    unit.show = unitShow({ nRestarts: 0, subState: "auto-restart", result: "signal", code: 2, status: 9 });
+    const waiting = await runner.status(8081);
+    expect(waiting.handledCrashes).toBeUndefined();
+    expect(waiting.active).toBe(true);
+    unit.show = unitShow({ nRestarts: 1, pid: 4343 });
+    expect(await runner.status(8081)).toEqual({
+      port: 8081, active: true, pid: 4343, startedAt: 1715680800_000,
+      handledCrashes: { count: 1, detail: "killed by SIGKILL; systemd restarted it" },
+    });
+    expect((await runner.status(8081)).handledCrashes).toBeUndefined();
+  });
+
+  test("an increase no reading saw coming still reports, pointing at the journal; each port has its own counter", async () => {
+    const { unit, runner } = unitRecorder(unitShow({ nRestarts: 3 }));
+    await runner.status(8081);
+    await runner.status(8082);
+    unit.show = unitShow({ nRestarts: 5 });
+    expect((await runner.status(8081)).handledCrashes).toEqual({ count: 2, detail: "systemd restarted it 2 times; how it ended: journalctl -u linkfort@8081" });
+    expect((await runner.status(8082)).handledCrashes).toEqual({ count: 2, detail: "systemd restarted it 2 times; how it ended: journalctl -u linkfort@8082" });
+    expect((await runner.status(8081)).handledCrashes).toBeUndefined();
+  });
+
+  test("an OOM kill and a watchdog abort say so", async () => {
+    const { unit, runner } = unitRecorder(unitShow({ nRestarts: 0 }));
+    await runner.status(8081);
+    unit.show = unitShow({ nRestarts: 0, subState: "auto-restart", result: "oom-kill", code: 2, status: 9 });
+    await runner.status(8081);
+    unit.show = unitShow({ nRestarts: 1 });
+    expect((await runner.status(8081)).handledCrashes?.detail).toBe("killed by SIGKILL: out of memory; systemd restarted it");
+    unit.show = unitShow({ nRestarts: 1, subState: "auto-restart", result: "watchdog", code: 3, status: 6 });
+    await runner.status(8081);
+    unit.show = unitShow({ nRestarts: 2 });
+    expect((await runner.status(8081)).handledCrashes?.detail).toBe("killed by SIGABRT (core dumped): watchdog timeout; systemd restarted it");
+  });
+
+  test("a restart the supervisor asked for is no crash: systemd sets the counter back to 0, and crashes after it count from there", async () => {
+    const { unit, calls, runner } = unitRecorder(unitShow({ nRestarts: 4 }));
+    await runner.status(8081);
+    await runner.restart(8081, { force: true });
+    expect(calls.slice(1)).toEqual([["systemctl", "kill", "--signal=SIGKILL", "linkfort@8081"], ["systemctl", "restart", "linkfort@8081"]]);
+    // What systemd does on a requested restart (service.c: flush_n_restarts): back to 0.
+    unit.show = unitShow({ nRestarts: 0, pid: 5000 });
+    expect((await runner.status(8081)).handledCrashes).toBeUndefined();
+    unit.show = unitShow({ nRestarts: 0, pid: 5000 });
+    expect((await runner.status(8081)).handledCrashes).toBeUndefined();
+    // A crash right after it, before any reading saw the 0, is still one crash (not 4 - 1).
+    await runner.restart(8081);
+    unit.show = unitShow({ nRestarts: 1, pid: 5001 });
+    expect((await runner.status(8081)).handledCrashes?.count).toBe(1);
+  });
+
+  test("a crash of a unit that then failed for good is reported, and `active: false` still tells the watcher to start it", async () => {
+    const { unit, runner } = unitRecorder(unitShow({ nRestarts: 9 }));
+    await runner.status(8081);
+    unit.show = unitShow({ nRestarts: 10 }).replace("ActiveState=active", "ActiveState=failed").replace("SubState=running", "SubState=failed");
+    const info = await runner.status(8081);
+    expect(info).toMatchObject({ active: false, pid: null, handledCrashes: { count: 1 } });
+  });
+
+  test("a systemd without NRestarts (before 235) reports no crashes", async () => {
+    const { unit, runner } = unitRecorder("ActiveState=active\nMainPID=4242\nActiveEnterTimestamp=@1715680800\n");
+    await runner.status(8081);
+    unit.show = "ActiveState=active\nMainPID=4343\nActiveEnterTimestamp=@1715680900\n";
+    expect((await runner.status(8081)).handledCrashes).toBeUndefined();
   });
 });

@@ -1,12 +1,14 @@
 /**
  * @module The systemd runner: instances are `linkfort@PORT` units (systemd/linkfort@.service)
  * and every action is one systemctl call. systemd restarts a crashed unit by itself
- * (Restart=always), so this runner reports no exits; the watcher still restarts units that
- * fail their probes. When the supervisor stops or dies, the units keep running: they belong to
- * systemd, and the site must not go down with its watchdog.
+ * (Restart=always), so this runner reports no exits; status() reports the crashes systemd
+ * already restarted instead (NRestarts, systemd-crashes.ts), so each one still alerts. The
+ * watcher still restarts units that fail their probes. When the supervisor stops or dies, the
+ * units keep running: they belong to systemd, and the site must not go down with its watchdog.
  */
 import type { Logger } from "../../../service/src/lib/logger.ts";
 import type { InstanceInfo, RestartOptions, Runner } from "./runner.ts";
+import { createCrashTracker } from "./systemd-crashes.ts";
 
 export interface CommandResult {
   code: number;
@@ -33,6 +35,9 @@ export const spawnCommand: CommandRunner = async (argv) => {
   return { code, stdout, stderr };
 };
 
+/** What status() reads, in one `systemctl show`; the last five are for systemd-crashes.ts. */
+const STATUS_PROPERTIES = ["ActiveState", "MainPID", "ActiveEnterTimestamp", "NRestarts", "SubState", "Result", "ExecMainCode", "ExecMainStatus"];
+
 /** `systemctl show` prints Key=Value lines. */
 function parseShow(text: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -55,14 +60,20 @@ export function createSystemdRunner(opts: SystemdRunnerOptions): Runner {
     return result.stdout;
   };
 
+  const observeCrashes = createCrashTracker(unit);
+
   const status = async (port: number): Promise<InstanceInfo> => {
     // --timestamp=unix (systemd ≥ 248) prints "@<seconds>", which needs no date parsing.
-    const out = parseShow(await run("show", "--timestamp=unix", "-p", "ActiveState", "-p", "MainPID", "-p", "ActiveEnterTimestamp", unit(port)));
+    const out = parseShow(await run("show", "--timestamp=unix", ...STATUS_PROPERTIES.flatMap((p) => ["-p", p]), unit(port)));
     // "activating" includes systemd's own auto-restart of a crashed unit: it is on its way back.
     const active = ["active", "activating", "reloading"].includes(out.get("ActiveState") ?? "");
     const pid = Number(out.get("MainPID") ?? 0);
     const since = /^@(\d+)/.exec(out.get("ActiveEnterTimestamp") ?? "");
-    return { port, active, pid: active && pid > 0 ? pid : null, startedAt: active && since ? Number(since[1]) * 1000 : null };
+    const handledCrashes = observeCrashes(port, out);
+    return {
+      port, active, pid: active && pid > 0 ? pid : null, startedAt: active && since ? Number(since[1]) * 1000 : null,
+      ...(handledCrashes ? { handledCrashes } : {}),
+    };
   };
 
   return {

@@ -3,13 +3,14 @@
  * what flipped; `run(signal)` is only a ticker around it. Rules: after `failThreshold` failures
  * in a row an instance is restarted through the runner; never more than one restart at a time
  * unless none is healthy; a process that exits is respawned at once, then with exponential
- * backoff; an instance over the memory limit is replaced gracefully, one at a time.
+ * backoff (a unit systemd already restarted is only reported); an instance over the memory
+ * limit is replaced gracefully, one at a time.
  */
 import type { Logger } from "../../../service/src/lib/logger.ts";
 import type { Alerter } from "../alerts/alert.ts";
 import type { SupervisorConfig } from "../config.ts";
 import type { SupervisorMetrics } from "../metrics.ts";
-import type { ExitEvent, Runner } from "../runners/runner.ts";
+import type { ExitEvent, HandledCrashes, Runner } from "../runners/runner.ts";
 import type { InstanceSnapshot } from "../status/snapshot.ts";
 import { InstanceState, type Flip, type RestartReason, type StatePolicy } from "./instance-state.ts";
 import { readRssBytes } from "./memory.ts";
@@ -113,6 +114,18 @@ export function createWatcher(opts: WatcherOptions) {
     launch(state, delay, () => runner.start(state.port));
   };
 
+  /**
+   * systemd already restarted it (Restart=always): the same alert, count and backoff bookkeeping
+   * as `crashed`, but nothing to start, since the unit runs again. The new process gets its grace.
+   */
+  const restartedBySystemd = (state: InstanceState, crashes: HandledCrashes) => {
+    apply(state, state.exited(crashes.detail), true);
+    for (let i = 0; i < crashes.count; i++) apply(state, state.restarting("crashed", now()));
+    metrics.instanceRestarts.labels(String(state.port), "crashed").inc(crashes.count);
+    reportRestart(state, "crashed", 0, alerter, log);
+    state.started(now());
+  };
+
   const handleExit = (event: ExitEvent) => {
     const state = states.get(event.port);
     if (!state || stopped || state.paused) return;
@@ -130,6 +143,7 @@ export function createWatcher(opts: WatcherOptions) {
     });
     if (owned(state)) return;
     if (info) {
+      if (info.handledCrashes) restartedBySystemd(state, info.handledCrashes);
       state.pid = info.pid;
       state.startedAt = info.startedAt;
       // Missed exits (and units systemd gave up on) are crashes too.
