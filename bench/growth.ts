@@ -29,7 +29,7 @@ const HELP = `bun bench/growth.ts [options]
   --small-env K=V,…     more environment for the small size's instance, e.g. CACHE_MAX_ENTRIES=1000 to give
                         both sizes the same LRU hit ratio (default none)
   --large-env K=V,…     the same for the large size's instance
-  --pg-settings LIST    PostgreSQL settings, e.g. shared_buffers=2GB,max_wal_size=8GB (default: the embedded server's)
+  --pg-settings LIST    PostgreSQL settings, e.g. shared_buffers=2GB,max_wal_size=8GB on top of the quick start's (QUICK_START_SETTINGS in service/src/lib/embedded-postgres.ts)
   --pg-dir DIR          keep PostgreSQL's files in DIR and reuse datasets already filled there
   --source              run the service from source instead of the compiled binary
   --json FILE           result file (default bench/results/growth.json)

@@ -17,7 +17,7 @@ import * as stack from "./lib/stack.ts";
 const HELP = `bun bench/import.ts [options]
   --rows N              rows in the urls CSV (default 1000000)
   --rounds N            runs of each loader, alternating which goes first (default 3)
-  --pg-settings LIST    PostgreSQL settings, e.g. shared_buffers=2GB,max_wal_size=8GB (default: the embedded server's)
+  --pg-settings LIST    PostgreSQL settings, e.g. shared_buffers=2GB,max_wal_size=8GB on top of the quick start's (QUICK_START_SETTINGS in service/src/lib/embedded-postgres.ts)
   --pg-dir DIR          keep PostgreSQL's files in DIR
   --source              run linkfort from source instead of the compiled binary
   --json FILE           result file (default bench/results/import.json)`;

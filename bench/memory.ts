@@ -23,7 +23,7 @@ const HELP = `bun bench/memory.ts [options]
   --bound MB            RSS bound the runs are judged against (default 256)
   --smol                run the instance with \`bun --smol\` (source runs only: implies --source)
   --env K=V[,K=V]       more environment for the instance
-  --pg-settings LIST    PostgreSQL settings, e.g. shared_buffers=2GB,max_wal_size=8GB (default: the embedded server's)
+  --pg-settings LIST    PostgreSQL settings, e.g. shared_buffers=2GB,max_wal_size=8GB on top of the quick start's (QUICK_START_SETTINGS in service/src/lib/embedded-postgres.ts)
   --pg-dir DIR          keep PostgreSQL's files in DIR and reuse the dataset
   --source              run the service from source instead of the compiled binary
   --json FILE           result file (default bench/results/memory.json)`;

@@ -19,8 +19,8 @@ export interface Cluster {
 
 /**
  * BENCH_PG_ADMIN_URL (an existing server, used as it is configured), or embedded PostgreSQL in
- * `pgDir` (kept) or under `workDir` (deleted with it), restarted once with `settings` (ALTER
- * SYSTEM, e.g. shared_buffers=2GB) when given; without them the embedded server runs on its defaults.
+ * `pgDir` (kept) or under `workDir` (deleted with it), run with the quick start's settings
+ * (QUICK_START_SETTINGS) and `settings` on top, e.g. shared_buffers=2GB.
  */
 export async function startCluster(workDir: string, pgDir: string | undefined, settings: Record<string, string> = {}): Promise<Cluster> {
   const external = process.env.BENCH_PG_ADMIN_URL;
@@ -39,25 +39,9 @@ export async function startCluster(workDir: string, pgDir: string | undefined, s
   await mkdir(dir, { recursive: true });
   await chmod(dir, 0o755);
   const port = await freePort();
-  // Never ephemeral: a restart must keep the files (the work dir is deleted at the end anyway).
-  const start = () => startEmbeddedPostgres({ dir: join(dir, "data"), port, ephemeral: false, ownShutdown: true });
-  let pg = await start();
+  // Never ephemeral: the files are kept for --pg-dir (the work dir is deleted at the end anyway).
+  const pg = await startEmbeddedPostgres({ dir: join(dir, "data"), port, ephemeral: false, ownShutdown: true, settings });
   onCleanup(() => pg.stop());
-  const admin = postgres(pg.adminUrl, { max: 1, onnotice: () => {} });
-  let restart = false;
-  try {
-    await admin.unsafe("alter system reset all");
-    for (const [name, value] of Object.entries(settings)) await admin.unsafe(`alter system set ${name} = '${value.replaceAll("'", "''")}'`);
-    await admin.unsafe("select pg_reload_conf()");
-    const [row] = await admin<{ n: number }[]>`select count(*)::int as n from pg_settings where pending_restart`;
-    restart = row!.n > 0;
-  } finally {
-    await admin.end();
-  }
-  if (restart) {
-    await pg.stop();
-    pg = await start();
-  }
   return {
     async database(name) {
       await ensureDatabase(pg.adminUrl, name);

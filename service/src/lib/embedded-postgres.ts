@@ -23,7 +23,27 @@ export interface EmbeddedOptions {
   onLog?: (line: string) => void;
   /** The caller handles SIGINT/SIGTERM and calls stop() itself (see loadPackage). */
   ownShutdown?: boolean;
+  /** Server settings on top of QUICK_START_SETTINGS (benchmarks compare configurations). */
+  settings?: Record<string, string>;
 }
+
+/**
+ * What the quick start runs with beyond PostgreSQL's defaults. Each click writes index entries at
+ * random places in large tables (events by link and by owner, three rollups), and the first change
+ * to a page after a checkpoint logs the whole 8 KB page: on the defaults (a checkpoint every 1 GB
+ * of WAL) that was 15–17 KB of WAL per click at 10M events (docs/PERFORMANCE.md, bench/click-writes.ts).
+ * Rarer checkpoints and compressed page images cut that; the price is up to max_wal_size of
+ * pg_wal on disk and a longer crash recovery (bounded by the same WAL). Operators with their own
+ * server get the same advice in docs/CAPACITY_PLAN.md.
+ */
+export const QUICK_START_SETTINGS: Readonly<Record<string, string>> = {
+  max_connections: "300",
+  fsync: "on",
+  shared_buffers: "256MB",
+  max_wal_size: "4GB",
+  checkpoint_timeout: "15min",
+  wal_compression: "on",
+};
 
 const USER = "postgres";
 // Loopback only, and the quick start's own data: the password protects nothing but is required.
@@ -75,7 +95,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     // PostgreSQL refuses to run as root; as root, run it as the `postgres` system user.
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ["--encoding=UTF8", "--locale=C"],
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300", "-c", "fsync=on"],
+    // Flags win over ALTER SYSTEM and postgresql.conf, so these hold for a data dir made by an older version too.
+    postgresFlags: Object.entries({ ...QUICK_START_SETTINGS, ...opts.settings, listen_addresses: "127.0.0.1" }).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
     onLog: (m: unknown) => log(String(m)),
     onError: (m: unknown) => log(String(m)),
   });

@@ -1,0 +1,105 @@
+#!/usr/bin/env bun
+/**
+ * What one click costs PostgreSQL at a dataset's size: WAL bytes, full-page images and time per
+ * click, written by the consumer's own statement (clicks/repo.ts insertBatch) in the consumer's
+ * batch size, with url ids uniform over every link (like redirect-spread). Each measurement starts
+ * right after a CHECKPOINT, so every page is touched for the first time since it: the worst case
+ * of a checkpoint cycle, and the same for every run. Click ids are random (v4) or time-ordered
+ * (v7), alternating, so the two can be compared in one run; the clicks are taken out afterwards.
+ */
+import postgres from "postgres";
+import { parseArgs } from "./generate.ts";
+import { createClicksRepo } from "../service/src/clicks/repo.ts";
+import type { Click } from "../service/src/clicks/model.ts";
+import type { Sql } from "../service/src/db/client.ts";
+import { dataset, parseSettings, startCluster } from "./lib/databases.ts";
+import { resetClicks } from "./lib/data.ts";
+import { installExitHooks, runScript } from "./lib/procs.ts";
+import * as stack from "./lib/stack.ts";
+import { rm } from "node:fs/promises";
+
+const HELP = `bun bench/click-writes.ts [options]
+  --size L/E            links/events of the dataset (default 1000000/10000000)
+  --clicks N            clicks per measurement (default 100000)
+  --rounds N            measurements of each id kind, alternating (default 2)
+  --batch N             clicks per statement (default 500, the consumer's CLICK_STREAM_BATCH)
+  --pg-settings LIST    PostgreSQL settings on top of the embedded server's, e.g. wal_compression=off
+  --pg-dir DIR          keep PostgreSQL's files in DIR and reuse a dataset filled there (growth.ts fills the same)
+  --json FILE           result file (default bench/results/click-writes.json)`;
+
+const args = parseArgs(process.argv.slice(2));
+if (args.has("help")) { console.log(HELP); process.exit(0); }
+const [links, events] = (args.get("size") ?? "1000000/10000000").split("/").map(Number) as [number, number];
+const clicks = Number(args.get("clicks") ?? 100_000);
+const rounds = Number(args.get("rounds") ?? 2);
+const batch = Number(args.get("batch") ?? 500);
+const name = links >= 1_000_000 ? "linkfort_large" : "linkfort_small";
+const log = (line: string) => console.error(`[click-writes] ${line}`);
+
+type IdKind = "v4" | "v7";
+const newId: Record<IdKind, () => string> = { v4: () => crypto.randomUUID(), v7: () => Bun.randomUUIDv7() };
+
+interface WalStats { records: number; fpi: number; bytes: number }
+const walStats = async (sql: postgres.Sql): Promise<WalStats> => {
+  const [row] = await sql<{ records: string; fpi: string; bytes: string }[]>`select wal_records as records, wal_fpi as fpi, wal_bytes as bytes from pg_stat_wal`;
+  return { records: Number(row!.records), fpi: Number(row!.fpi), bytes: Number(row!.bytes) };
+};
+
+async function measure(sql: postgres.Sql, kind: IdKind) {
+  const repo = createClicksRepo(sql as unknown as Sql);
+  await sql`checkpoint`;
+  const before = await walStats(sql);
+  const started = performance.now();
+  let written = 0;
+  for (let done = 0; done < clicks; done += batch) {
+    const list: Click[] = Array.from({ length: Math.min(batch, clicks - done) }, () => {
+      const urlId = 1 + Math.floor(Math.random() * links);
+      return { id: newId[kind](), urlId, shortCode: `b${urlId}`, at: new Date(), referrer: "https://t.co/AbCdEf", userAgent: "curl/8.5.0", clientIp: "127.0.0.1" };
+    });
+    written += await repo.insertBatch(list);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const after = await walStats(sql);
+  return {
+    kind, written, seconds,
+    clicksPerSecond: Math.round(written / seconds),
+    walBytesPerClick: Math.round((after.bytes - before.bytes) / written),
+    fpiPerClick: Number(((after.fpi - before.fpi) / written).toFixed(2)),
+    recordsPerClick: Number(((after.records - before.records) / written).toFixed(1)),
+  };
+}
+
+async function main(): Promise<void> {
+  const dir = await stack.workDir();
+  const settings = parseSettings(args.get("pg-settings"));
+  const cluster = await startCluster(dir, args.get("pg-dir"), settings);
+  const cmd = await stack.buildLinkfort(dir, true);
+  const data = await dataset(cluster, cmd, name, { users: Math.max(1, Math.ceil(links / 100)), links, events }, log);
+  const sql = postgres(data.url, { max: 1, onnotice: () => {} });
+  const results = [];
+  try {
+    const [shown] = await sql<{ s: string }[]>`select string_agg(name || '=' || setting || coalesce(unit, ''), ', ' order by name) as s from pg_settings
+      where name in ('shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'wal_compression', 'full_page_writes')`;
+    log(`settings: ${shown!.s}`);
+    for (let r = 0; r < rounds; r++) {
+      for (const kind of (r % 2 === 0 ? ["v4", "v7"] : ["v7", "v4"]) as IdKind[]) {
+        const result = await measure(sql, kind);
+        log(JSON.stringify(result));
+        results.push(result);
+        await resetClicks(sql, data.fill);
+      }
+    }
+  } finally {
+    await sql.end();
+    await rm(dir, { recursive: true, force: true });
+  }
+  console.log("| ids | clicks/s (1 connection) | WAL bytes/click | full-page images/click | WAL records/click |");
+  console.log("|---|---|---|---|---|");
+  for (const r of results) console.log(`| ${r.kind} | ${r.clicksPerSecond} | ${r.walBytesPerClick} | ${r.fpiPerClick} | ${r.recordsPerClick} |`);
+  const file = args.get("json") ?? "bench/results/click-writes.json";
+  await Bun.write(file, JSON.stringify({ size: { links, events }, clicks, batch, settings, results }, null, 2));
+  log(`JSON: ${file}`);
+}
+
+installExitHooks();
+await runScript(main, log);
