@@ -51,4 +51,4 @@ try {
 afterAll(async () => {
   await embedded?.stop().catch(() => {});
   if (dataDir) await rm(dataDir, { recursive: true, force: true }).catch(() => {});
-});
+}, 30_000); // a PostgreSQL shutdown checkpoint outlasts the 5 s default on a loaded machine

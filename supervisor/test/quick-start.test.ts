@@ -18,7 +18,7 @@ import { skipWithoutCaddy } from "./tools.ts";
 const cleanup: (() => Promise<void>)[] = [];
 afterAll(async () => {
   for (const step of cleanup.reverse()) await step().catch(() => {});
-});
+}, 30_000); // removing a PostgreSQL data dir and reaping processes outlasts the 5 s default on a loaded machine
 
 /** Kills whatever a failed test left, by PID. */
 function reap(sup: SupervisorProcess, pids: () => number[]) {
