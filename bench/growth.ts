@@ -17,6 +17,7 @@ import { explainReads } from "./lib/explain.ts";
 import { runLoad, type LoadResult, type Tool } from "./lib/load.ts";
 import { cpuSeconds, installExitHooks, onCleanup, rssMb, runScript } from "./lib/procs.ts";
 import * as stack from "./lib/stack.ts";
+import { waitStreamDrained } from "./lib/stream.ts";
 
 const HELP = `bun bench/growth.ts [options]
   --small L/E           links/events of the small dataset (default 10000/100000)
@@ -26,6 +27,8 @@ const HELP = `bun bench/growth.ts [options]
   --duration S          seconds per measurement, after a 2 s warm-up (default 10)
   --connections N       concurrent connections (default 50)
   --tool T              autocannon (default) or wrk
+  --rate N              offered load in req/s, the same for both sizes (autocannon only; default: as fast as
+                        the instance answers, where p99 measures queueing at each size's own capacity)
   --small-env K=V,…     more environment for the small size's instance, e.g. CACHE_MAX_ENTRIES=1000 to give
                         both sizes the same LRU hit ratio (default none)
   --large-env K=V,…     the same for the large size's instance
@@ -47,6 +50,7 @@ const rounds = Number(args.get("rounds") ?? 3);
 const duration = Number(args.get("duration") ?? 10);
 const connections = Number(args.get("connections") ?? 50);
 const tool = (args.get("tool") ?? "autocannon") as Tool;
+const rate = args.has("rate") ? Number(args.get("rate")) : undefined;
 const jsonPath = args.get("json") ?? join(stack.ROOT, "bench/results/growth.json");
 // Reads first: the redirects add clicks (events, rollups of the fill day), the reads then see them.
 const ALL_SCENARIOS = ["events", "stats", "redirect-spread"] as const;
@@ -61,7 +65,7 @@ const log = (line: string) => process.stderr.write(`[growth] ${line}\n`);
 installExitHooks();
 
 type SizeName = keyof typeof sizes;
-interface Sample extends LoadResult { round: number; rssMb: number; serverCpu: number; pgConnections: number }
+interface Sample extends LoadResult { round: number; rssMb: number; serverCpu: number; pgConnections: number; drainS: number }
 
 /** Runs `work` while counting the database's sessions every second (the instance's pool in use). */
 async function sampleConnections<T>(url: string, work: () => Promise<T>): Promise<{ result: T; max: number }> {
@@ -106,9 +110,9 @@ async function main(): Promise<void> {
   const out: Record<string, unknown> = {
     commit: (await Bun.$`git -C ${stack.ROOT} log --oneline -1`.quiet().text()).trim(),
     startedAt: new Date().toISOString(), loadBefore: (await Bun.file("/proc/loadavg").text()).trim(),
-    sizes, rounds, duration, connections, tool, extraEnv, pgSettings,
+    sizes, rounds, duration, connections, tool, rate, extraEnv, pgSettings,
   };
-  const targets = {} as Record<SizeName, { base: string; key: string; pid: number; files: Awaited<ReturnType<typeof pathFiles>>; url: string; range: { from: string; to: string } }>;
+  const targets = {} as Record<SizeName, { base: string; key: string; pid: number; files: Awaited<ReturnType<typeof pathFiles>>; url: string; redisUrl: string; range: { from: string; to: string } }>;
   const fills: Record<string, number> = {};
   for (const name of ["small", "large"] as const) {
     const data = await dataset(cluster, cmd, `linkfort_${name}`, sizes[name], log);
@@ -118,7 +122,7 @@ async function main(): Promise<void> {
     const env = { DATABASE_URL: data.url, REDIS_URL: redisUrl, ACCESS_LOG: "false", LOG_LEVEL: "warn", RATE_LIMITS: "false", ...extraEnv[name] };
     const { children, ports } = await stack.startInstances(cmd, 1, env);
     const range = generatedRange(data.fill.day);
-    targets[name] = { base: `http://127.0.0.1:${ports[0]}`, key: data.key, pid: children[0]!.pid, files: await pathFiles(dir, name, sizes[name], range), url: data.url, range };
+    targets[name] = { base: `http://127.0.0.1:${ports[0]}`, key: data.key, pid: children[0]!.pid, files: await pathFiles(dir, name, sizes[name], range), url: data.url, redisUrl, range };
   }
   out.fillSeconds = fills;
 
@@ -149,16 +153,21 @@ async function main(): Promise<void> {
       for (const name of order) {
         const t = targets[name];
         const redirect = scenario === "redirect-spread";
-        const spec = { url: t.base, connections, duration, pathsFile: t.files[scenario], createRatio: 0, users: 1, threads: 1, ...(redirect ? {} : { key: t.key }) };
+        const spec = { url: t.base, connections, duration, pathsFile: t.files[scenario], createRatio: 0, users: 1, threads: 1, ...(rate ? { rate } : {}), ...(redirect ? {} : { key: t.key }) };
         const expected = new Set([redirect ? 302 : 200]);
+        // Clicks left unwritten by an earlier measurement (either size: they share the cores and
+        // the PostgreSQL server) would otherwise be written during this one.
+        for (const size of ["small", "large"] as const) await waitStreamDrained(targets[size].redisUrl);
         await runLoad(tool, { ...spec, duration: 2 }, expected);
         const cpu0 = cpuSeconds(t.pid);
         const started = performance.now();
         const sessions = await sampleConnections(t.url, () => runLoad(tool, spec, expected));
         const r = sessions.result;
         const serverCpu = (cpuSeconds(t.pid) - cpu0) / ((performance.now() - started) / 1000);
-        samples[scenario]![name].push({ ...r, round, rssMb: rssMb(t.pid), serverCpu, pgConnections: sessions.max });
-        log(`${scenario} ${name} round ${round}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, unexpected ${r.unexpected}, errors ${r.errors}, srv cpu ${serverCpu.toFixed(2)}, pg connections ≤ ${sessions.max}`);
+        // How long the consumer took to write this measurement's clicks after it: the ingest cost at this size.
+        const drainS = await waitStreamDrained(t.redisUrl, 900_000);
+        samples[scenario]![name].push({ ...r, round, rssMb: rssMb(t.pid), serverCpu, pgConnections: sessions.max, drainS });
+        log(`${scenario} ${name} round ${round}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, unexpected ${r.unexpected}, errors ${r.errors}, srv cpu ${serverCpu.toFixed(2)}, pg connections ≤ ${sessions.max}, clicks drained in ${drainS.toFixed(1)} s`);
         if (r.unexpected > 0 || r.errors > 0) throw new Error(`${scenario} on ${name}: ${r.unexpected} unexpected statuses, ${r.errors} errors`);
       }
     }

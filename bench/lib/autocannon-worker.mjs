@@ -24,6 +24,7 @@ const statuses = {};
 const instance = autocannon({
   url: spec.url, connections: spec.connections, duration: spec.duration, pipelining: 1,
   requests: [{ setupRequest }], timeout: 10,
+  ...(spec.rate ? { overallRate: spec.rate } : {}),
 });
 instance.on("response", (_client, status) => { statuses[status] = (statuses[status] ?? 0) + 1; });
 instance.on("done", (r) => {

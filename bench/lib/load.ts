@@ -22,6 +22,8 @@ export interface LoadSpec {
   users: number;
   /** wrk threads (autocannon is always one thread). */
   threads: number;
+  /** Offered load in requests/s over all connections (autocannon only); unset: as fast as the server answers. */
+  rate?: number;
 }
 
 export interface LoadResult {
@@ -66,6 +68,7 @@ async function autocannon(spec: LoadSpec, expected: Set<number>): Promise<LoadRe
 }
 
 async function wrk(spec: LoadSpec): Promise<LoadResult> {
+  if (spec.rate) throw new Error("wrk cannot hold a fixed request rate; use autocannon for --rate");
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "", WRK_PATHS: spec.pathsFile ?? "", WRK_PATH: spec.path ?? "/", WRK_404: spec.random404 ? "1" : "0",
     WRK_CREATE: String(spec.createRatio), WRK_KEY: spec.key ?? "", WRK_USERS: String(spec.users),
