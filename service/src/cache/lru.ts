@@ -1,7 +1,5 @@
-/**
- * The in-process tier: a bounded LRU with a TTL per entry. A Map keeps insertion order, so
- * re-inserting on a hit makes the first key the least recently used one, and eviction is O(1).
- */
+/** The in-process tier: a bounded LRU (lib/lru.ts) with a TTL per entry. */
+import { LruMap } from "../lib/lru.ts";
 
 interface Entry<V> {
   value: V;
@@ -16,7 +14,7 @@ export interface LruOptions {
 }
 
 export function createLru<V>(opts: LruOptions) {
-  const entries = new Map<string, Entry<V>>();
+  const entries = new LruMap<Entry<V>>(opts.maxEntries);
   const now = opts.now ?? Date.now;
 
   return {
@@ -28,19 +26,11 @@ export function createLru<V>(opts: LruOptions) {
         entries.delete(key);
         return undefined;
       }
-      entries.delete(key);
-      entries.set(key, entry);
       return entry.value;
     },
 
     set(key: string, value: V, ttlMs: number): void {
-      entries.delete(key);
       entries.set(key, { value, expiresAt: now() + ttlMs });
-      if (entries.size > opts.maxEntries) {
-        // Only one insert happened, so one eviction restores the bound.
-        const oldest = entries.keys().next();
-        if (!oldest.done) entries.delete(oldest.value);
-      }
     },
 
     delete(key: string): void {

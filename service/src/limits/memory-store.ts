@@ -3,25 +3,8 @@
  * own (N instances allow up to N × the budget), which is the price of never failing a request
  * on the limiter. Memory is bounded: arrival times and strikes live in LRU maps.
  */
+import { LruMap } from "../lib/lru.ts";
 import { allowedResult, gcra, limitedResult, type Bucket, type HitResult, type LimitStore, type Strike, type StrikeRule } from "./store.ts";
-
-/** A Map used as an LRU: reads move an entry to the end, inserts past `max` drop the oldest. */
-export class Lru<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly max: number) {}
-  get(key: string): V | undefined {
-    const value = this.map.get(key);
-    if (value !== undefined) { this.map.delete(key); this.map.set(key, value); }
-    return value;
-  }
-  set(key: string, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
-  }
-  delete(key: string): void { this.map.delete(key); }
-  get size(): number { return this.map.size; }
-}
 
 interface StrikeState { last: number; count: number; since: number }
 
@@ -34,8 +17,8 @@ export interface MemoryStore extends LimitStore {
 }
 
 export function createMemoryStore(maxSubjects: number): MemoryStore {
-  const tats = new Lru<number>(maxSubjects);
-  const strikes = new Lru<StrikeState>(maxSubjects);
+  const tats = new LruMap<number>(maxSubjects);
+  const strikes = new LruMap<StrikeState>(maxSubjects);
   let bans = new Map<string, number | null>();
 
   function strike(subject: string, now: number, rule: StrikeRule): Strike {
