@@ -25,6 +25,8 @@ const HELP = `bun bench/click-writes.ts [options]
   --batch N             clicks per statement (default 500, the consumer's CLICK_STREAM_BATCH)
   --pg-settings LIST    PostgreSQL settings on top of the embedded server's, e.g. wal_compression=off
   --pg-dir DIR          keep PostgreSQL's files in DIR and reuse a dataset filled there (growth.ts fills the same)
+  --without-fks         drop the click tables' foreign keys for the measurement (what their checks cost);
+                        they are added back and validated afterwards
   --json FILE           result file (default bench/results/click-writes.json)`;
 
 const args = parseArgs(process.argv.slice(2));
@@ -69,6 +71,39 @@ async function measure(sql: postgres.Sql, kind: IdKind) {
   };
 }
 
+/** The foreign keys a click's insert checks (events → urls, users; each rollup → urls). */
+const CLICK_TABLES = ["events", "click_daily", "click_referrers", "click_agents"];
+
+/** Drops them; returns what puts them back (NOT VALID first, so the re-add does not lock for a scan, then validated). */
+async function dropClickForeignKeys(sql: postgres.Sql): Promise<() => Promise<void>> {
+  const fks = await sql<{ table: string; name: string; def: string }[]>`
+    select conrelid::regclass::text as table, conname as name, pg_get_constraintdef(oid) as def from pg_constraint
+    where contype = 'f' and conrelid::regclass::text in ${sql(CLICK_TABLES)}`;
+  for (const fk of fks) await sql.unsafe(`alter table ${fk.table} drop constraint ${fk.name}`);
+  log(`dropped ${fks.length} foreign keys: ${fks.map((fk) => fk.name).join(", ")}`);
+  return async () => {
+    for (const fk of fks) {
+      await sql.unsafe(`alter table ${fk.table} add constraint ${fk.name} ${fk.def} not valid`);
+      await sql.unsafe(`alter table ${fk.table} validate constraint ${fk.name}`);
+    }
+    log(`restored and validated ${fks.length} foreign keys`);
+  };
+}
+
+/** Each id kind `rounds` times, alternating which goes first; the clicks are taken out after each. */
+async function measureRounds(sql: postgres.Sql, fill: Parameters<typeof resetClicks>[1]) {
+  const results = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const kind of (r % 2 === 0 ? ["v4", "v7"] : ["v7", "v4"]) as IdKind[]) {
+      const result = await measure(sql, kind);
+      log(JSON.stringify(result));
+      results.push(result);
+      await resetClicks(sql, fill);
+    }
+  }
+  return results;
+}
+
 async function main(): Promise<void> {
   const dir = await stack.workDir();
   const settings = parseSettings(args.get("pg-settings"));
@@ -78,16 +113,14 @@ async function main(): Promise<void> {
   const sql = postgres(data.url, { max: 1, onnotice: () => {} });
   const results = [];
   try {
-    const [shown] = await sql<{ s: string }[]>`select string_agg(name || '=' || setting || coalesce(unit, ''), ', ' order by name) as s from pg_settings
+    const [shown] = await sql<{ s: string }[]>`select string_agg(name || '=' || current_setting(name), ', ' order by name) as s from pg_settings
       where name in ('shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'wal_compression', 'full_page_writes')`;
     log(`settings: ${shown!.s}`);
-    for (let r = 0; r < rounds; r++) {
-      for (const kind of (r % 2 === 0 ? ["v4", "v7"] : ["v7", "v4"]) as IdKind[]) {
-        const result = await measure(sql, kind);
-        log(JSON.stringify(result));
-        results.push(result);
-        await resetClicks(sql, data.fill);
-      }
+    const restoreForeignKeys = args.has("without-fks") ? await dropClickForeignKeys(sql) : undefined;
+    try {
+      results.push(...(await measureRounds(sql, data.fill)));
+    } finally {
+      await restoreForeignKeys?.();
     }
   } finally {
     await sql.end();
@@ -97,7 +130,7 @@ async function main(): Promise<void> {
   console.log("|---|---|---|---|---|");
   for (const r of results) console.log(`| ${r.kind} | ${r.clicksPerSecond} | ${r.walBytesPerClick} | ${r.fpiPerClick} | ${r.recordsPerClick} |`);
   const file = args.get("json") ?? "bench/results/click-writes.json";
-  await Bun.write(file, JSON.stringify({ size: { links, events }, clicks, batch, settings, results }, null, 2));
+  await Bun.write(file, JSON.stringify({ size: { links, events }, clicks, batch, settings, withoutForeignKeys: args.has("without-fks"), results }, null, 2));
   log(`JSON: ${file}`);
 }
 
