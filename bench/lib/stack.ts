@@ -7,6 +7,7 @@ import { chmod, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEmbeddedPostgres, ensureDatabase } from "../../service/src/lib/embedded-postgres.ts";
+import { INSTANCE_RUNTIME_ENV } from "../../service/src/lib/runtime-env.ts";
 import { freePort, onCleanup, spawnChild, waitHttp, type Child } from "./procs.ts";
 
 export const ROOT = join(import.meta.dir, "../..");
@@ -82,7 +83,7 @@ export async function startInstances(cmd: string[], n: number, env: Record<strin
   for (let i = 0; i < n; i++) {
     const port = await freePort();
     const child = spawnChild(`linkfort-${i + 1}`, [...cmd, "serve"], {
-      env: { HOST: "127.0.0.1", PORT: String(port), EXIT_WITH_STDIN: "true", ...env },
+      env: { ...INSTANCE_RUNTIME_ENV, HOST: "127.0.0.1", PORT: String(port), EXIT_WITH_STDIN: "true", ...env },
       quiet: process.env.BENCH_VERBOSE !== "1",
     });
     children.push(child);

@@ -4,6 +4,7 @@
  * printed, because the issue asks how long detection and restart took.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { INSTANCE_RUNTIME_ENV } from "../../service/src/lib/runtime-env.ts";
 import { alertKeys } from "../src/watch/transitions.ts";
 import { startFleet, type Fleet } from "./fleet.ts";
 import { alive, isReady, processState, waitFor } from "./processes.ts";
@@ -37,6 +38,10 @@ describe("watcher", () => {
     const newPid = await replaced(fleet, port, oldPid, 5_000);
     const ms = performance.now() - t0;
     console.log(`[timing] kill -9 → new instance ready: ${ms.toFixed(0)} ms`);
+    // The replacement runs with the instance runtime environment too (the GC's RAM hint), and an
+    // operator's own value wins: the fleet sets none, so it is the default.
+    const environ = (await Bun.file(`/proc/${newPid}/environ`).text()).split("\0");
+    expect(environ).toContain(`BUN_JSC_forceRAMSize=${INSTANCE_RUNTIME_ENV.BUN_JSC_forceRAMSize}`);
 
     expect(newPid).not.toBe(oldPid);
     expect(ms).toBeLessThan(5_000);

@@ -7,6 +7,7 @@
 import type { Subprocess } from "bun";
 import type { Logger, LogLevel } from "../../../service/src/lib/logger.ts";
 import type { ExitEvent, InstanceInfo, RestartOptions, Runner } from "./runner.ts";
+import { INSTANCE_RUNTIME_ENV } from "../../../service/src/lib/runtime-env.ts";
 
 export interface ProcessRunnerOptions {
   /** argv that runs one instance, e.g. ["dist/linkfort", "serve"]; settings go in the environment. */
@@ -51,7 +52,7 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner {
   let closed = false;
 
   const envFor = (port: number): Record<string, string> => {
-    const env: Record<string, string> = {};
+    const env: Record<string, string> = { ...INSTANCE_RUNTIME_ENV };
     for (const [k, v] of Object.entries(opts.baseEnv)) if (v !== undefined) env[k] = v;
     Object.assign(env, {
       PORT: String(opts.listenPort?.(port) ?? port),
