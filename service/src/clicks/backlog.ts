@@ -7,6 +7,7 @@
  */
 import type Redis from "ioredis";
 import type { Metrics } from "../metrics.ts";
+import { betweenRounds } from "./between-rounds.ts";
 
 export interface BacklogOptions {
   /** The command connection (never blocked, short timeout), not the consumer's blocking one. */
@@ -40,9 +41,7 @@ const addedAtMs = (id: string) => Number(id.slice(0, id.indexOf("-")));
 
 export function createBacklogGauges(opts: BacklogOptions) {
   const { redis, metrics, key, group } = opts;
-  const everyMs = opts.everyMs ?? 1_000;
   const now = opts.now ?? Date.now;
-  let lastAt = -Infinity;
 
   async function read(): Promise<BacklogReading> {
     const [summary, groups] = await Promise.all([
@@ -68,21 +67,14 @@ export function createBacklogGauges(opts: BacklogOptions) {
     else lag.remove();
   }
 
-  /** Takes a reading now and shows it; null (gauges removed) when Redis could not answer. */
-  async function runOnce(): Promise<BacklogReading | null> {
-    lastAt = now();
+  /** Takes a reading and shows it; null (gauges removed) when Redis could not answer. */
+  async function readAndShow(): Promise<BacklogReading | null> {
     const reading = await read().catch(() => null);
     show(reading);
     return reading;
   }
 
-  return {
-    runOnce,
-    /** What the loop calls after each round: a reading when `everyMs` has passed since the last. */
-    async maybeRun(): Promise<void> {
-      if (now() - lastAt >= everyMs) await runOnce();
-    },
-  };
+  return betweenRounds(readAndShow, opts.everyMs ?? 1_000, now);
 }
 
 export type BacklogGauges = ReturnType<typeof createBacklogGauges>;

@@ -25,6 +25,7 @@ import type Redis from "ioredis";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { luaScript } from "../redis.ts";
+import { betweenRounds } from "./between-rounds.ts";
 
 // KEYS[1]: the stream. Returns how many entries XTRIM deleted. Ids are compared as two numbers
 // (ms, seq): exact in Lua's doubles for ids Redis makes with '*' (ms below 2^53, seq small).
@@ -71,14 +72,10 @@ export interface StreamTrimmerOptions {
 
 export function createStreamTrimmer(opts: StreamTrimmerOptions) {
   const { redis, metrics, logger, key } = opts;
-  const everyMs = opts.everyMs ?? 1_000;
-  const now = opts.now ?? Date.now;
-  let lastAt = -Infinity;
   let failing = false;
 
-  /** One trim now: the entries deleted, or null when Redis could not do it (logged once per outage). */
-  async function runOnce(): Promise<number | null> {
-    lastAt = now();
+  /** One trim: the entries deleted, or null when Redis could not do it (logged once per outage). */
+  async function trim(): Promise<number | null> {
     try {
       const trimmed = await trimAcknowledged(redis, key);
       metrics.clickStreamTrimmed.inc(trimmed);
@@ -92,13 +89,7 @@ export function createStreamTrimmer(opts: StreamTrimmerOptions) {
     }
   }
 
-  return {
-    runOnce,
-    /** What the loop calls after each round: a trim when `everyMs` has passed since the last. */
-    async maybeRun(): Promise<void> {
-      if (now() - lastAt >= everyMs) await runOnce();
-    },
-  };
+  return betweenRounds(trim, opts.everyMs ?? 1_000, opts.now ?? Date.now);
 }
 
 export type StreamTrimmer = ReturnType<typeof createStreamTrimmer>;
