@@ -10,6 +10,7 @@ import { chmod, cp, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promi
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { serviceSettings } from "../../service/src/config.ts";
+import { INSTANCE_RUNTIME_ENV } from "../../service/src/lib/runtime-env.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const inCi = process.env.CI === "true";
@@ -104,6 +105,8 @@ describe.skipIf(!tools.systemdAnalyze && !inCi)("systemd units", () => {
     expect(seconds(s.get("TimeoutStopSec")![0]!)).toBeGreaterThan(drain);
     // Bun's JIT needs writable+executable memory.
     expect(s.has("MemoryDenyWriteExecute")).toBe(false);
+    // The same runtime environment the quick start's instances get (service/src/lib/runtime-env.ts).
+    expect(s.get("Environment")).toEqual(Object.entries(INSTANCE_RUNTIME_ENV).map(([k, v]) => `${k}=${v}`));
   });
 
   test("the supervisor unit matches the deployment contract", async () => {
