@@ -86,7 +86,11 @@ export function createLimits(opts: LimitsOptions) {
     const [kind, ...rest] = subject.split(":");
     const id = rest.join(":");
     const banKind: BanKind = kind === "key" ? "key" : "ip";
-    const prior = await opts.repo.countTemporary(banKind, id).catch(() => 0);
+    // Without PostgreSQL the earlier bans are unknown: the lighter ban, never a permanent one on a guess.
+    const prior = await opts.repo.countTemporary(banKind, id).catch((error: unknown) => {
+      opts.logger.warn("earlier bans unknown (postgres); issuing a temporary ban", { subject, error });
+      return 0;
+    });
     const level = prior >= opts.banPermanentAfter ? 2 : 1;
     const until = level === 1 ? at + opts.banDurationMs : null;
     await opts.repo.insert({ subject: id, kind: banKind, level, reason, until: until === null ? null : new Date(until) }, new Date(at))
