@@ -3,6 +3,7 @@
  * again are a real outage and recovery (same port, empty data: nothing is persisted).
  */
 import type { Subprocess } from "bun";
+import Redis from "ioredis";
 import { freePort } from "./ports.ts";
 
 export interface TestRedis {
@@ -42,4 +43,18 @@ export async function startRedis(): Promise<TestRedis> {
   };
   await redis.start();
   return redis;
+}
+
+/**
+ * A client that fails like the service's command connection (src/redis.ts) while Redis is down:
+ * at once (no offline queue, no retries, 250 ms timeout), reconnecting every 50 ms.
+ */
+export function failFastClient(url: string, extra: { username?: string; password?: string } = {}): Redis {
+  return new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 250, retryStrategy: () => 50, ...extra })
+    .on("error", () => {});
+}
+
+/** Resolves once `client` is connected (after a start, or a restart of the server). */
+export async function waitReady(client: Redis): Promise<void> {
+  while (client.status !== "ready") await Bun.sleep(10);
 }

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import Redis from "ioredis";
+import type Redis from "ioredis";
 import type { Gauge } from "prom-client";
 import { testApp, type TestApp } from "../../test/harness.ts";
-import { startRedis, type TestRedis } from "../../test/redis.ts";
+import { failFastClient, startRedis, waitReady, type TestRedis } from "../../test/redis.ts";
 import { silentLogger } from "../lib/logger.ts";
 import { createMetrics } from "../metrics.ts";
 import { createBacklogGauges, lagOf } from "./backlog.ts";
@@ -14,24 +14,15 @@ const GROUP = "linkfort";
 let redis: TestRedis;
 let client: Redis;
 
-// Same failure behaviour as the service's command connection (redis.ts): fail at once while down.
-const connect = (url: string, extra: { username?: string; password?: string } = {}) =>
-  new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 250, retryStrategy: () => 50, ...extra })
-    .on("error", () => {});
-
 beforeAll(async () => {
   redis = await startRedis();
-  client = connect(redis.url);
+  client = failFastClient(redis.url);
   await waitReady(client);
 });
 afterAll(async () => {
   client.disconnect();
   await redis.stop();
 });
-
-async function waitReady(c: Redis): Promise<void> {
-  while (c.status !== "ready") await Bun.sleep(10);
-}
 
 /** The gauge's value, or undefined when it exports no sample. */
 const valueOf = async (gauge: Gauge) => (await gauge.get()).values[0]?.value;
@@ -106,7 +97,7 @@ describe("click stream backlog gauges", () => {
 describe("Redis outage", () => {
   test("a reading while Redis is down removes the gauges; the next one after recovery shows them again", async () => {
     const own = await startRedis();
-    const c = connect(own.url);
+    const c = failFastClient(own.url);
     try {
       await waitReady(c);
       const metrics = createMetrics();
@@ -178,7 +169,7 @@ describe("the consumer loop", () => {
 
   test("keeps consuming when the backlog cannot be read (an ACL refuses XPENDING and XINFO); the gauges stay absent", async () => {
     await client.call("ACL", "SETUSER", "no-backlog", "on", ">secret", "~*", "&*", "+@all", "-xpending", "-xinfo");
-    const limited = connect(redis.url, { username: "no-backlog", password: "secret" });
+    const limited = failFastClient(redis.url, { username: "no-backlog", password: "secret" });
     await waitReady(limited);
     await expect(limited.call("XPENDING", "b:acl", GROUP)).rejects.toThrow(/NOPERM/);
     const before = await clickedEvents();

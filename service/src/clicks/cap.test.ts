@@ -61,7 +61,6 @@ describe("the stream cap under overload", () => {
     // Batches at 0, 20 and 40 entries were taken; from 60 on every batch was refused whole.
     const inStream = await client.xlen(key);
     expect(inStream).toBe(60);
-    expect(inStream).toBeLessThan(CAP + PER_TURN);
     expect(buffered.held()).toBe(clicks.length - inStream);
     expect(await fallbacks(metrics)).toEqual({ unavailable: 0, full: clicks.length - inStream });
     expect((await metrics.clicksRecorded.get()).values[0]?.value).toBe(clicks.length);

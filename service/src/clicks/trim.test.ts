@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import Redis from "ioredis";
+import type Redis from "ioredis";
 import { testApp, type TestApp } from "../../test/harness.ts";
-import { startRedis, type TestRedis } from "../../test/redis.ts";
+import { failFastClient, startRedis, waitReady, type TestRedis } from "../../test/redis.ts";
 import { createLogger, silentLogger } from "../lib/logger.ts";
 import { createMetrics } from "../metrics.ts";
 import { createClickConsumer } from "./consumer.ts";
@@ -12,17 +12,9 @@ import { createStreamTrimmer, trimAcknowledged } from "./trim.ts";
 let redis: TestRedis;
 let client: Redis;
 
-// Same failure behaviour as the service's command connection (redis.ts): fail at once while down.
-const connect = (url: string) =>
-  new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 250, retryStrategy: () => 50 }).on("error", () => {});
-
-async function waitReady(c: Redis): Promise<void> {
-  while (c.status !== "ready") await Bun.sleep(10);
-}
-
 beforeAll(async () => {
   redis = await startRedis();
-  client = connect(redis.url);
+  client = failFastClient(redis.url);
   await waitReady(client);
 });
 afterAll(async () => {
@@ -137,7 +129,7 @@ describe("the trimmer the consumer loop runs", () => {
 
   test("never throws while Redis is down: it logs once, counts nothing, and trims again after recovery", async () => {
     const own = await startRedis();
-    const c = connect(own.url);
+    const c = failFastClient(own.url);
     const lines: string[] = [];
     const logger = createLogger("info", {}, (line) => lines.push((JSON.parse(line) as { msg: string }).msg));
     try {
