@@ -40,7 +40,7 @@ export async function startCluster(workDir: string, pgDir: string | undefined, s
   await chmod(dir, 0o755);
   const port = await freePort();
   // Never ephemeral: the files are kept for --pg-dir (the work dir is deleted at the end anyway).
-  const pg = await startEmbeddedPostgres({ dir: join(dir, "data"), port, ephemeral: false, ownShutdown: true, settings });
+  const pg = await startEmbeddedPostgres({ dir: join(dir, "data"), port, ephemeral: false, settings });
   onCleanup(() => pg.stop());
   return {
     async database(name) {

@@ -29,7 +29,7 @@ export async function workDir(): Promise<string> {
 export async function startPostgres(dir: string): Promise<string> {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
   const port = await freePort();
-  const pg = await startEmbeddedPostgres({ dir: join(dir, "pg"), port, ephemeral: true, ownShutdown: true });
+  const pg = await startEmbeddedPostgres({ dir: join(dir, "pg"), port, ephemeral: true });
   onCleanup(() => pg.stop());
   await ensureDatabase(pg.adminUrl, "linkfort_bench");
   return pg.urlFor("linkfort_bench");

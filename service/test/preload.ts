@@ -19,9 +19,7 @@ let dataDir: string | undefined;
 
 async function adminUrl(): Promise<string> {
   if (process.env.TEST_DATABASE_URL) return process.env.TEST_DATABASE_URL;
-  // /tmp is world-traversable, so the postgres system user can reach it when we run as root.
   dataDir = await mkdtemp(join(tmpdir(), "linkfort-test-pg-"));
-  await import("node:fs/promises").then((fs) => fs.chmod(dataDir!, 0o755));
   embedded = await startEmbeddedPostgres({ dir: join(dataDir, "db"), port: await freePort(), ephemeral: true });
   return embedded.adminUrl;
 }

@@ -26,6 +26,8 @@ export interface DaemonOptions {
   /** The supervisor's environment (main.ts): instances and Caddy start from it. */
   env: Record<string, string | undefined>;
   logger: Logger;
+  /** Aborted by SIGINT/SIGTERM while starting: stop what already runs and reject. */
+  signal?: AbortSignal;
   /** Where instance and Caddy output goes (default "inherit": the first admin key shows in the terminal). */
   output?: "inherit" | "ignore";
 }
@@ -78,8 +80,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     parts.push({ name: "alerts", stop: () => alerter.stop() });
 
     if (config.runner === "systemd" && !config.databaseUrl) throw new Error("DATABASE_URL is required with SUPERVISOR_RUNNER=systemd (backups need it)");
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, port: config.embeddedPgPort, logger });
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, port: config.embeddedPgPort, logger, signal: opts.signal });
     parts.push({ name: "database", stop: () => database.stop() });
+    opts.signal?.throwIfAborted();
 
     const backups = createBackups({ config, databaseUrl: database.url, alerter, metrics, logger });
     backups.start();
@@ -91,6 +94,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const { runner } = instances;
     parts.push({ name: "instances", stop: () => runner.close() });
     for (const port of config.ports) await runner.start(port);
+    opts.signal?.throwIfAborted();
 
     const watcher = createWatcher({ ports: config.ports, runner, alerter, metrics, logger, ...watchSettings(config), readyUrl: instances.readyUrl });
     const watching = new AbortController();

@@ -14,8 +14,8 @@ export interface SupervisedDatabase {
   embedded: boolean;
 }
 
-export async function openDatabase(opts: { url?: string; dataDir: string; port: number; logger: Logger }): Promise<SupervisedDatabase> {
+export async function openDatabase(opts: { url?: string; dataDir: string; port: number; logger: Logger; signal?: AbortSignal }): Promise<SupervisedDatabase> {
   if (opts.url) return { url: opts.url, stop: async () => {}, embedded: false };
-  const db = await openEmbeddedDatabase({ dataDir: opts.dataDir, port: opts.port, logger: opts.logger });
+  const db = await openEmbeddedDatabase({ dataDir: opts.dataDir, port: opts.port, logger: opts.logger, signal: opts.signal });
   return { url: db.url, stop: db.release, embedded: db.owned };
 }

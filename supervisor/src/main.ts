@@ -39,17 +39,22 @@ const fail = (message: string, code = 2): never => {
 
 /** Runs the daemon in this process until SIGINT/SIGTERM (or stdin closing, under `run`). */
 async function daemon(config: SupervisorConfig, logger: Logger, exitWithStdin: boolean): Promise<void> {
-  let signalled: string | undefined;
-  let stop = (reason: string) => { signalled ??= reason; };
+  // A signal while the parts start aborts the start: what already runs stops in order, and a
+  // PostgreSQL that is still starting is stopped too. No state ignores SIGTERM.
+  const starting = new AbortController();
+  let stop = (reason: string) => starting.abort(reason);
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
   if (exitWithStdin) void stdinClosed().then(() => stop("stdin closed"));
   try {
-    const running = await startDaemon({ config, env: process.env, logger });
+    const running = await startDaemon({ config, env: process.env, logger, signal: starting.signal });
     stop = (reason) => { void running.stop(reason).then(() => process.exit(0), () => process.exit(1)); };
-    // A signal that came while the parts were starting: stop now that they can be stopped in order.
-    if (signalled) stop(signalled);
   } catch (error) {
+    if (starting.signal.aborted) {
+      logger.info("supervisor stopped while starting", { reason: String(starting.signal.reason) });
+      process.exit(0);
+    }
+    // One sentence for the operator; the log record keeps the details for journald.
     logger.error("supervisor failed to start", { error });
     fail(error instanceof Error ? error.message : String(error), 1);
   }

