@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 /**
- * The growth target of issue 3: p99 of redirect-spread, GET /events?url_id=… and
+ * The growth target (docs/PERFORMANCE.md): p99 of redirect-spread, GET /events?url_id=… and
  * GET /urls/:id/stats at the large size ≤ 1.5 × at the small size. Both datasets are loaded
  * (one database each, one instance and one redis-server each), then every scenario is measured
  * on both sizes in alternating order for --rounds rounds, so the noise of a shared machine falls

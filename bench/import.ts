@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 /**
- * The import target of issue 3: `linkfort import` of a urls CSV at ≥ 0.5 × the speed of
+ * Import target (docs/PERFORMANCE.md): `linkfort import` of a urls CSV at ≥ 0.5 × the speed of
  * `psql \copy` of the same file into the same empty table. Both load one generated file (users
  * already present) into one database, alternating which goes first, --rounds times; each run
  * starts after a TRUNCATE and a CHECKPOINT, and is timed end to end (process start to exit).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 /**
- * The memory target of issue 3: an instance's RSS stays under a bound (default 256 MB) after
+ * Memory target (docs/PERFORMANCE.md): an instance's RSS stays under a bound (default 256 MB) after
  * redirecting 1M distinct codes. One instance (Redis on, so clicks go through the stream and its
  * consumer as in production) gets every code of the dataset exactly once, in order, from a Bun
  * client with a fixed number of connections, while RSS is sampled every second. With several

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # bed.sh: a throwaway Debian VM with a real systemd as PID 1, for testing deploy/ on a host whose
 # PID 1 is not systemd. An mmdebstrap'ed tree booted with `systemd-nspawn -b --register=no
-# --keep-unit --private-network` (recipe and pitfalls: ../shared/research/systemd-bed.md);
-# commands enter it with nsenter. Run as root.
+# --keep-unit --private-network`; commands enter it with nsenter. Run as root.
 #
 #   bed.sh build           host packages, Debian tree (mmdebstrap), debs prefetched for the guest's offline apt
 #   bed.sh up              boot; wait until `systemctl is-system-running` says running/degraded

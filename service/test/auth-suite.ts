@@ -1,5 +1,5 @@
 /**
- * The one shared auth suite (STYLE rule 11). It reads the routes from the built app itself, so
+ * One auth suite shared by every protected route. It reads the routes from the built app itself, so
  * a route someone adds tomorrow is checked without anyone remembering to list it: every route
  * except the public ones must refuse a missing, non-Bearer, unknown or revoked key with a 401,
  * and admin-only routes must refuse a user-scoped key with a 403.
@@ -14,14 +14,14 @@ export interface RouteRef {
 
 const PUBLIC_PATHS = new Set(["/health", "/live", "/ready", "/metrics"]);
 
-/** Public by API-CONTRACT section 6: redirects, health probes, metrics and the API docs. */
+/** Public without a key (docs/API.md, API keys): redirects, health probes, metrics and the API docs. */
 export function isPublicRoute({ method, path }: RouteRef): boolean {
   if (PUBLIC_PATHS.has(path) || path === "/docs" || path.startsWith("/docs/")) return true;
   // GET /:short_code: a single segment that is nothing but a parameter.
   return method === "GET" && /^\/:[^/]+$/.test(path);
 }
 
-/** Admin-only by API-CONTRACT section 6. */
+/** Admin keys only (docs/API.md, API keys): /admin/* and /logs. */
 export const isAdminRoute = ({ path }: RouteRef): boolean => /^\/(admin|logs)(\/|$)/.test(path);
 
 /** Every routed method and path that needs a key, de-duplicated, in registration order. */

@@ -72,7 +72,7 @@ export function createClickConsumer(opts: ClickConsumerOptions) {
     const timer = setTimeout(resolve, ms);
     abort.signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
   });
-  // issue 5 (monitoring): backlog gauges for the click-stream alerts, read between rounds; never throws.
+  // Backlog gauges for the click-stream alerts, read between rounds; never throws.
   const backlog = createBacklogGauges({ redis: opts.redis, metrics, key, group });
   // The stream's only deletion: what every group has acknowledged. Never throws.
   const trimmer = createStreamTrimmer({ redis: opts.redis, metrics, logger, key });
@@ -180,7 +180,7 @@ export function createClickConsumer(opts: ClickConsumerOptions) {
           }
           if (ok && failing) logger.info("click stream reads recovered");
           failing = !ok;
-          await backlog.maybeRun(); // issue 5 (monitoring)
+          await backlog.maybeRun(); // gauges for the click-stream alerts
           await trimmer.maybeRun();
           if (!ok && !abort.signal.aborted) await Bun.sleep(RETRY_MS);
           // Caught up: let the next batch gather instead of waking for every few clicks (each

@@ -1,5 +1,6 @@
 /**
- * `linkfort import FILE.csv …`: the operator's loader for the seed files (contract section 4).
+ * `linkfort import FILE.csv …`: the operator's loader for the seed files (users, urls, events;
+ * columns in columns.ts).
  * Each file's table comes from its header, so files may be named and ordered anyhow; they load
  * users → urls → events, keep their ids, and each table's id sequence is moved past the largest
  * id afterwards. Every skipped row is printed as `FILE:LINE: skipped: reason`.

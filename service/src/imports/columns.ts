@@ -1,11 +1,11 @@
 /**
  * What a CSV header means: which columns an upload of users has, and which table an operator's
- * seed file belongs to. Names are trimmed and compared case-insensitively (contract 3.2).
+ * seed file belongs to. Names are trimmed and compared case-insensitively (docs/API.md, CSV import).
  */
 import type { CsvRecord } from "./csv-reader.ts";
 import type { Checked, Field } from "./rows.ts";
 
-/** The seed files' columns (contract section 4); a file belongs to the table whose set it matches. */
+/** The seed files' columns (the hackathon's seed data); a file belongs to the table whose set it matches. */
 export const TABLE_COLUMNS = {
   users: ["id", "username", "email", "created_at"],
   urls: ["id", "user_id", "short_code", "original_url", "title", "is_active", "created_at", "updated_at"],

@@ -1,7 +1,8 @@
 /**
  * The rules a CSV row must pass, written once for the upload (POST /users/bulk) and the
  * operator import. Users are checked with the very schema POST /users validates with.
- * A bad row is a value with a reason, never a throw (STYLE rule 6).
+ * A bad row is a value with a reason, never a throw: it is an expected outcome, and one bad row
+ * must not end an import.
  */
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { ApiError } from "../http/errors.ts";
@@ -46,7 +47,7 @@ export function checkUser(input: CreateUserInput): Checked<CreateUserInput> {
 export function uploadedUser(get: Field): Checked<UploadedUser> {
   const user = checkUser({ username: get("username"), email: get("email") });
   if (!user.ok) return user;
-  // Contract 3.2: created_at is honoured when it parses, else the row gets "now".
+  // An upload's created_at is kept when it parses; otherwise the row gets "now", not a skip.
   const created = timeField(get, "created_at");
   return { ok: true, value: { ...user.value, created_at: created.ok ? created.value : null } };
 }

@@ -1,7 +1,7 @@
 /**
  * The rules of POST /users/bulk: admins only; a file without a usable header is refused whole;
  * otherwise every row is judged alone, and the good ones are committed in batches whatever the
- * bad ones do (contract 3.2, decisions 11–14).
+ * bad ones do (docs/API.md, CSV import).
  */
 import { requireAdmin, type Principal } from "../http/auth.ts";
 import { badRequest } from "../http/errors.ts";

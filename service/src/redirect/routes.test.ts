@@ -26,7 +26,7 @@ async function allClicks(): Promise<number> {
   return (await h.deps.sql<{ n: number }[]>`select count(*)::int as n from events where event_type = 'clicked'`)[0]!.n;
 }
 
-/** Polls until the probe returns something, for at most the contract's 2 s. */
+/** Polls until the probe returns something, for at most the 2 s docs/API.md gives a click. */
 async function within2s<T>(probe: () => Promise<T | undefined>): Promise<T | undefined> {
   const deadline = performance.now() + 2000;
   for (;;) {

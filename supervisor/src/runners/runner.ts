@@ -1,6 +1,6 @@
 /**
  * @module How the supervisor starts, stops and inspects linkfort instances, one per port.
- * Two implementations (STYLE rule 10): `process` spawns the instances itself (quick start,
+ * Two implementations, so an interface: `process` spawns the instances itself (quick start,
  * tests) and `systemd` drives `linkfort@PORT` units (VMs). The watcher and the rolling restart
  * see only this interface.
  */

@@ -1,7 +1,8 @@
 /**
  * @module One readiness probe: GET /ready with its own timeout. A failed probe is a result,
- * never a throw (STYLE rule 6). A hung instance (SIGSTOP, a busy loop) accepts the connection
- * and never answers, so the timeout is what turns it into a failure.
+ * never a throw: failing is what probes are for, and the watcher counts failures. A hung
+ * instance (SIGSTOP, a busy loop) accepts the connection and never answers, so the timeout is
+ * what turns it into a failure.
  */
 
 export interface ProbeResult {

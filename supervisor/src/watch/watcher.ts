@@ -1,5 +1,5 @@
 /**
- * @module The health loop (STYLE rule 13): `runOnce()` probes every instance once and acts on
+ * @module The health loop: `runOnce()` probes every instance once and acts on
  * what flipped; `run(signal)` is only a ticker around it. Rules: after `failThreshold` failures
  * in a row an instance is restarted through the runner; never more than one restart at a time
  * unless none is healthy; a process that exits is respawned at once, then with exponential
