@@ -1,5 +1,6 @@
 /** Events as the API sees them: input schemas, the output schema and the row → JSON mapping. */
 import { t, type Static } from "elysia";
+import { JsonInt } from "../http/openapi.ts";
 import { badRequest } from "../http/errors.ts";
 import { jsonId, pagingQuery } from "../http/params.ts";
 import { formatTimestamp } from "../lib/time.ts";
@@ -24,9 +25,9 @@ export const EventListQuery = t.Object({
 export type EventListInput = Static<typeof EventListQuery>;
 
 export const Event = t.Object({
-  id: t.Integer(),
-  url_id: t.Integer(),
-  user_id: t.Integer(),
+  id: JsonInt(),
+  url_id: JsonInt(),
+  user_id: JsonInt(),
   event_type: t.String(),
   timestamp: t.String({ description: "UTC, YYYY-MM-DDTHH:MM:SS" }),
   details: t.Record(t.String(), t.Unknown()),

@@ -1,6 +1,7 @@
 /** API keys as the admin API sees them: the create schema, the output schemas and row → JSON. */
 import { t, type Static } from "elysia";
 import type { ApiKeyRow } from "../db/schema.ts";
+import { JsonInt } from "../http/openapi.ts";
 import { MAX_DB_ID } from "../http/params.ts";
 import { formatTimestamp } from "../lib/time.ts";
 
@@ -23,11 +24,11 @@ export type CreateKeyInput = Static<typeof CreateKeyBody>;
 const timestamp = t.String({ description: "UTC, YYYY-MM-DDTHH:MM:SS" });
 
 export const ApiKey = t.Object({
-  id: t.Integer(),
+  id: JsonInt(),
   name: t.String(),
   prefix: t.String({ description: "first characters of the key, to tell keys apart" }),
   scope,
-  user_id: t.Union([t.Integer(), t.Null()]),
+  user_id: t.Union([JsonInt(), t.Null()]),
   created_at: timestamp,
   last_used_at: t.Union([timestamp, t.Null()], { description: "updated at most once a minute" }),
   revoked_at: t.Union([timestamp, t.Null()]),
@@ -36,11 +37,11 @@ export type ApiKeyJson = Static<typeof ApiKey>;
 
 /** The only response that ever carries the plaintext key. */
 export const CreatedKey = t.Object({
-  id: t.Integer(),
+  id: JsonInt(),
   name: t.String(),
   prefix: t.String(),
   scope,
-  user_id: t.Union([t.Integer(), t.Null()]),
+  user_id: t.Union([JsonInt(), t.Null()]),
   created_at: timestamp,
   key: t.String({ description: "the secret; shown once, store it now" }),
 });

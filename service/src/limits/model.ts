@@ -1,5 +1,6 @@
 /** Bans as /admin/bans shows them: query and output schemas and row → JSON. */
 import { t, type Static } from "elysia";
+import { JsonInt } from "../http/openapi.ts";
 import type { BanRow } from "../db/schema.ts";
 import { formatTimestamp } from "../lib/time.ts";
 
@@ -11,7 +12,7 @@ export const BansQuery = t.Object({
 });
 
 export const Ban = t.Object({
-  id: t.Integer(),
+  id: JsonInt(),
   subject: t.String({ description: "client IP, or SHA-256 hex of the API key as presented" }),
   kind: t.Union([t.Literal("ip"), t.Literal("key")]),
   level: t.Union([t.Literal("temporary"), t.Literal("permanent")]),

@@ -1,6 +1,7 @@
 /** GET /urls/:id/stats: the query, the response schema, and the date-range rules. */
 import { t, type Static } from "elysia";
 import { badRequest } from "../http/errors.ts";
+import { JsonInt } from "../http/openapi.ts";
 
 /** Longest range one request may ask for, in days (both ends included). */
 export const MAX_RANGE_DAYS = 366;
@@ -17,15 +18,15 @@ export const StatsQuery = t.Object({
 export type StatsQueryInput = Static<typeof StatsQuery>;
 
 const count = (key: string, description: string) =>
-  t.Array(t.Object({ [key]: t.String(), clicks: t.Integer() }), { description });
+  t.Array(t.Object({ [key]: t.String(), clicks: JsonInt() }), { description });
 
 export const Stats = t.Object({
-  url_id: t.Integer(),
+  url_id: JsonInt(),
   short_code: t.String(),
-  total_clicks: t.Integer({ description: "clicks from `from` to `to`, both included" }),
+  total_clicks: JsonInt({ description: "clicks from `from` to `to`, both included" }),
   from: t.String(),
   to: t.String(),
-  daily: t.Array(t.Object({ date: t.String(), clicks: t.Integer() }), { description: "every day of the range, oldest first, zeros included" }),
+  daily: t.Array(t.Object({ date: t.String(), clicks: JsonInt() }), { description: "every day of the range, oldest first, zeros included" }),
   top_referrers: count("referrer", "referrer hosts, most clicks first; (direct) without a Referer, (other) when it has no host"),
   top_user_agents: count("user_agent", "browser or client families (chrome, firefox, safari, edge, bot, curl, …; (none) without a header)"),
 });

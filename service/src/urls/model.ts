@@ -1,5 +1,6 @@
 /** Links as the API sees them: input schemas, the output schema and the row → JSON mapping. */
 import { t, type Static } from "elysia";
+import { JsonInt } from "../http/openapi.ts";
 import { badRequest } from "../http/errors.ts";
 import { jsonId, pagingQuery } from "../http/params.ts";
 import { formatTimestamp } from "../lib/time.ts";
@@ -43,8 +44,8 @@ export const UrlListQuery = t.Object({
 export type UrlListInput = Static<typeof UrlListQuery>;
 
 export const Url = t.Object({
-  id: t.Integer(),
-  user_id: t.Integer(),
+  id: JsonInt(),
+  user_id: JsonInt(),
   short_code: t.String(),
   original_url: t.String(),
   title: t.Union([t.String(), t.Null()]),

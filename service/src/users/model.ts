@@ -1,5 +1,6 @@
 /** Users as the API sees them: input schemas, the output schema and the row → JSON mapping. */
 import { t, type Static } from "elysia";
+import { JsonInt } from "../http/openapi.ts";
 import { formatTimestamp } from "../lib/time.ts";
 import type { UserRow } from "../db/schema.ts";
 
@@ -14,7 +15,7 @@ export type CreateUserInput = Static<typeof CreateUserBody>;
 export type UpdateUserInput = Static<typeof UpdateUserBody>;
 
 export const User = t.Object({
-  id: t.Integer(),
+  id: JsonInt(),
   username: t.String(),
   email: t.String(),
   created_at: t.String({ description: "UTC, YYYY-MM-DDTHH:MM:SS" }),
