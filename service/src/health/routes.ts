@@ -1,5 +1,6 @@
 /** /live, /ready, /health and /metrics: public, cheap, never behind an API key. */
 import { Elysia, t } from "elysia";
+import { ErrorBody } from "../http/openapi.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RedisClients } from "../redis.ts";
 import { VERSION } from "../lib/version.ts";
@@ -9,12 +10,18 @@ export function healthRoutes(deps: { health: Health; metrics: Metrics; redis: Re
   const { health } = deps;
   const detail = { tags: ["health"], security: [] };
   return new Elysia()
-    .get("/live", () => ({ status: "live" }), { detail: { ...detail, summary: "The process answers" } })
+    .get("/live", () => ({ status: "live" as const }), {
+      response: t.Object({ status: t.Literal("live") }),
+      detail: { ...detail, summary: "The process answers" },
+    })
     .get("/ready", ({ set }) => {
-      if (health.lifecycle === "ready") return { status: "ready" };
+      if (health.lifecycle === "ready") return { status: "ready" as const };
       set.status = 503;
       return { error: "Service Unavailable", message: `instance is ${health.lifecycle}`, status: health.lifecycle };
-    }, { detail: { ...detail, summary: "Ready for traffic (not starting, not draining)" } })
+    }, {
+      response: { 200: t.Object({ status: t.Literal("ready") }), 503: ErrorBody },
+      detail: { ...detail, summary: "Ready for traffic (not starting, not draining)" },
+    })
     .get("/health", async () => {
       const db = await health.db();
       return {
@@ -33,5 +40,8 @@ export function healthRoutes(deps: { health: Health; metrics: Metrics; redis: Re
     .get("/metrics", async ({ set }) => {
       set.headers["content-type"] = deps.metrics.registry.contentType;
       return deps.metrics.registry.metrics();
-    }, { detail: { ...detail, summary: "Prometheus metrics" } });
+    }, {
+      response: t.String({ description: "Prometheus text exposition format" }),
+      detail: { ...detail, summary: "Prometheus metrics" },
+    });
 }

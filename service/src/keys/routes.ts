@@ -1,7 +1,7 @@
 /** HTTP for /admin/keys (admin keys only): validate, call the service, map to JSON. */
 import { Elysia, t } from "elysia";
 import { adminOnly, type Authenticator } from "../http/auth.ts";
-import { ErrorBody } from "../http/openapi.ts";
+import { ErrorBody, NoContent } from "../http/openapi.ts";
 import { parsePathId, pathId } from "../http/params.ts";
 import { ApiKey, CreateKeyBody, CreatedKey, apiKeyJson, createdKeyJson } from "./model.ts";
 import type { KeysService } from "./service.ts";
@@ -32,6 +32,7 @@ export function keysRoutes(deps: { auth: Authenticator; keys: KeysService }) {
       set.status = 204;
     }, {
       params: pathId,
+      response: { 204: NoContent, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody },
       detail: { ...detail, summary: "Revoke an API key (idempotent; takes effect on the next request)" },
     });
 }

@@ -1,7 +1,7 @@
 /** HTTP for /admin/bans (admin keys only): validate, call the service, map to JSON. */
 import { Elysia, t } from "elysia";
 import { adminOnly, type Authenticator } from "../http/auth.ts";
-import { ErrorBody } from "../http/openapi.ts";
+import { ErrorBody, NoContent } from "../http/openapi.ts";
 import { parsePathId, pathId } from "../http/params.ts";
 import { Ban, BansQuery, banJson } from "./model.ts";
 import type { BansService } from "./bans.ts";
@@ -25,6 +25,7 @@ export function bansRoutes(deps: { auth: Authenticator; bans: BansService; now: 
       set.status = 204;
     }, {
       params: pathId,
+      response: { 204: NoContent, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody },
       detail: { ...detail, summary: "Lift a ban at once, on every instance (idempotent)" },
     });
 }

@@ -16,7 +16,7 @@ export function redirectRoutes(deps: { redirect: RedirectService; clientIp: Clie
     return new Response(null, { status: 302, headers: { Location: target } });
   }, {
     params: t.Object({ short_code: t.String({ description: "the link's code" }) }),
-    response: { 404: ErrorBody, 410: ErrorBody },
+    response: { 302: t.Void({ description: "Location is the link's original_url, byte for byte" }), 404: ErrorBody, 410: ErrorBody },
     detail: { tags: ["redirect"], security: [], summary: "Follow a short code (302 to original_url)" },
   });
 }

@@ -1,7 +1,7 @@
 /** HTTP for /urls: validate, call the service, map to JSON. */
 import { Elysia, t } from "elysia";
 import { authenticated, type Authenticator } from "../http/auth.ts";
-import { ErrorBody } from "../http/openapi.ts";
+import { ErrorBody, NoContent } from "../http/openapi.ts";
 import { parsePathId, pathId } from "../http/params.ts";
 import { CreateUrlBody, UpdateUrlBody, Url, UrlListQuery, urlJson } from "./model.ts";
 import type { UrlsService } from "./service.ts";
@@ -32,5 +32,8 @@ export function urlsRoutes(deps: { auth: Authenticator; urls: UrlsService }) {
     .delete("/:id", async ({ principal, params, set }) => {
       await urls.remove(principal, parsePathId(params.id, "url"));
       set.status = 204;
-    }, { params: pathId, detail: { ...detail, summary: "Delete a link; its code is retired, never reused" } });
+    }, {
+      params: pathId, response: { 204: NoContent, 403: ErrorBody, 404: ErrorBody },
+      detail: { ...detail, summary: "Delete a link; its code is retired, never reused" },
+    });
 }

@@ -1,7 +1,7 @@
 /** HTTP for /users: validate, call the service, map to JSON. */
 import { Elysia, t } from "elysia";
 import { authenticated, type Authenticator } from "../http/auth.ts";
-import { ErrorBody } from "../http/openapi.ts";
+import { ErrorBody, NoContent } from "../http/openapi.ts";
 import { pagingQuery, parsePathId, pathId } from "../http/params.ts";
 import { CreateUserBody, UpdateUserBody, User, userJson } from "./model.ts";
 import type { UsersService } from "./service.ts";
@@ -28,5 +28,8 @@ export function usersRoutes(deps: { auth: Authenticator; users: UsersService }) 
     .delete("/:id", async ({ principal, params, set }) => {
       await users.remove(principal, parsePathId(params.id, "user"));
       set.status = 204;
-    }, { params: pathId, detail: { ...detail, summary: "Delete a user with their links and events" } });
+    }, {
+      params: pathId, response: { 204: NoContent, 404: ErrorBody },
+      detail: { ...detail, summary: "Delete a user with their links and events" },
+    });
 }
