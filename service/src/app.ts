@@ -2,13 +2,13 @@
  * The Elysia app: body parsing, errors, observability, then routes in a stated order. Fixed
  * paths come before `GET /:short_code`, which would otherwise swallow them.
  */
-import { swagger } from "@elysiajs/swagger";
 import { Elysia } from "elysia";
 import type { Deps } from "./deps.ts";
 import { createErrorRenderer } from "./http/error-handler.ts";
 import { badRequest } from "./http/errors.ts";
 import { parseJsonObject } from "./http/json-body.ts";
 import { createObserver, observe } from "./http/observe.ts";
+import { openApiDocs } from "./http/docs.ts";
 import { healthRoutes } from "./health/routes.ts";
 import { importsRoutes } from "./imports/routes.ts";
 import { keysRoutes } from "./keys/routes.ts";
@@ -54,15 +54,7 @@ export function createApp(deps: Deps, options: AppOptions = {}) {
       }
       return parseJsonObject(request);
     })
-    .use(swagger({
-      path: "/docs",
-      exclude: ["/docs", "/docs/json"],
-      documentation: {
-        info: { title: "linkfort", version: VERSION, description: "Self-hosted URL shortener. Write endpoints need `Authorization: Bearer <key>`." },
-        components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
-        security: [{ bearer: [] }],
-      },
-    }))
+    .use(openApiDocs(VERSION))
     .use(healthRoutes(deps))
     .use(keysRoutes(deps)) // routes: keys (/admin/keys)
     .use(bansRoutes({ auth: deps.auth, bans: deps.rateLimits.bans, now: deps.rateLimits.now })) // routes: bans (/admin/bans)
