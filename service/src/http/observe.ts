@@ -29,11 +29,16 @@ export const noteStatus = (request: Request, status: number) => {
 
 type Timer = { observe(seconds: number): void };
 
-/** One status of one method on one route: its request counter and its duration histogram child. */
+/** One status of one method on one route: its request counter, its duration histogram child, and its access log level. */
 interface Series {
   count: Tally;
   timer: Timer;
+  log: Logger["info"];
 }
+
+// The supervisor and Caddy probe every instance several times a second: at info they were three
+// quarters of the quick start's console. They stay in the metrics; their lines only at debug.
+const PROBE_ROUTES: ReadonlySet<string> = new Set(["/ready", "/live"]);
 
 export function createObserver(opts: { logger: Logger; metrics: Metrics; accessLog: boolean }) {
   const { logger, metrics, accessLog } = opts;
@@ -53,6 +58,7 @@ export function createObserver(opts: { logger: Logger; metrics: Metrics; accessL
       series = {
         count: requests.labels({ method, route, status: String(status) }),
         timer: metrics.httpDuration.labels(method, route, `${Math.floor(status / 100)}xx`),
+        log: PROBE_ROUTES.has(route) ? logger.debug : logger.info,
       };
       byStatus.set(status, series);
     }
@@ -81,7 +87,7 @@ export function createObserver(opts: { logger: Logger; metrics: Metrics; accessL
       records.set(request, record);
     },
 
-    /** Ends it: metrics by route template, and the access log line. */
+    /** Ends it: metrics by route template, and the access log line (a probe's at debug). */
     end(request: Request, record: RequestRecord, route: string, status: number, path?: string): void {
       inFlight.dec();
       const seconds = (performance.now() - record.start) / 1000;
@@ -89,7 +95,7 @@ export function createObserver(opts: { logger: Logger; metrics: Metrics; accessL
       series.count.inc();
       series.timer.observe(seconds);
       if (accessLog) {
-        logger.info("request", {
+        series.log("request", {
           request_id: record.id,
           method: request.method,
           route,
