@@ -3,7 +3,7 @@
  * Read once in main.ts; no other module reads process.env.
  */
 import { ConfigProblem, bool, int, oneOf, optional, postgresUrl, readConfig, str, type ConfigOf, type Setting } from "./lib/env.ts";
-import type { LogLevel } from "./lib/logger.ts";
+import type { LogFormatSetting, LogLevel } from "./lib/logger.ts";
 import { parseTrustedProxies } from "./http/client-ip.ts";
 
 const setting = <T>(s: Setting<T>) => s;
@@ -42,7 +42,12 @@ export const serviceSettings = {
     env: "LOG_LEVEL", parse: oneOf<LogLevel>("debug", "info", "warn", "error"), default: "info" as LogLevel,
     doc: "least severe level written to stdout",
   }),
-  accessLog: setting({ env: "ACCESS_LOG", parse: bool, default: true, doc: "one log line per request" }),
+  logFormat: setting({
+    env: "LOG_FORMAT", parse: oneOf<LogFormatSetting>("auto", "json", "text"), default: "auto" as LogFormatSetting,
+    doc: "auto: one readable line per event when stdout is a terminal, else one JSON object per line; json; text",
+  }),
+  noColor: setting({ env: "NO_COLOR", parse: () => true, default: false, doc: "any value: no colours in the text log format (no-color.org)" }),
+  accessLog: setting({ env: "ACCESS_LOG", parse: bool, default: true, doc: "one log line per request (health probes /ready and /live only at LOG_LEVEL=debug)" }),
   dbPoolMax: setting({ env: "DB_POOL_MAX", parse: int(1, 200), default: 10, doc: "PostgreSQL connections per instance" }),
   dbStatementTimeoutMs: setting({
     env: "DB_STATEMENT_TIMEOUT_MS", parse: int(100, 600_000), default: 5_000,

@@ -10,13 +10,14 @@ import { connect } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { buildDeps, type Deps } from "./deps.ts";
 import { MULTIPART_BODY_LIMIT } from "./http/body-limits.ts";
-import type { Logger } from "./lib/logger.ts";
+import { setStdoutFormat, type Logger } from "./lib/logger.ts";
 import { VERSION } from "./lib/version.ts";
 import { createSystemdNotifier } from "./lib/sd-notify.ts";
 
 const STARTUP_RETRY_MS = 60_000;
 
 export async function serve(config: ServiceConfig, logger: Logger): Promise<void> {
+  setStdoutFormat({ format: config.logFormat, noColor: config.noColor, component: String(config.port) });
   // systemd (linkfort@.service: Type=notify, WatchdogSec): READY=1 only once /ready answers 200.
   // Outside systemd these calls do nothing. The watchdog is armed by systemd only after READY=1.
   const systemd = createSystemdNotifier(undefined, { onError: (error) => logger.warn("systemd notification failed", { error }) });

@@ -4,7 +4,7 @@
  * no other module reads process.env.
  */
 import { ConfigProblem, bool, int, oneOf, optional, postgresUrl, readConfig, str, type ConfigOf, type Parser, type Setting } from "../../service/src/lib/env.ts";
-import type { LogLevel } from "../../service/src/lib/logger.ts";
+import type { LogFormatSetting, LogLevel } from "../../service/src/lib/logger.ts";
 import { Cron } from "croner";
 
 const setting = <T>(s: Setting<T>) => s;
@@ -91,6 +91,9 @@ export const supervisorSettings = {
   statusHost: setting({ env: "STATUS_HOST", flag: "status-host", parse: str, default: "127.0.0.1", doc: "the status server binds here (keep loopback)" }),
   statusPort: setting({ env: "STATUS_PORT", flag: "status-port", parse: int(0, 65535), default: 9100, doc: "status server port: /status, /metrics, / (page), POST /rolling-restart" }),
   logLevel: setting({ env: "LOG_LEVEL", flag: "log-level", parse: oneOf<LogLevel>("debug", "info", "warn", "error"), default: "info" as LogLevel, doc: "least severe level logged" }),
+  logFormat: setting({ env: "LOG_FORMAT", flag: "log-format", parse: oneOf<LogFormatSetting>("auto", "json", "text"), default: "auto" as LogFormatSetting,
+    doc: "auto: one readable line per event when stdout is a terminal, else one JSON object per line; json; text (instances inherit it)" }),
+  noColor: setting({ env: "NO_COLOR", flag: "no-color", parse: () => true, default: false, doc: "any value: no colours in the text log format (no-color.org; instances inherit it)" }),
   instanceAccessLog: setting({ env: "ACCESS_LOG", flag: "access-log", parse: bool, default: true, doc: "passed to process-runner instances" }),
 } as const;
 

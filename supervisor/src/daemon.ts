@@ -5,7 +5,7 @@
  * then the watch (nothing is respawned any more), then the instances drain, then Caddy stops,
  * then the backups, and an embedded PostgreSQL stops last.
  */
-import type { Logger } from "../../service/src/lib/logger.ts";
+import { setStdoutFormat, type Logger } from "../../service/src/lib/logger.ts";
 import { createSystemdNotifier } from "../../service/src/lib/sd-notify.ts";
 import { VERSION } from "../../service/src/lib/version.ts";
 import { createAlerter } from "./alerts/alerter.ts";
@@ -48,6 +48,7 @@ interface Part {
 
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { config, logger } = opts;
+  setStdoutFormat({ format: config.logFormat, noColor: config.noColor, component: "supervisor" });
   const parts: Part[] = [];
   const started = Date.now();
   let stopping: Promise<void> | undefined;

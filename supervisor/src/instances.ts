@@ -90,6 +90,8 @@ export async function createInstances(opts: InstancesOptions): Promise<Instances
     command, baseEnv: opts.env, host, databaseUrl: opts.databaseUrl,
     listenPort: shared ? () => config.publicPort : undefined,
     drainMs: config.drainMs, accessLog: config.instanceAccessLog, logLevel: config.logLevel,
+    // A --log-format or --no-color flag reaches the instances as the environment would.
+    extraEnv: () => ({ LOG_FORMAT: config.logFormat, ...(config.noColor ? { NO_COLOR: "1" } : {}) }),
     seed: config.seed ? resolve(config.seed) : undefined,
     stopTimeoutMs: config.drainMs + STOP_MARGIN_MS, output: opts.output, logger,
   });

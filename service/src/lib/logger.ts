@@ -1,8 +1,10 @@
 /**
- * One JSON line per event on stdout (journald and `docker logs` keep it as is).
- * Shared by the service and the supervisor.
+ * One JSON line per event on stdout (journald and `docker logs` keep it as is), or one readable
+ * line (log-text.ts) when a person watches a terminal. Shared by the service and the supervisor.
  */
 import { writeSync } from "node:fs";
+import { isatty } from "node:tty";
+import { textRenderer } from "./log-text.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
@@ -18,6 +20,12 @@ export interface Logger {
 }
 
 type Sink = (line: string) => void;
+/** Turns one entry into the line a sink receives. */
+export type Render = (entry: LogFields) => string;
+/** LOG_FORMAT: auto is text on a terminal, JSON anywhere else. */
+export type LogFormatSetting = "auto" | "json" | "text";
+
+export const renderJson: Render = (entry) => JSON.stringify(entry);
 
 /** How long an exiting process waits for a full stdout pipe to take the last lines; 5 s. */
 const EXIT_FLUSH_MS = 5_000;
@@ -81,6 +89,21 @@ function turnBatchedStdout(): Sink {
 }
 
 let stdoutSink: Sink | undefined;
+// JSON until the program says otherwise: CLI tools and tests keep today's lines.
+let stdoutRender: Render = renderJson;
+const followStdout: Render = (entry) => stdoutRender(entry);
+
+/**
+ * How this process writes its lines to stdout; `serve` and the supervisor's daemon call it first
+ * thing. Each process decides by its own fd 1: instances spawned by the quick start inherit the
+ * supervisor's terminal, under systemd every one gets a journal pipe.
+ */
+export function setStdoutFormat(opts: { format: LogFormatSetting; noColor: boolean; component: string; terminal?: boolean }): "json" | "text" {
+  const terminal = opts.terminal ?? isatty(1);
+  const text = opts.format === "text" || (opts.format === "auto" && terminal);
+  stdoutRender = text ? textRenderer({ color: terminal && !opts.noColor, component: opts.component }) : renderJson;
+  return text ? "text" : "json";
+}
 
 /** Errors do not serialise with JSON.stringify; keep their name and message (never the stack on the wire). */
 const loggable = (value: unknown) =>
@@ -98,23 +121,25 @@ function isoNow(): string {
   return isoText;
 }
 
-export function createLogger(level: LogLevel = "info", base: LogFields = {}, sink?: Sink): Logger {
+/** Without a sink, lines go to stdout in its format (setStdoutFormat); a sink gets JSON unless `render` says otherwise. */
+export function createLogger(level: LogLevel = "info", base: LogFields = {}, sink?: Sink, render?: Render): Logger {
   const min = LEVEL_RANK[level];
   const out = sink ?? (stdoutSink ??= turnBatchedStdout());
+  const toLine = render ?? (sink ? renderJson : followStdout);
   const write = (lvl: LogLevel, msg: string, fields?: LogFields) => {
     if (LEVEL_RANK[lvl] < min) return;
     // Same keys in the same order as `{ time, level, msg, ...base, ...fields }`, without the copies.
     const entry: LogFields = { time: isoNow(), level: lvl, msg };
     for (const key in base) entry[key] = base[key];
     if (fields) for (const key in fields) entry[key] = loggable(fields[key]);
-    out(JSON.stringify(entry));
+    out(toLine(entry));
   };
   return {
     debug: (msg, fields) => write("debug", msg, fields),
     info: (msg, fields) => write("info", msg, fields),
     warn: (msg, fields) => write("warn", msg, fields),
     error: (msg, fields) => write("error", msg, fields),
-    child: (fields) => createLogger(level, { ...base, ...fields }, out),
+    child: (fields) => createLogger(level, { ...base, ...fields }, out, toLine),
   };
 }
 
