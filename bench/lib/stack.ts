@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEmbeddedPostgres, ensureDatabase } from "../../service/src/lib/embedded-postgres.ts";
 import { INSTANCE_RUNTIME_ENV } from "../../service/src/lib/runtime-env.ts";
+import { requireTool } from "../../service/test/tools.ts";
 import { freePort, onCleanup, spawnChild, waitHttp, type Child } from "./procs.ts";
 
 export const ROOT = join(import.meta.dir, "../..");
@@ -36,8 +37,7 @@ export async function startPostgres(dir: string): Promise<string> {
 }
 
 export async function startRedis(): Promise<string> {
-  const bin = Bun.which("redis-server");
-  if (!bin) throw new Error("redis-server is not on PATH");
+  const bin = requireTool("redis-server");
   const port = await freePort();
   const child = spawnChild("redis", [bin, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
   const deadline = Date.now() + 10_000;
@@ -107,8 +107,7 @@ export async function startBaselines(n: number): Promise<{ children: Child[]; po
 
 /** Caddy with the repository's Caddyfile, as the supervisor runs it (caddy.ts), on free ports. */
 export async function startCaddy(dir: string, name: string, upstreams: number[]): Promise<{ child: Child; port: number }> {
-  const bin = Bun.which("caddy");
-  if (!bin) throw new Error("caddy is not on PATH");
+  const bin = requireTool("caddy");
   const [port, admin] = [await freePort(), await freePort()];
   const state = join(dir, `caddy-${name}`);
   const child = spawnChild(`caddy-${name}`, [bin, "run", "--config", join(ROOT, "Caddyfile"), "--adapter", "caddyfile"], {

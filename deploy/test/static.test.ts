@@ -3,7 +3,7 @@
  * (`systemd-analyze verify` and `security` against a scratch root laid out like a VM), the
  * Caddyfile (`caddy validate` and `caddy adapt`, for the quick start and both VM sites), and
  * every shell script in the repository (`shellcheck`). The units' behaviour on a real systemd is
- * deploy/test/vm.test.ts. Locally a missing tool skips its part; with CI=true it fails.
+ * deploy/test/vm.test.ts. A missing tool fails its part, naming the package to install.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmod, cp, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
@@ -11,15 +11,9 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { serviceSettings } from "../../service/src/config.ts";
 import { INSTANCE_RUNTIME_ENV } from "../../service/src/lib/runtime-env.ts";
+import { requireTool } from "../../service/test/tools.ts";
 
 const ROOT = join(import.meta.dir, "../..");
-const inCi = process.env.CI === "true";
-const tools = { systemdAnalyze: Bun.which("systemd-analyze"), caddy: Bun.which("caddy"), shellcheck: Bun.which("shellcheck") };
-for (const [name, path] of Object.entries(tools)) {
-  if (path) continue;
-  if (inCi) throw new Error(`${name} is not on PATH (Debian: apt install systemd caddy shellcheck); with CI=true it may not skip`);
-  console.warn(`deploy/test/static.test.ts: ${name} missing, its checks are skipped`);
-}
 
 const UNITS = ["linkfort@.service", "linkfort.target", "linkfort-supervisor.service"];
 // What verify loads: the template needs an instance.
@@ -46,12 +40,12 @@ const seconds = (value: string) => {
   return Number(m[1]) * (m[2] === "min" ? 60 : 1);
 };
 
-describe.skipIf(!tools.systemdAnalyze && !inCi)("systemd units", () => {
+describe("systemd units", () => {
   // A scratch root shaped like a VM: the units in /etc/systemd/system, this host's system units
   // (sysinit.target, postgresql.service …) in /usr/lib/systemd/system, and an executable at each
   // ExecStart path, which verify requires. Nothing outside it is read.
   let root: string;
-  const verify = (...units: string[]) => run([tools.systemdAnalyze!, "verify", `--root=${root}`, "--man=no", ...units]);
+  const verify = (...units: string[]) => run([requireTool("systemd-analyze"), "verify", `--root=${root}`, "--man=no", ...units]);
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), "linkfort-units-"));
@@ -88,7 +82,7 @@ describe.skipIf(!tools.systemdAnalyze && !inCi)("systemd units", () => {
   });
 
   test("systemd-analyze security rates both services' sandbox 3.0 or better (of 10, lower is safer)", () => {
-    const r = run([tools.systemdAnalyze!, "security", "--offline=true", `--root=${root}`, "--threshold=30", "--no-pager", "linkfort@8081.service", "linkfort-supervisor.service"]);
+    const r = run([requireTool("systemd-analyze"), "security", "--offline=true", `--root=${root}`, "--threshold=30", "--no-pager", "linkfort@8081.service", "linkfort-supervisor.service"]);
     expect(r.code, r.out).toBe(0);
     expect(r.out.match(/Overall exposure level for [^:]+: \d\.\d/g)?.length, r.out).toBe(2);
   });
@@ -121,10 +115,10 @@ describe.skipIf(!tools.systemdAnalyze && !inCi)("systemd units", () => {
   });
 });
 
-describe.skipIf(!tools.caddy && !inCi)("Caddyfile", () => {
+describe("Caddyfile", () => {
   const caddyfile = join(ROOT, "Caddyfile");
   let home: string;
-  beforeAll(async () => { home = await mkdtemp(join(tmpdir(), "linkfort-caddy-home-")); });
+  beforeAll(async () => { home = await mkdtemp(join(tmpdir(), "linkfort-caddy-home-")); }, 30_000);
   afterAll(async () => { if (home) await rm(home, { recursive: true, force: true }); }, 60_000);
   // Caddy keeps state under $HOME / XDG folders: a scratch one, so the checks leave nothing behind.
   const caddyEnv = (env: Record<string, string>) => ({ HOME: home, XDG_DATA_HOME: join(home, "data"), XDG_CONFIG_HOME: join(home, "config"), ...env });
@@ -135,14 +129,14 @@ describe.skipIf(!tools.caddy && !inCi)("Caddyfile", () => {
     ["a VM on :8080", { ...vm, LINKFORT_SITE: ":8080" }],
     ["a VM with a domain (automatic HTTPS)", { ...vm, LINKFORT_SITE: "links.example.com" }],
   ])("caddy validate accepts it for %s", (_, env: Record<string, string>) => {
-    const r = run([tools.caddy!, "validate", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(env));
+    const r = run([requireTool("caddy"), "validate", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(env));
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain("Valid configuration");
   });
 
   type Route = { group?: string; match?: { path?: string[]; host?: string[] }[]; handle: { handler: string; routes?: Route[]; status_code?: number; body?: string }[] };
   function adapt(env: Record<string, string>) {
-    const r = run([tools.caddy!, "adapt", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(env));
+    const r = run([requireTool("caddy"), "adapt", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(env));
     expect(r.code, r.out).toBe(0);
     return JSON.parse(r.stdout) as { apps: { http: { servers: Record<string, { listen: string[]; routes: Route[]; metrics?: object; logs?: object }> } }; logging?: { logs: Record<string, { writer?: { filename?: string }; encoder?: { format?: string } }> } };
   }
@@ -179,7 +173,7 @@ describe.skipIf(!tools.caddy && !inCi)("Caddyfile", () => {
   });
 });
 
-describe.skipIf(!tools.shellcheck && !inCi)("shell scripts", () => {
+describe("shell scripts", () => {
   // Every *.sh in the repository, found by globbing, so scripts added later are covered too.
   const scripts = [...new Bun.Glob("**/*.sh").scanSync({ cwd: ROOT, dot: true })]
     .filter((p) => !/^(node_modules|dist|data)\/|\/node_modules\//.test(p))
@@ -192,7 +186,7 @@ describe.skipIf(!tools.shellcheck && !inCi)("shell scripts", () => {
 
   test.each(scripts)("shellcheck %s", (script) => {
     // -x with SCRIPTDIR: `source lib/common.sh` is followed relative to the script, as bash would.
-    const r = run([tools.shellcheck!, "-x", "--source-path=SCRIPTDIR", join(ROOT, script)]);
+    const r = run([requireTool("shellcheck"), "-x", "--source-path=SCRIPTDIR", join(ROOT, script)]);
     expect(r.out.replaceAll(`${ROOT}/`, ""), relative(ROOT, script)).toBe("");
     expect(r.code).toBe(0);
   }, 60_000); // shellcheck -x of a script that sources others takes seconds on a busy machine

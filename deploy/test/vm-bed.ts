@@ -29,10 +29,8 @@ export interface Bed {
   spawn(script: string): Subprocess<"ignore", "pipe", "pipe">;
 }
 
-/** The host tools bed.sh needs, missing ones named. */
-export function missingHostTools(): string[] {
-  return ["systemd-nspawn", "mmdebstrap", "nsenter", "tar"].filter((tool) => Bun.which(tool, { PATH: SBIN_PATH }) === null);
-}
+/** The host commands bed.sh needs (the test requires each with service/test/tools.ts requireTool). */
+export const HOST_TOOLS = ["systemd-nspawn", "mmdebstrap", "nsenter", "tar"] as const;
 
 export function createBed(opts: { dir: string; name: string; monitoring: boolean }): Bed {
   const env = {

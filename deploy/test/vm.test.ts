@@ -1,21 +1,19 @@
 /**
  * The VM deployment on a real systemd: a throwaway Debian 12 (systemd-nspawn, deploy/test/bed.sh)
  * gets the real deploy/install.sh, upgrade.sh and uninstall.sh, and every check runs inside it.
- * Root only, with systemd-nspawn and mmdebstrap on the host; with CI=true their absence fails.
+ * Root only, with systemd-nspawn and mmdebstrap on the host; without them it fails, naming what to install.
  * Takes a few minutes (mmdebstrap, apt, three releases); it prints how long each phase took.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { chmod, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { createBed, missingHostTools, waitForLine, type Bed } from "./vm-bed.ts";
+import { requireTool } from "../../service/test/tools.ts";
+import { createBed, HOST_TOOLS, waitForLine, type Bed } from "./vm-bed.ts";
 import { buildBrokenRelease, buildRelease, packageVersion, removeReleaseOutput } from "./vm-releases.ts";
 import { guestHttp, snapshotDeployment, supervisorRestarts, supervisorStatus, waitUntil } from "./vm-guest.ts";
 
 const ROOT = join(import.meta.dir, "../..");
-const inCi = process.env.CI === "true";
-const missing = [...(process.getuid?.() === 0 ? [] : ["root"]), ...missingHostTools()];
-if (missing.length > 0 && !inCi) console.warn(`vm.test.ts skipped: needs ${missing.join(", ")} (Debian: apt install mmdebstrap systemd-container)`);
 // Monitoring is installed too once the release carries deploy/monitoring.sh.
 const withMonitoring = existsSync(join(ROOT, "deploy/monitoring.sh"));
 
@@ -35,7 +33,7 @@ async function timed<T>(phase: string, work: () => Promise<T>): Promise<T> {
   }
 }
 
-describe.skipIf(missing.length > 0 && !inCi)("a VM deployment on a real systemd", () => {
+describe("a VM deployment on a real systemd", () => {
   const dir = `/tmp/bed-vm-test-${process.pid}`;
   let bed: Bed;
   let releases: { a: Release; b: Release; broken: Release };
@@ -45,7 +43,8 @@ describe.skipIf(missing.length > 0 && !inCi)("a VM deployment on a real systemd"
   const began = performance.now();
 
   beforeAll(async () => {
-    if (missing.length > 0) throw new Error(`this test needs ${missing.join(", ")}; with CI=true it may not skip (Debian: apt install mmdebstrap systemd-container)`);
+    if (process.getuid?.() !== 0) throw new Error("vm.test.ts must run as root (systemd-nspawn boots the test VM)");
+    for (const command of HOST_TOOLS) requireTool(command);
     bed = createBed({ dir, name: `lfvm${process.pid}`, monitoring: withMonitoring });
     // The tree comes from the network, the releases from the CPU: both at once.
     const [built] = await Promise.all([

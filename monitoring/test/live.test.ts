@@ -16,7 +16,8 @@ import { startDaemon, step, until, type Daemon } from "./daemons.ts";
 import { MONITORING, ROOT, alertRules, dashboardTargets, recordingRules, withoutGrafanaVariables, withoutThreshold } from "./files.ts";
 import { hasNumbers, prometheusApi, prometheusArgv, testConfig, type PrometheusApi } from "./prometheus.ts";
 import { startLinkfort, type LinkfortStack } from "./stack.ts";
-import { run, skipWithout, tool } from "./tools.ts";
+import { requireTool } from "../../service/test/tools.ts";
+import { run } from "./tools.ts";
 import { databaseOutage, goodBackup, killInstance, ordinaryTraffic, unreadableClick } from "./traffic.ts";
 
 const NEEDS = ["prometheus", "prometheus-alertmanager", "prometheus-postgres-exporter", "prometheus-redis-exporter", "prometheus-node-exporter", "psql", "redis-server", "caddy"] as const;
@@ -43,24 +44,25 @@ async function startAlertmanager(port: number, webhook: string): Promise<Daemon>
   copyFileSync(join(MONITORING, "linkfort-discord.tmpl"), join(dir, "linkfort-discord.tmpl"));
   return startDaemon({
     name: "alertmanager", readyUrl: `http://127.0.0.1:${port}/-/ready`,
-    argv: [tool("prometheus-alertmanager"), `--config.file=${join(dir, "alertmanager.yml")}`, `--storage.path=${join(dir, "data")}`,
+    argv: [requireTool("prometheus-alertmanager"), `--config.file=${join(dir, "alertmanager.yml")}`, `--storage.path=${join(dir, "data")}`,
       `--web.listen-address=127.0.0.1:${port}`, "--cluster.listen-address=", "--log.level=warn"],
   });
 }
 
-describe.skipIf(skipWithout(...NEEDS))("live monitoring", () => {
+describe("live monitoring", () => {
   beforeAll(async () => {
+    for (const command of NEEDS) requireTool(command); // a missing one fails here, naming its package
     const t0 = performance.now();
     stack = await step("linkfort stack", startLinkfort);
     const [node, redisExporter, pgExporter, promPort, amPort] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
-    daemons.push(await startDaemon({ name: "node exporter", readyUrl: `http://127.0.0.1:${node}/metrics`, argv: [tool("prometheus-node-exporter"), `--web.listen-address=127.0.0.1:${node}`] }));
+    daemons.push(await startDaemon({ name: "node exporter", readyUrl: `http://127.0.0.1:${node}/metrics`, argv: [requireTool("prometheus-node-exporter"), `--web.listen-address=127.0.0.1:${node}`] }));
     daemons.push(await startDaemon({
       name: "redis exporter", readyUrl: `http://127.0.0.1:${redisExporter}/metrics`, env: { REDIS_ADDR: stack.redis.url },
-      argv: [tool("prometheus-redis-exporter"), `-web.listen-address=127.0.0.1:${redisExporter}`],
+      argv: [requireTool("prometheus-redis-exporter"), `-web.listen-address=127.0.0.1:${redisExporter}`],
     }));
     daemons.push(await startDaemon({
       name: "postgres exporter", readyUrl: `http://127.0.0.1:${pgExporter}/metrics`, env: { DATA_SOURCE_NAME: stack.monitorDsn },
-      argv: [tool("prometheus-postgres-exporter"), `--web.listen-address=127.0.0.1:${pgExporter}`],
+      argv: [requireTool("prometheus-postgres-exporter"), `--web.listen-address=127.0.0.1:${pgExporter}`],
     }));
     discord = createDiscordStandIn();
     await discord.start();
@@ -71,7 +73,7 @@ describe.skipIf(skipWithout(...NEEDS))("live monitoring", () => {
       9100: stack.statusPort, 2019: stack.caddyAdminPort, 9187: pgExporter!, 9121: redisExporter!, 9101: node!, 9090: promPort!, 9093: amPort!,
     });
     jobs = generated.jobs;
-    const { argv, dir } = prometheusArgv(tool("prometheus"), generated.config, promPort!);
+    const { argv, dir } = prometheusArgv(requireTool("prometheus"), generated.config, promPort!);
     dirs.push(dir);
     from = Math.floor(Date.now() / 1000);
     daemons.push(await startDaemon({ name: "prometheus", argv, readyUrl: `http://127.0.0.1:${promPort}/-/ready` }));

@@ -16,7 +16,8 @@ import { alive, descendants, isReady } from "../../supervisor/test/processes.ts"
 import { spawnSupervisor, type SupervisorProcess } from "../../supervisor/test/supervisor-process.ts";
 import { MONITORING } from "./files.ts";
 import { until } from "./daemons.ts";
-import { run, tool } from "./tools.ts";
+import { requireTool } from "../../service/test/tools.ts";
+import { run } from "./tools.ts";
 
 export interface LinkfortStack {
   instancePorts: number[];
@@ -38,10 +39,10 @@ export interface LinkfortStack {
 /** Creates the monitor role with the same SQL deploy/monitoring.sh runs, and returns its DSN. */
 function createMonitorRole(databaseUrl: string, database: string): string {
   const password = crypto.randomUUID().replaceAll("-", "");
-  const sql = run([tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", `password=${password}`, "-v", `database=${database}`, "-f", join(MONITORING, "postgres-monitor-role.sql"), databaseUrl]);
+  const sql = run([requireTool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", `password=${password}`, "-v", `database=${database}`, "-f", join(MONITORING, "postgres-monitor-role.sql"), databaseUrl]);
   if (sql.code !== 0) throw new Error(`postgres-monitor-role.sql failed: ${sql.output}`);
   // A role left by an earlier run against the same server has another password.
-  const alter = run([tool("psql"), "-X", "-q", "-c", `alter role linkfort_monitor password '${password}'`, databaseUrl]);
+  const alter = run([requireTool("psql"), "-X", "-q", "-c", `alter role linkfort_monitor password '${password}'`, databaseUrl]);
   if (alter.code !== 0) throw new Error(alter.output);
   const url = new URL(databaseUrl);
   return `postgresql://linkfort_monitor:${password}@${url.hostname}:${url.port}/${database}?sslmode=disable`;
@@ -56,7 +57,7 @@ export async function startLinkfort(): Promise<LinkfortStack> {
     cleanup.push(() => redis.stop());
     const database = await createDatabase();
     // Runs after the database is dropped (cleanup goes in reverse), so the role owns no grant any more.
-    cleanup.push(() => { run([tool("psql"), "-X", "-q", "-c", "drop role if exists linkfort_monitor", adminUrl()]); });
+    cleanup.push(() => { run([requireTool("psql"), "-X", "-q", "-c", "drop role if exists linkfort_monitor", adminUrl()]); });
     cleanup.push(() => dropDatabase(database.name));
     const direct = new URL(database.url);
     const proxy = tcpProxy({ host: direct.hostname, port: Number(direct.port) });
@@ -86,7 +87,9 @@ export async function startLinkfort(): Promise<LinkfortStack> {
     await supervisor.waitForLog("supervisor started", 60_000);
     tree = descendants(supervisor.proc.pid);
     await until("every instance ready", async () => (await Promise.all(instancePorts.map(isReady))).every(Boolean), 30_000);
-    const adminKey = String((await supervisor.waitForLog("created the first admin API key; it is shown only this once", 10_000)).admin_key);
+    // The supervisor makes the first admin key before the instances start and shows it only in its banner.
+    const adminKey = await supervisor.waitForBannerKey(10_000);
+    if (!adminKey) throw new Error(`no admin key in the start banner:\n${supervisor.output().slice(-3000)}`);
 
     const pidOf = (port: number) => {
       const started = supervisor.logs().filter((l) => l.msg === "instance started" && l.port === port);

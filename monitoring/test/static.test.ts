@@ -10,14 +10,15 @@ import { join } from "node:path";
 import {
   MONITORING, ROOT, alertRules, anchorOf, dashboardFiles, filesIn, headingAnchors, panelsOf, promtoolTests, recordingRules, withoutThreshold, yamlFile,
 } from "./files.ts";
-import { run, skipWithout, tool } from "./tools.ts";
+import { requireTool } from "../../service/test/tools.ts";
+import { run } from "./tools.ts";
 
 const SCRIPT = join(ROOT, "deploy/monitoring.sh");
 const render = (...args: string[]) => run(["bash", SCRIPT, ...args]);
 
-describe.skipIf(skipWithout("promtool"))("Prometheus files", () => {
+describe("Prometheus files", () => {
   test("promtool accepts prometheus.yml with its rule files", () => {
-    const result = run([tool("promtool"), "check", "config", join(MONITORING, "prometheus.yml")]);
+    const result = run([requireTool("promtool"), "check", "config", join(MONITORING, "prometheus.yml")]);
     expect(result.code, result.output).toBe(0);
     // rule_files reaches every rule file: promtool checks each one it loads.
     const found = [...result.output.matchAll(/SUCCESS: (\d+) rules found/g)].reduce((sum, m) => sum + Number(m[1]), 0);
@@ -25,13 +26,13 @@ describe.skipIf(skipWithout("promtool"))("Prometheus files", () => {
   });
 
   test("promtool accepts every rule file", () => {
-    const result = run([tool("promtool"), "check", "rules", ...filesIn("rules", ".yml")]);
+    const result = run([requireTool("promtool"), "check", "rules", ...filesIn("rules", ".yml")]);
     expect(result.code, result.output).toBe(0);
     expect(result.output).not.toContain("FAILED");
   });
 
   test("promtool's unit tests pass", () => {
-    const result = run([tool("promtool"), "test", "rules", ...filesIn("tests", ".yml")]);
+    const result = run([requireTool("promtool"), "test", "rules", ...filesIn("tests", ".yml")]);
     expect(result.code, result.output).toBe(0);
     expect(result.output.match(/SUCCESS/g)?.length).toBe(filesIn("tests", ".yml").length);
   }, 60_000);
@@ -94,7 +95,7 @@ describe("alert rules", () => {
   });
 });
 
-describe.skipIf(skipWithout("amtool"))("Alertmanager files", () => {
+describe("Alertmanager files", () => {
   /** The rendered config beside its template, the way monitoring.sh installs them. */
   function checkRendered(...args: string[]) {
     const dir = mkdtempSync(join(tmpdir(), "linkfort-am-"));
@@ -103,7 +104,7 @@ describe.skipIf(skipWithout("amtool"))("Alertmanager files", () => {
       expect(rendered.code, rendered.output).toBe(0);
       writeFileSync(join(dir, "alertmanager.yml"), rendered.output);
       copyFileSync(join(MONITORING, "linkfort-discord.tmpl"), join(dir, "linkfort-discord.tmpl"));
-      const result = run([tool("amtool"), "check-config", join(dir, "alertmanager.yml")]);
+      const result = run([requireTool("amtool"), "check-config", join(dir, "alertmanager.yml")]);
       expect(result.code, result.output).toBe(0);
       return rendered.output;
     } finally {
@@ -112,7 +113,7 @@ describe.skipIf(skipWithout("amtool"))("Alertmanager files", () => {
   }
 
   test("amtool accepts alertmanager.yml as shipped", () => {
-    const result = run([tool("amtool"), "check-config", join(MONITORING, "alertmanager.yml")]);
+    const result = run([requireTool("amtool"), "check-config", join(MONITORING, "alertmanager.yml")]);
     expect(result.code, result.output).toBe(0);
     expect(result.output).toContain("2 receivers");
   });
@@ -175,9 +176,9 @@ describe("Grafana files", () => {
   });
 });
 
-describe.skipIf(skipWithout("shellcheck"))("deploy/monitoring.sh", () => {
+describe("deploy/monitoring.sh", () => {
   test("is shellcheck-clean", () => {
-    const result = run([tool("shellcheck"), "-x", SCRIPT], { cwd: join(ROOT, "deploy") });
+    const result = run([requireTool("shellcheck"), "-x", SCRIPT], { cwd: join(ROOT, "deploy") });
     expect(result.code, result.output).toBe(0);
   }, 30_000);
 });

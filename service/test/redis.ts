@@ -5,6 +5,7 @@
 import type { Subprocess } from "bun";
 import Redis from "ioredis";
 import { freePort } from "./ports.ts";
+import { requireTool } from "./tools.ts";
 
 export interface TestRedis {
   url: string;
@@ -14,9 +15,7 @@ export interface TestRedis {
 }
 
 export async function startRedis(): Promise<TestRedis> {
-  const bin = Bun.which("redis-server");
-  // With CI=true a missing server is a failure, never a skip (apt-get install redis-server).
-  if (!bin) throw new Error("redis-server is not on PATH: apt-get install redis-server");
+  const bin = requireTool("redis-server");
   const port = await freePort();
   let proc: Subprocess | undefined;
   const redis: TestRedis = {

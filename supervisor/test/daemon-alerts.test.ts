@@ -9,11 +9,11 @@ import { join } from "node:path";
 import { buildBinary } from "../../service/test/binary.ts";
 import { createDatabase, dropDatabase } from "../../service/test/pg.ts";
 import { freePort } from "../../service/test/ports.ts";
+import { requireTool } from "../../service/test/tools.ts";
 import type { StatusSnapshot } from "../src/status/snapshot.ts";
 import { createDiscordStandIn } from "./discord-stand-in.ts";
 import { alive, waitFor } from "./processes.ts";
 import { spawnSupervisor, tempDataDir } from "./supervisor-process.ts";
-import { skipWithoutCaddy } from "./tools.ts";
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -21,7 +21,8 @@ afterAll(async () => {
 }, 30_000);
 
 // Caddy on: without it the instances share one port and a probe cannot tell them apart.
-test.skipIf(skipWithoutCaddy)("kill -9 of an instance: back and ready, one restart alert delivered to Discord", async () => {
+test("kill -9 of an instance: back and ready, one restart alert delivered to Discord", async () => {
+  requireTool("caddy"); // the supervisor runs it (SUPERVISOR_CADDY=on)
   const discord = createDiscordStandIn();
   await discord.start();
   cleanup.push(() => discord.stop());

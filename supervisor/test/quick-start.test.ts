@@ -4,7 +4,7 @@
  * instances from source and stops all of them on Ctrl-C; a SIGKILLed supervisor leaves nothing
  * running behind it either.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -13,7 +13,7 @@ import { createDatabase, dropDatabase } from "../../service/test/pg.ts";
 import { freePort } from "../../service/test/ports.ts";
 import { alive, waitFor } from "./processes.ts";
 import { ROOT, spawnSupervisor, tempDataDir, type SupervisorProcess } from "./supervisor-process.ts";
-import { skipWithoutCaddy } from "./tools.ts";
+import { requireTool } from "../../service/test/tools.ts";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -29,7 +29,8 @@ function reap(sup: SupervisorProcess, pids: () => number[]) {
 
 const pidsFrom = (sup: SupervisorProcess, msg: string) => sup.logs().filter((l) => l.msg === msg).map((l) => Number(l.pid));
 
-describe.skipIf(skipWithoutCaddy)("quick start", () => {
+describe("quick start", () => {
+  beforeAll(() => { requireTool("caddy"); }); // the supervisor runs it (SUPERVISOR_CADDY=on)
   test("run brings up PostgreSQL, Caddy and 3 instances on one public port, serves a seeded redirect, and Ctrl-C stops every process in order", async () => {
     const dataDir = await tempDataDir();
     cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
@@ -50,7 +51,14 @@ describe.skipIf(skipWithoutCaddy)("quick start", () => {
     }, 60_000, 100);
     console.log(`[timing] quick start (embedded PostgreSQL, seed, Caddy, 3 instances from source): ${(performance.now() - t0).toFixed(0)} ms to the first redirect`);
     expect(redirect.headers.get("location")).toBe("https://example.com/dawn/network/1");
-    expect(sup.output()).toContain("first admin API key");
+    // The admin key made for this start is in the banner, works, and is in no log record.
+    const adminKey = await sup.waitForBannerKey();
+    expect(adminKey, sup.output().slice(-3000)).toMatch(/^lf_[0-9A-Za-z]{40}$/);
+    const keys = await fetch(`http://127.0.0.1:${publicPort}/admin/keys`, { headers: { authorization: `Bearer ${adminKey}` } });
+    expect(keys.status).toBe(200);
+    expect(sup.output().split(adminKey!)).toHaveLength(2);
+    expect(sup.logs().filter((l) => JSON.stringify(l).includes(adminKey!))).toEqual([]);
+    expect(sup.output()).toContain(`http://127.0.0.1:${publicPort}`);
 
     // `linkfort-supervisor status` prints the daemon's /status as a table; the third instance may still be in its first probe.
     const readyRow = (table: string, port: number) => new RegExp(`^${port}\\s+ready\\s`, "m").test(table);
