@@ -1,6 +1,6 @@
 /**
  * `linkfort serve`: database → migrations → services → listener, and the SIGTERM sequence
- * (DESIGN.md "Health and shutdown"): /ready turns 503, wait SHUTDOWN_DRAIN_MS so Caddy stops
+ * (docs/RUNBOOK.md): /ready turns 503, wait SHUTDOWN_DRAIN_MS so Caddy stops
  * sending, stop accepting, finish in-flight requests, flush clicks, close pools, exit 0.
  */
 import { createApp } from "./app.ts";
@@ -106,11 +106,16 @@ async function migrateWithRetry(url: string, config: ServiceConfig, logger: Logg
   }
 }
 
+/**
+ * A standalone `linkfort serve` on an empty database makes the first admin key (the quick start's
+ * supervisor has made it already, for its banner). The secret goes to stderr as plain text only:
+ * log records travel on to journald and log shippers, where a key must never be.
+ */
 async function announceBootstrapKey(deps: Deps, logger: Logger): Promise<void> {
   if (deps.config.auth !== "keys") return;
   const key = await deps.keys.ensureBootstrapAdminKey();
   if (!key) return;
-  logger.warn("created the first admin API key; it is shown only this once", { admin_key: key });
+  logger.warn("created the first admin API key; printed on stderr only, this once");
   process.stderr.write(`\n  linkfort: first admin API key (store it now, it is not shown again):\n\n    ${key}\n\n`);
 }
 

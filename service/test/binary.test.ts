@@ -33,6 +33,9 @@ describe("dist/linkfort alone", () => {
     const b = await start({ DATABASE_URL: url });
     const [, key] = await b.waitFor(/^\s+(lf_[A-Za-z0-9]+)\s*$/m);
     await b.waitFor(/"msg":"listening"/);
+    // Printed once as plain text on stderr; the log record only says so (log shippers keep records).
+    expect(b.output().split(key!)).toHaveLength(2);
+    expect(b.output()).toContain('"msg":"created the first admin API key; printed on stderr only, this once"');
     const auth = { authorization: `Bearer ${key}`, "content-type": "application/json" };
 
     const user = await fetch(`${b.base}/users`, { method: "POST", headers: auth, body: JSON.stringify({ username: "bin", email: "bin@example.com" }) });

@@ -1,5 +1,5 @@
 /**
- * @module The supervisor's composition root (STYLE rule 9): builds every part from the config,
+ * @module The supervisor's composition root: builds every part from the config,
  * starts them in order and stops them in reverse. Order: alerts, database, backups, Caddy,
  * instances, health watch, status server. So on SIGTERM/SIGINT the status server goes first,
  * then the watch (nothing is respawned any more), then the instances drain, then Caddy stops,
@@ -9,6 +9,7 @@ import { setStdoutFormat, type Logger } from "../../service/src/lib/logger.ts";
 import { createSystemdNotifier } from "../../service/src/lib/sd-notify.ts";
 import { VERSION } from "../../service/src/lib/version.ts";
 import { createAlerter } from "./alerts/alerter.ts";
+import { showBannerWhenReady } from "./banner.ts";
 import { createBackups } from "./backups/backups.ts";
 import type { SupervisorConfig } from "./config.ts";
 import { openDatabase } from "./database.ts";
@@ -94,6 +95,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     if (instances.caddy) parts.push({ name: "caddy", stop: () => instances.caddy!.stop() });
     const { runner } = instances;
     parts.push({ name: "instances", stop: () => runner.close() });
+    const adminKey = await instances.bootstrapAdminKey();
     for (const port of config.ports) await runner.start(port);
     opts.signal?.throwIfAborted();
 
@@ -120,6 +122,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       pid: process.pid, runner: config.runner, ports: config.ports, public: instances.publicUrl, caddy: instances.caddy !== undefined,
       status: `http://${config.statusHost}:${status.port}/`, database: database.embedded ? "embedded" : "DATABASE_URL",
     });
+    if (instances.publicUrl && opts.output !== "ignore") {
+      const banner = showBannerWhenReady({
+        facts: { publicUrl: instances.publicUrl, statusUrl: `http://${config.statusHost}:${status.port}/`, adminKey, dataDir: config.dataDir, embeddedDatabase: database.embedded },
+        instances: config.ports.length, readyCount: () => watcher.snapshot().filter((i) => i.state === "ready").length, timeoutMs: config.startGraceMs,
+      });
+      parts.push({ name: "banner", stop: () => banner.stop() });
+    }
     systemd.ready(`watching ${config.ports.length} instances (${config.runner} runner); status on http://${config.statusHost}:${status.port}/`);
     return { statusPort: status.port, snapshot, rollingRestart, stop };
   } catch (error) {

@@ -33,6 +33,11 @@ export interface InstancesOptions {
 
 export interface Instances {
   runner: Runner;
+  /**
+   * Process runner: migrates the database and makes the first admin key before any instance
+   * starts, and returns the key when this call created it (for the banner). Otherwise undefined.
+   */
+  bootstrapAdminKey(): Promise<string | undefined>;
   readyUrl: (port: number) => string;
   /** What clients use: Caddy's or the shared port (process runner); null under systemd. */
   publicUrl: string | null;
@@ -71,7 +76,10 @@ export async function createInstances(opts: InstancesOptions): Promise<Instances
   const host = config.instanceHost;
   const ownPort = (port: number) => `http://${host}:${port}/ready`;
   if (config.runner === "systemd") {
-    return { runner: createSystemdRunner({ unitPrefix: config.systemdUnit, logger }), readyUrl: ownPort, publicUrl: null };
+    return {
+      runner: createSystemdRunner({ unitPrefix: config.systemdUnit, logger }), readyUrl: ownPort, publicUrl: null,
+      bootstrapAdminKey: async () => undefined,
+    };
   }
 
   const shared = opts.caddyBin === null;
@@ -97,7 +105,30 @@ export async function createInstances(opts: InstancesOptions): Promise<Instances
   });
   return {
     runner, caddy,
+    bootstrapAdminKey: () => bootstrapAdminKey(command, opts),
     readyUrl: shared ? () => ownPort(config.publicPort) : ownPort,
     publicUrl: `http://${caddy ? "127.0.0.1" : host}:${config.publicPort}`,
   };
+}
+
+/**
+ * `linkfort keys bootstrap` with the instances' command and database: it migrates first, under
+ * the same advisory locks the instances take, and prints the key alone on stdout when it made one.
+ * The key comes back over a pipe, never through a log record. A failure only costs the banner its
+ * key: the instances then make it themselves and print it on stderr.
+ */
+async function bootstrapAdminKey(serveCommand: string[], opts: InstancesOptions): Promise<string | undefined> {
+  // The service's own setting: with LINKFORT_AUTH=open no key is checked, so none is made.
+  if (opts.env.LINKFORT_AUTH === "open") return undefined;
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;
+  const proc = Bun.spawn([...serveCommand.slice(0, -1), "keys", "bootstrap"], {
+    env: { ...env, DATABASE_URL: opts.databaseUrl }, stdin: "ignore", stdout: "pipe", stderr: "pipe",
+  });
+  const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  if (code !== 0) {
+    opts.logger.warn("could not make the first admin key before the instances; they will", { exit_code: code, stderr: err.trim().slice(-500) });
+    return undefined;
+  }
+  return /^lf_\w+$/m.exec(out)?.[0];
 }

@@ -18,6 +18,8 @@ export interface SupervisorProcess {
   /** Parsed JSON log lines so far. */
   logs(): Record<string, unknown>[];
   waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** The start banner's admin key (supervisor/src/banner.ts), once the banner is out; undefined when it shows none. */
+  waitForBannerKey(timeoutMs?: number): Promise<string | undefined>;
   /** Every process below the supervisor right now. */
   tree(): number[];
 }
@@ -40,17 +42,22 @@ export function spawnSupervisor(args: string[], env: Record<string, string>): Su
   const logs = () => output().split("\n").filter((l) => l.startsWith("{")).flatMap((l) => {
     try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; }
   });
+  const waitFor = async <T>(what: string, find: () => T | undefined, timeoutMs: number): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = find();
+      if (found !== undefined) return found;
+      if (proc.exitCode !== null) throw new Error(`supervisor exited (${proc.exitCode}) before ${what}:\n${output().slice(-4000)}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${output().slice(-4000)}`);
+      await Bun.sleep(50);
+    }
+  };
   return {
     proc, output, logs, tree: () => descendants(proc.pid),
-    async waitForLog(msg, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = logs().find((l) => l.msg === msg);
-        if (found) return found;
-        if (proc.exitCode !== null) throw new Error(`supervisor exited (${proc.exitCode}) before "${msg}":\n${output().slice(-4000)}`);
-        if (Date.now() > deadline) throw new Error(`timed out waiting for "${msg}":\n${output().slice(-4000)}`);
-        await Bun.sleep(50);
-      }
+    waitForLog: (msg, timeoutMs = 30_000) => waitFor(`"${msg}"`, () => logs().find((l) => l.msg === msg), timeoutMs),
+    async waitForBannerKey(timeoutMs = 60_000) {
+      const banner = await waitFor("the start banner", () => /^  linkfort is running\n[^]*?Ctrl-C stops everything\./m.exec(output())?.[0], timeoutMs);
+      return /^\s+admin API key\s+(lf_\w+)/m.exec(banner)?.[1];
     },
   };
 }

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { show, testApp, type TestApp } from "../../test/harness.ts";
+import { createDatabase, dropDatabase } from "../../test/pg.ts";
+import { connect } from "../db/client.ts";
 import { runKeysCommand } from "./cli.ts";
 
 let h: TestApp;
@@ -62,6 +64,7 @@ describe("linkfort keys", () => {
     ["list with arguments", ["list", "all"], "list takes no arguments"],
     ["revoke without an id", ["revoke"], "exactly one key id"],
     ["revoke with a bad id", ["revoke", "1.5"], "ID must be a positive integer"],
+    ["bootstrap with arguments", ["bootstrap", "now"], "bootstrap takes no arguments"],
   ];
   for (const [what, args, reason] of bad) {
     test(`${what} is exit 2 with the reason and the usage`, async () => {
@@ -71,4 +74,30 @@ describe("linkfort keys", () => {
       expect(lines.join("\n")).toContain("usage:\n  linkfort keys create --name NAME");
     });
   }
+});
+
+describe("linkfort keys bootstrap", () => {
+  test("prints one admin key, alone on its line, only while the database has no active admin key", async () => {
+    const database = await createDatabase();
+    const io = connect({ url: database.url, poolMax: 4, statementTimeoutMs: 5_000, applicationName: "keys-bootstrap-test" });
+    try {
+      const bootstrap = async () => {
+        const lines: string[] = [];
+        const code = await runKeysCommand(["bootstrap"], { ...io, out: (line) => lines.push(line) });
+        return { code, lines };
+      };
+      // Two at once, as a supervisor and an instance could: the advisory lock lets one create it.
+      const first = await Promise.all([bootstrap(), bootstrap()]);
+      expect(first.map((r) => r.code)).toEqual([0, 0]);
+      const printed = first.flatMap((r) => r.lines);
+      expect(printed, printed.join("\n")).toHaveLength(1);
+      expect(printed[0]).toMatch(/^lf_[0-9A-Za-z]{40}$/);
+      expect(await bootstrap()).toEqual({ code: 0, lines: [] });
+      const [row] = await io.sql<{ n: number }[]>`select count(*)::int as n from api_keys where scope = 'admin' and revoked_at is null`;
+      expect(row?.n).toBe(1);
+    } finally {
+      await io.sql.end();
+      await dropDatabase(database.name);
+    }
+  });
 });

@@ -1,5 +1,5 @@
 /**
- * `linkfort keys create|list|revoke`: the same service as /admin/keys, for an operator at the
+ * `linkfort keys create|list|revoke|bootstrap`: the same service as /admin/keys, for an operator at the
  * console (who may do what an admin key may). Exit codes: 0 done, 1 failed, 2 bad arguments.
  */
 import { parseArgs } from "node:util";
@@ -16,7 +16,10 @@ export const KEYS_USAGE = `usage:
   linkfort keys create --name NAME [--scope admin|user] [--user-id N]
       prints the new key once; --scope defaults to user when --user-id is given, else admin
   linkfort keys list
-  linkfort keys revoke ID`;
+  linkfort keys revoke ID
+  linkfort keys bootstrap
+      on a database with no active admin key, creates one and prints it alone on a line (the quick
+      start's supervisor runs this for its banner); otherwise prints nothing`;
 
 export interface KeysCommandIo {
   sql: Sql;
@@ -35,6 +38,7 @@ export async function runKeysCommand(args: string[], io: KeysCommandIo): Promise
       case "create": return await create(keys, rest, io.out);
       case "list": return await list(keys, rest, io.out);
       case "revoke": return await revoke(keys, rest, io.out);
+      case "bootstrap": return await bootstrap(keys, rest, io.out);
       case "help": case "--help": case "-h": io.out(KEYS_USAGE); return 0;
       default: throw new UsageError(command === undefined ? "missing command" : `unknown command "${command}"`);
     }
@@ -101,5 +105,13 @@ async function revoke(keys: KeysService, args: string[], out: (line: string) => 
   if (args.length !== 1) throw new UsageError("revoke takes exactly one key id");
   const row = await keys.revoke(OPEN_PRINCIPAL, parseId(args[0], "ID"));
   out(`revoked key ${row.id} "${row.name}" (${row.prefix}…)`);
+  return 0;
+}
+
+/** The same advisory-locked check as `serve`, so with instances starting at the same time there is still exactly one. */
+async function bootstrap(keys: KeysService, args: string[], out: (line: string) => void): Promise<number> {
+  if (args.length > 0) throw new UsageError(`bootstrap takes no arguments, got: ${args.join(" ")}`);
+  const key = await keys.ensureBootstrapAdminKey();
+  if (key) out(key);
   return 0;
 }
