@@ -16,7 +16,8 @@ import { alive, descendants, isReady } from "../../supervisor/test/processes.ts"
 import { spawnSupervisor, type SupervisorProcess } from "../../supervisor/test/supervisor-process.ts";
 import { MONITORING } from "./files.ts";
 import { until } from "./daemons.ts";
-import { run, tool } from "./tools.ts";
+import { requireTool } from "../../service/test/tools.ts";
+import { run } from "./tools.ts";
 
 export interface LinkfortStack {
   instancePorts: number[];
@@ -38,10 +39,10 @@ export interface LinkfortStack {
 /** Creates the monitor role with the same SQL deploy/monitoring.sh runs, and returns its DSN. */
 function createMonitorRole(databaseUrl: string, database: string): string {
   const password = crypto.randomUUID().replaceAll("-", "");
-  const sql = run([tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", `password=${password}`, "-v", `database=${database}`, "-f", join(MONITORING, "postgres-monitor-role.sql"), databaseUrl]);
+  const sql = run([requireTool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", `password=${password}`, "-v", `database=${database}`, "-f", join(MONITORING, "postgres-monitor-role.sql"), databaseUrl]);
   if (sql.code !== 0) throw new Error(`postgres-monitor-role.sql failed: ${sql.output}`);
   // A role left by an earlier run against the same server has another password.
-  const alter = run([tool("psql"), "-X", "-q", "-c", `alter role linkfort_monitor password '${password}'`, databaseUrl]);
+  const alter = run([requireTool("psql"), "-X", "-q", "-c", `alter role linkfort_monitor password '${password}'`, databaseUrl]);
   if (alter.code !== 0) throw new Error(alter.output);
   const url = new URL(databaseUrl);
   return `postgresql://linkfort_monitor:${password}@${url.hostname}:${url.port}/${database}?sslmode=disable`;
@@ -56,7 +57,7 @@ export async function startLinkfort(): Promise<LinkfortStack> {
     cleanup.push(() => redis.stop());
     const database = await createDatabase();
     // Runs after the database is dropped (cleanup goes in reverse), so the role owns no grant any more.
-    cleanup.push(() => { run([tool("psql"), "-X", "-q", "-c", "drop role if exists linkfort_monitor", adminUrl()]); });
+    cleanup.push(() => { run([requireTool("psql"), "-X", "-q", "-c", "drop role if exists linkfort_monitor", adminUrl()]); });
     cleanup.push(() => dropDatabase(database.name));
     const direct = new URL(database.url);
     const proxy = tcpProxy({ host: direct.hostname, port: Number(direct.port) });

@@ -4,7 +4,7 @@
  * instances from source and stops all of them on Ctrl-C; a SIGKILLed supervisor leaves nothing
  * running behind it either.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -13,7 +13,7 @@ import { createDatabase, dropDatabase } from "../../service/test/pg.ts";
 import { freePort } from "../../service/test/ports.ts";
 import { alive, waitFor } from "./processes.ts";
 import { ROOT, spawnSupervisor, tempDataDir, type SupervisorProcess } from "./supervisor-process.ts";
-import { skipWithoutCaddy } from "./tools.ts";
+import { requireTool } from "../../service/test/tools.ts";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -29,7 +29,8 @@ function reap(sup: SupervisorProcess, pids: () => number[]) {
 
 const pidsFrom = (sup: SupervisorProcess, msg: string) => sup.logs().filter((l) => l.msg === msg).map((l) => Number(l.pid));
 
-describe.skipIf(skipWithoutCaddy)("quick start", () => {
+describe("quick start", () => {
+  beforeAll(() => { requireTool("caddy"); }); // the supervisor runs it (SUPERVISOR_CADDY=on)
   test("run brings up PostgreSQL, Caddy and 3 instances on one public port, serves a seeded redirect, and Ctrl-C stops every process in order", async () => {
     const dataDir = await tempDataDir();
     cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
