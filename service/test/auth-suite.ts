@@ -64,7 +64,7 @@ export function runAuthSuite(h: TestApp, opts: { mustInclude?: string[] } = {}):
     revokedKey = await h.insertKey("admin");
     await h.deps.sql`
       update api_keys set revoked_at = now() where hash = encode(sha256(convert_to(${revokedKey}, 'UTF8')), 'hex')`;
-  });
+  }, 30_000);
 
   describe("shared auth suite", () => {
     test("finds the protected routes in the app", () => {

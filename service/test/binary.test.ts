@@ -25,7 +25,7 @@ beforeAll(async () => { bin = await buildBinary(); }, 120_000);
 afterAll(async () => {
   for (const b of running) await b.stop("SIGKILL");
   for (const name of databases) await dropDatabase(name);
-});
+}, 30_000);
 
 describe("dist/linkfort alone", () => {
   test("migrates an empty database, prints one admin key, serves a redirect and keeps its click after SIGTERM", async () => {

@@ -38,7 +38,7 @@ beforeAll(async () => {
   app = createApp(deps);
   const user = await call("POST", "/users", { username: "outage", email: "outage@example.com" });
   code = (await call("POST", "/urls", { user_id: user.json.id, original_url: "https://outage.example/" })).json.short_code;
-});
+}, 30_000);
 // postgres.js's end() waits its full timeout (5 s) after connections were cut under it, even
 // once the server is back; the hook gets time for that.
 afterAll(async () => {

@@ -6,7 +6,7 @@ import { readConfigFile } from "./config-file.ts";
 import { loadSupervisorConfig } from "./config.ts";
 
 const dir = await mkdtemp(join(tmpdir(), "linkfort-toml-"));
-afterAll(() => rm(dir, { recursive: true, force: true }));
+afterAll(() => rm(dir, { recursive: true, force: true }), 30_000);
 
 async function file(text: string): Promise<string> {
   const path = join(dir, `${crypto.randomUUID()}.toml`);

@@ -18,10 +18,10 @@ let rig: BackupRig;
 
 beforeAll(async () => {
   rig = await backupRig();
-});
+}, 30_000);
 afterAll(async () => {
   await rig.close();
-});
+}, 30_000);
 
 const deps = (overrides: Partial<BackupsDeps> = {}) => rigDeps(rig, overrides);
 

@@ -16,10 +16,10 @@ let io: BackupCommandIo;
 
 beforeAll(async () => {
   rig = await backupRig();
-});
+}, 30_000);
 afterAll(async () => {
   await rig.close();
-});
+}, 30_000);
 
 async function run(...args: string[]): Promise<{ code: number; text: string }> {
   out = [];

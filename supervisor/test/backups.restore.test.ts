@@ -32,10 +32,10 @@ beforeAll(async () => {
   if (!found.ok) throw new Error(found.error);
   tools = found.tools;
   backupPath = await freshBackup();
-});
+}, 30_000);
 afterAll(async () => {
   await rig.close();
-});
+}, 30_000);
 
 describe("restore into a new database", () => {
   test("gives the same rows per table as the source", async () => {
@@ -70,7 +70,7 @@ describe("restore check (scratch database, row counts)", () => {
     alerter = recordingAlerter();
     dir = await rig.newDir();
     backups = createBackups({ config: { ...rig.config, backupDir: dir }, databaseUrl: rig.databaseUrl, alerter, metrics: rig.metrics, logger: rig.logger });
-  });
+  }, 30_000);
 
   test("with no backup yet it is skipped, not failed", async () => {
     expect(await backups.restoreCheckOnce()).toMatchObject({ status: "skipped", reason: "no-backup" });

@@ -20,10 +20,10 @@ beforeAll(async () => {
   const result = await runBackupRound({ config: { ...rig.config, backupDir: await rig.newDir() }, databaseUrl: rig.databaseUrl, now: new Date() });
   if (result.status !== "ok") throw new Error(`setup backup failed: ${JSON.stringify(result)}`);
   source = result.path;
-});
+}, 30_000);
 afterAll(async () => {
   await rig.close();
-});
+}, 30_000);
 
 async function dirWith(ages: number[]): Promise<{ dir: string; names: string[] }> {
   const dir = await rig.newDir();

@@ -17,10 +17,10 @@ let rig: BackupRig;
 
 beforeAll(async () => {
   rig = await backupRig();
-});
+}, 30_000);
 afterAll(async () => {
   await rig.close();
-});
+}, 30_000);
 
 const deps = (overrides: Partial<BackupsDeps> = {}) => rigDeps(rig, overrides);
 
@@ -67,7 +67,7 @@ describe("verify", () => {
     const result = await createBackups(deps({ config: { ...rig.config, backupDir: await rig.newDir() } })).runOnce();
     if (result.status !== "ok") throw new Error(`setup backup failed: ${JSON.stringify(result)}`);
     good = result.path;
-  });
+  }, 30_000);
   const tools = async () => {
     const found = await findPgTools(15, undefined);
     if (!found.ok) throw new Error(found.error);

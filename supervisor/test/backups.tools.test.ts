@@ -18,11 +18,11 @@ let scratch: string;
 beforeAll(async () => {
   rig = await backupRig();
   scratch = await mkdtemp(join(tmpdir(), "linkfort-pgtools-"));
-});
+}, 30_000);
 afterAll(async () => {
   await rig.close();
   await rm(scratch, { recursive: true, force: true });
-});
+}, 30_000);
 
 async function fakeClientDir(version: string): Promise<string> {
   const dir = await mkdtemp(join(scratch, "bin-"));

@@ -13,7 +13,7 @@ let fleet: Fleet | undefined;
 afterEach(async () => {
   await fleet?.stop();
   fleet = undefined;
-});
+}, 30_000);
 
 const rollingFor = (f: Fleet, readyTimeoutMs: number) => createRollingRestart({
   ports: f.ports, runner: f.runner, watcher: f.watcher, logger: testLogger,

@@ -14,7 +14,7 @@ let fleet: Fleet | undefined;
 afterEach(async () => {
   await fleet?.stop();
   fleet = undefined;
-});
+}, 30_000);
 
 /** Waits until `port` runs a process other than `oldPid` and that process answers /ready. */
 async function replaced(f: Fleet, port: number, oldPid: number, timeoutMs = 10_000): Promise<number> {

@@ -25,11 +25,11 @@ beforeAll(async () => {
   code = url.json.short_code;
   urlId = url.json.id;
   for (let i = 0; i < 100 && !h.deps.redis!.up; i++) await Bun.sleep(10);
-});
+}, 30_000);
 afterAll(async () => {
   await h.close();
   await redis.stop();
-});
+}, 30_000);
 
 /** A cache of its own (own LRU, shared Redis) over the real lookup, counting database queries. */
 function countedCache(opts: { redis?: boolean; now?: () => number } = {}) {

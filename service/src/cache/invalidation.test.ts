@@ -43,12 +43,12 @@ beforeAll(async () => {
   };
   const n = await within1s(() => subscribers().catch(() => 0), (v) => v >= 2);
   if (n < 2) throw new Error(`only ${n} instances subscribed to ${INVALIDATE_CHANNEL}`);
-});
+}, 30_000);
 afterAll(async () => {
   await bDeps.close();
   await a.close();
   await redis.stop();
-});
+}, 30_000);
 
 async function userWithLinks(name: string, count: number) {
   const user = await a.request("POST", "/users", { body: { username: name, email: `${name}@example.com` } });

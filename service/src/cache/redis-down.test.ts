@@ -15,11 +15,11 @@ beforeAll(async () => {
   redis = await startRedis();
   h = await testApp({ redisUrl: redis.url });
   userId = (await h.request("POST", "/users", { body: { username: "outage", email: "outage@example.com" } })).json.id;
-});
+}, 30_000);
 afterAll(async () => {
   await h.close();
   await redis.stop();
-});
+}, 30_000);
 
 const follow = (code: string) => h.request("GET", `/${code}`, { key: null });
 

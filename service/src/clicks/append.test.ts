@@ -13,11 +13,11 @@ let client: Redis;
 beforeAll(async () => {
   redis = await startRedis();
   client = new Redis(redis.url, { maxRetriesPerRequest: 0 });
-});
+}, 30_000);
 afterAll(async () => {
   client.disconnect();
   await redis.stop();
-});
+}, 30_000);
 
 /** Calls of each script command so far, from the server's own count. */
 async function scriptCalls(): Promise<{ evalsha: number; eval: number }> {

@@ -18,11 +18,11 @@ beforeAll(async () => {
   redis = await startRedis();
   client = failFastClient(redis.url);
   await waitReady(client);
-});
+}, 30_000);
 afterAll(async () => {
   client.disconnect();
   await redis.stop();
-});
+}, 30_000);
 
 /** The gauge's value, or undefined when it exports no sample. */
 const valueOf = async (gauge: Gauge) => (await gauge.get()).values[0]?.value;
@@ -129,8 +129,8 @@ describe("the consumer loop", () => {
     const url = (await h.request("POST", "/urls", { body: { user_id: userId, original_url: "https://backlog.example/" } })).json;
     urlId = url.id;
     code = url.short_code;
-  });
-  afterAll(() => h.close());
+  }, 30_000);
+  afterAll(() => h.close(), 30_000);
 
   const clicksIn = async (key: string, n: number) => {
     for (let i = 0; i < n; i++) await client.xadd(key, "*", ...clickFields({ id: crypto.randomUUID(), urlId, shortCode: code, at: new Date() }));

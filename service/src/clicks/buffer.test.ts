@@ -27,12 +27,12 @@ beforeAll(async () => {
   const url = (await h.request("POST", "/urls", { body: { user_id: userId, original_url: "https://clicks.example/" } })).json;
   urlId = url.id;
   code = url.short_code;
-});
+}, 30_000);
 afterAll(async () => {
   await sql.end({ timeout: 1 });
   await proxy.stop();
   await h.close();
-});
+}, 30_000);
 
 function newSink(opts: { batchMax?: number; bufferMax?: number; flushMs?: number } = {}) {
   const metrics = createMetrics();

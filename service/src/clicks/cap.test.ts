@@ -32,7 +32,7 @@ afterAll(async () => {
   client.disconnect();
   await redis.stop();
   await h.close();
-});
+}, 30_000);
 
 /** Each click has its own referrer, so the events show which were written and how often. */
 const newClick = (i: number): Click => ({ id: crypto.randomUUID(), urlId, shortCode: code, at: new Date(), referrer: `https://r.example/${i}` });

@@ -27,12 +27,12 @@ beforeAll(async () => {
   const url = (await h.request("POST", "/urls", { body: { user_id: userId, original_url: "https://consumer.example/" } })).json;
   urlId = url.id;
   code = url.short_code;
-});
+}, 30_000);
 afterAll(async () => {
   client.disconnect();
   await redis.stop();
   await h.close();
-});
+}, 30_000);
 
 const newClick = (i: number): Click => ({ id: crypto.randomUUID(), urlId, shortCode: code, at: new Date(), referrer: `https://ref${i % 3}.example/x`, userAgent: "curl/8.0" });
 

@@ -17,7 +17,7 @@ afterAll(async () => {
   for (const b of running) await b.stop("SIGKILL");
   await redis.stop();
   await dropDatabase(db.name);
-});
+}, 30_000);
 
 async function start(): Promise<RunningBinary> {
   const b = await startBinary(bin, {

@@ -38,14 +38,14 @@ beforeAll(async () => {
   const url = (await h.request("POST", "/urls", { body: { user_id: userId, original_url: "https://maintenance.example/" } })).json;
   urlId = url.id;
   code = url.short_code;
-});
+}, 30_000);
 afterAll(async () => {
   raw?.disconnect();
   await clients?.close();
   await redis?.stop();
   await h?.close();
-});
-beforeEach(async () => { await h.deps.sql`delete from click_receipts`; });
+}, 30_000);
+beforeEach(async () => { await h.deps.sql`delete from click_receipts`; }, 30_000);
 
 function maintenance(opts: { redis: RedisClients | undefined; streamKey?: string; batch?: number; consumerIdleMs?: number }) {
   const metrics = createMetrics();

@@ -4,8 +4,8 @@ import { startRedis, type TestRedis } from "../../test/redis.ts";
 
 // CLICKS=off, with and without Redis: redirects answer as usual and record nothing.
 let redis: TestRedis;
-beforeAll(async () => { redis = await startRedis(); });
-afterAll(async () => { await redis.stop(); });
+beforeAll(async () => { redis = await startRedis(); }, 30_000);
+afterAll(async () => { await redis.stop(); }, 30_000);
 
 async function redirectTwice(h: TestApp): Promise<number> {
   const userId = (await h.request("POST", "/users", { body: { username: "off", email: "off@example.com" } })).json.id;

@@ -4,8 +4,8 @@ import { connect } from "../db/client.ts";
 import { createClicksRepo, pgArrayLiteral } from "./repo.ts";
 
 let h: TestApp;
-beforeAll(async () => { h = await testApp(); });
-afterAll(async () => { await h.close(); });
+beforeAll(async () => { h = await testApp(); }, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 describe("clicks repo", () => {
   test("array literals round-trip quotes, backslashes, commas and braces through PostgreSQL", async () => {

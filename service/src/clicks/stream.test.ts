@@ -17,11 +17,11 @@ beforeAll(async () => {
   const url = (await h.request("POST", "/urls", { body: { user_id: userId, original_url: "https://stream.example/" } })).json;
   urlId = url.id;
   code = url.short_code;
-});
+}, 30_000);
 afterAll(async () => {
   await h.close();
   await redis.stop();
-});
+}, 30_000);
 
 /** Polls until the probe returns something; gives up after 10 s so a bug fails instead of hanging. */
 async function until<T>(probe: () => Promise<T | undefined>): Promise<T> {

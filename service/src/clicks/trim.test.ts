@@ -16,11 +16,11 @@ beforeAll(async () => {
   redis = await startRedis();
   client = failFastClient(redis.url);
   await waitReady(client);
-});
+}, 30_000);
 afterAll(async () => {
   client.disconnect();
   await redis.stop();
-});
+}, 30_000);
 
 /** A stream of `count` entries with ids 1000-1 … 1000-count. */
 async function streamOf(key: string, count: number): Promise<void> {
@@ -166,7 +166,7 @@ describe("the trimmer the consumer loop runs", () => {
       urlId = url.id;
       code = url.short_code;
     }, 30_000);
-    afterAll(() => h.close());
+    afterAll(() => h.close(), 30_000);
 
     const clickedEvents = async () =>
       (await h.deps.sql<{ n: number }[]>`select count(*)::int as n from events where url_id = ${urlId} and event_type = 'clicked'`)[0]!.n;

@@ -17,8 +17,8 @@ beforeAll(async () => {
   aliceUrl = (await h.request("POST", "/urls", { body: { user_id: alice, original_url: "https://alice.example/" } })).json.id;
   bobUrl = (await h.request("POST", "/urls", { body: { user_id: bob, original_url: "https://bob.example/" } })).json.id;
   bobEvent = (await h.request("POST", "/events", { body: { url_id: bobUrl, user_id: bob, event_type: "secret" } })).json.id;
-});
-afterAll(async () => { await h.close(); });
+}, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 const expectForbidden = (res: TestResponse, label: string) => {
   expect(res.status, `${label}: ${show(res)}`).toBe(403);

@@ -14,8 +14,8 @@ beforeAll(async () => {
   otherUser = (await h.request("POST", "/users", { body: { username: "ev2", email: "ev2@example.com" } })).json.id;
   urlId = (await h.request("POST", "/urls", { body: { user_id: userId, original_url: "https://ev.example/" } })).json.id;
   otherUrl = (await h.request("POST", "/urls", { body: { user_id: otherUser, original_url: "https://ev2.example/" } })).json.id;
-});
-afterAll(async () => { await h.close(); });
+}, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 const eventCount = async () => (await h.deps.sql<{ n: number }[]>`select count(*)::int as n from events`)[0]!.n;
 const post = (body: Record<string, unknown>) => h.request("POST", "/events", { body });
@@ -81,7 +81,7 @@ describe("GET /events", () => {
   beforeAll(async () => {
     mine = [];
     for (const type of ["a", "b", "a"]) mine.push((await post({ url_id: otherUrl, user_id: otherUser, event_type: type })).json.id);
-  });
+  }, 30_000);
   const ids = (res: TestResponse) => res.json.map((e: { id: number }) => e.id);
 
   test("filters by url_id, user_id and event_type, combined with AND, ordered by id", async () => {

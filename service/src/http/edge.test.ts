@@ -6,8 +6,8 @@ import { createMetrics } from "../metrics.ts";
 import { createErrorRenderer } from "./error-handler.ts";
 
 let h: TestApp;
-beforeAll(async () => { h = await testApp(); });
-afterAll(async () => { await h.close(); });
+beforeAll(async () => { h = await testApp(); }, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 const userCount = async () => (await h.deps.sql<{ n: number }[]>`select count(*)::int as n from users`)[0]?.n;
 const json = { "content-type": "application/json" };

@@ -15,11 +15,11 @@ let dir: string;
 beforeAll(async () => {
   h = await testApp();
   dir = await mkdtemp(join(tmpdir(), "linkfort-import-"));
-});
+}, 30_000);
 afterAll(async () => {
   await h.close();
   await rm(dir, { recursive: true, force: true });
-});
+}, 30_000);
 
 async function run(paths: string[]): Promise<{ code: number; lines: string[] }> {
   const lines: string[] = [];

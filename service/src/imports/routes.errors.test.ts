@@ -3,8 +3,8 @@ import { show, testApp, type TestApp } from "../../test/harness.ts";
 import { MULTIPART_BODY_LIMIT } from "../http/body-limits.ts";
 
 let h: TestApp;
-beforeAll(async () => { h = await testApp(); });
-afterAll(async () => { await h.close(); });
+beforeAll(async () => { h = await testApp(); }, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 function upload(content: string | Uint8Array, opts: { key?: string | null; part?: string } = {}) {
   const form = new FormData();

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { show, testApp, type TestApp } from "../../test/harness.ts";
 
 let h: TestApp;
-beforeAll(async () => { h = await testApp(); });
-afterAll(async () => { await h.close(); });
+beforeAll(async () => { h = await testApp(); }, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 /** POST /users/bulk with `content` as the part `file`, as a browser or curl -F would send it. */
 function upload(app: TestApp, content: string | Uint8Array, opts: { key?: string | null; part?: string } = {}) {

@@ -4,7 +4,7 @@ import { show, testApp } from "../../test/harness.ts";
 
 // Top-level await: the suite declares one test group per route, so the app must exist first.
 const h = await testApp();
-afterAll(async () => { await h.close(); });
+afterAll(async () => { await h.close(); }, 30_000);
 
 // These exist today; the suite also covers whatever other routes the app has when it runs.
 runAuthSuite(h, { mustInclude: ["POST /admin/keys", "GET /admin/keys", "DELETE /admin/keys/:id", "GET /users", "POST /users"] });

@@ -5,8 +5,8 @@ import { connect } from "../db/client.ts";
 import { runKeysCommand } from "./cli.ts";
 
 let h: TestApp;
-beforeAll(async () => { h = await testApp(); });
-afterAll(async () => { await h.close(); });
+beforeAll(async () => { h = await testApp(); }, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 async function run(...args: string[]): Promise<{ code: number; lines: string[] }> {
   const lines: string[] = [];

@@ -7,8 +7,8 @@ import { createKeysService, TOUCH_INTERVAL_MS } from "./service.ts";
 import { hashKey } from "./secret.ts";
 
 let h: TestApp;
-beforeAll(async () => { h = await testApp(); });
-afterAll(async () => { await h.close(); });
+beforeAll(async () => { h = await testApp(); }, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 /** last_used_at in epoch milliseconds (drizzle leaves raw timestamps as strings on this pool). */
 const lastUsed = async (key: string): Promise<number | null> => {

@@ -44,7 +44,7 @@ turn();
 `;
 
 const dir = await mkdtemp(join(tmpdir(), "linkfort-logger-"));
-afterAll(() => rm(dir, { recursive: true, force: true }));
+afterAll(() => rm(dir, { recursive: true, force: true }), 30_000);
 
 async function runChild(how: "exit" | "fatal" | "natural", count: number) {
   const script = join(dir, "child.ts");

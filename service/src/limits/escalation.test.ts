@@ -30,7 +30,7 @@ afterAll(async () => {
   await second?.close();
   await h?.close();
   await redis?.stop();
-});
+}, 30_000);
 
 /** Spends the client's read budget and one more: a 429, or a 403 once the strikes add up. */
 async function violate(app: App, ip: string) {

@@ -15,7 +15,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
   await redis?.stop();
-});
+}, 30_000);
 
 describe("a budget of N", () => {
   test("allows N writes with RateLimit headers, then answers 429 with the exact body and headers", async () => {

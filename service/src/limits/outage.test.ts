@@ -14,7 +14,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
   await redis?.stop();
-});
+}, 30_000);
 
 async function until(condition: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;

@@ -31,7 +31,7 @@ afterAll(async () => {
   admin?.disconnect();
   await h?.close();
   await redis?.stop();
-});
+}, 30_000);
 
 /** The real Redis store, with the real server paused (CLIENT PAUSE) as soon as it refuses a request. */
 function pausingAfterRefusal(store: LimitStore): LimitStore {

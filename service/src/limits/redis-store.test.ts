@@ -13,7 +13,7 @@ beforeAll(async () => {
 afterAll(async () => {
   client.disconnect();
   await redis.stop();
-});
+}, 30_000);
 
 const scriptCalls = async () => {
   const info = await client.info("commandstats");

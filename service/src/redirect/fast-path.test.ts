@@ -65,8 +65,8 @@ beforeAll(async () => {
   const deleted = await link("https://deleted.example/");
   await s.h.request("DELETE", `/urls/${deleted.id}`);
   codes.deleted = deleted.short_code;
-});
-afterAll(async () => { await s.stop(); });
+}, 30_000);
+afterAll(async () => { await s.stop(); }, 30_000);
 
 /** One request to each server, each starting from an empty cache for the code, so X-Cache agrees. */
 async function compare(path: string, init: RequestInit = {}, givenId?: string) {
@@ -163,8 +163,8 @@ describe("the fast path with rate limits on", () => {
     limited = await serveBoth({ rateLimits: true, rateLimitRedirects: 3, rateLimitExempt: "" });
     const user = (await limited.h.request("POST", "/users", { body: { username: "lim", email: "lim@example.com" } })).json.id;
     code = (await limited.h.request("POST", "/urls", { body: { user_id: user, original_url: "https://limited.example/" } })).json.short_code;
-  });
-  afterAll(async () => { await limited.stop(); });
+  }, 30_000);
+  afterAll(async () => { await limited.stop(); }, 30_000);
 
   test("the client's redirect budget is spent and refused as through Elysia", async () => {
     const statuses: number[] = [];

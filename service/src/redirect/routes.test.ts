@@ -9,8 +9,8 @@ let userId: number;
 beforeAll(async () => {
   h = await testApp();
   userId = (await h.request("POST", "/users", { body: { username: "redir", email: "redir@example.com" } })).json.id;
-});
-afterAll(async () => { await h.close(); });
+}, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 async function newUrl(originalUrl: string) {
   const res = await h.request("POST", "/urls", { body: { user_id: userId, original_url: originalUrl } });

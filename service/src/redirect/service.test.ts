@@ -7,8 +7,8 @@ import type { ResolveWithSource } from "../cache/cached-resolve.ts";
 import { createRedirectService } from "./service.ts";
 
 let h: TestApp;
-beforeAll(async () => { h = await testApp(); });
-afterAll(async () => { await h.close(); });
+beforeAll(async () => { h = await testApp(); }, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 /** The real PostgreSQL lookup, counting its calls; and a sink that keeps what it is given. */
 function setup() {

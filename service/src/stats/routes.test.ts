@@ -36,8 +36,8 @@ beforeAll(async () => {
     expect(res.status, show(res)).toBe(302);
   }
   await h.deps.clicks.flushNow();
-});
-afterAll(async () => { await h.close(); });
+}, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 const stats = (query = "", key?: string | null, id: number | string = url.id) => h.request("GET", `/urls/${id}/stats${query}`, { key });
 

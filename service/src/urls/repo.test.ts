@@ -7,8 +7,8 @@ let userId: number;
 beforeAll(async () => {
   h = await testApp();
   userId = (await h.request("POST", "/users", { body: { username: "repo", email: "repo@example.com" } })).json.id;
-});
-afterAll(async () => { await h.close(); });
+}, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 /** A code generator that hands out the given codes in order. */
 const codes = (...list: string[]) => () => {

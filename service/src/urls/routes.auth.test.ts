@@ -13,8 +13,8 @@ beforeAll(async () => {
   bob = (await h.request("POST", "/users", { body: { username: "bob", email: "bob@example.com" } })).json.id;
   aliceKey = await h.insertKey("user", alice);
   bobUrl = (await h.request("POST", "/urls", { body: { user_id: bob, original_url: "https://bob.example/" } })).json;
-});
-afterAll(async () => { await h.close(); });
+}, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 const expectForbidden = (res: TestResponse, label: string) => {
   expect(res.status, `${label}: ${show(res)}`).toBe(403);

@@ -7,8 +7,8 @@ beforeAll(async () => {
   h = await testApp();
   const res = await h.request("POST", "/users", { body: { username: "errs", email: "errs@example.com" } });
   userId = res.json.id;
-});
-afterAll(async () => { await h.close(); });
+}, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 const urlCount = async () => (await h.deps.sql<{ n: number }[]>`select count(*)::int as n from urls`)[0]!.n;
 

@@ -5,8 +5,8 @@ const TS = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?$/);
 const CODE = expect.stringMatching(/^[A-Za-z0-9]{6}$/);
 
 let h: TestApp;
-beforeAll(async () => { h = await testApp(); });
-afterAll(async () => { await h.close(); });
+beforeAll(async () => { h = await testApp(); }, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 async function newUser(name: string): Promise<number> {
   const res = await h.request("POST", "/users", { body: { username: name, email: `${name}@example.com` } });
@@ -26,7 +26,7 @@ describe("GET /urls", () => {
     }
     await h.request("PUT", `/urls/${ids[1]}`, { body: { is_active: false } });
     await h.request("PUT", `/urls/${ids[3]}`, { body: { is_active: false } });
-  });
+  }, 30_000);
 
   const idsOf = (res: { json: { id: number }[] }) => res.json.map((u) => u.id);
 

@@ -9,8 +9,8 @@ let userId: number;
 beforeAll(async () => {
   h = await testApp();
   userId = await newUser("owner");
-});
-afterAll(async () => { await h.close(); });
+}, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 async function newUser(name: string): Promise<number> {
   const res = await h.request("POST", "/users", { body: { username: name, email: `${name}@example.com` } });

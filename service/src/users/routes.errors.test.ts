@@ -6,8 +6,8 @@ let existing: { id: number; username: string; email: string; created_at: string 
 beforeAll(async () => {
   h = await testApp();
   existing = (await h.request("POST", "/users", { body: { username: "existing", email: "existing@example.com" } })).json;
-});
-afterAll(async () => { await h.close(); });
+}, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 const userCount = async () => (await h.deps.sql<{ n: number }[]>`select count(*)::int as n from users`)[0]?.n;
 

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { show, testApp, type TestApp } from "../../test/harness.ts";
 
 let h: TestApp;
-beforeAll(async () => { h = await testApp(); });
-afterAll(async () => { await h.close(); });
+beforeAll(async () => { h = await testApp(); }, 30_000);
+afterAll(async () => { await h.close(); }, 30_000);
 
 const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?$/;
 let seq = 0;

@@ -6,13 +6,13 @@ import type { AlertService } from "./alerter.ts";
 
 const discord = createDiscordStandIn();
 const running: AlertService[] = [];
-beforeAll(() => discord.start());
-afterAll(() => discord.stop());
+beforeAll(() => discord.start(), 30_000);
+afterAll(() => discord.stop(), 30_000);
 afterEach(async () => {
   await Promise.all(running.splice(0).map((a) => a.stop()));
   discord.release();
   discord.reset();
-});
+}, 30_000);
 
 function rig(overrides: Parameters<typeof alertRig>[0] = {}) {
   const r = alertRig({ webhookUrl: discord.url, ...overrides });

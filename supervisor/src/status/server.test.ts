@@ -18,7 +18,7 @@ beforeAll(() => {
   });
   base = `http://127.0.0.1:${server.port}`;
 });
-afterAll(() => server.stop());
+afterAll(() => server.stop(), 30_000);
 
 async function call(path: string, init: RequestInit = {}) {
   const res = await fetch(base + path, init);

@@ -27,7 +27,7 @@ beforeAll(() => {
       : Response.json({ status: "starting" }, { status: 503 })),
   });
 });
-afterAll(() => readyServer.stop(true));
+afterAll(() => readyServer.stop(true), 30_000);
 
 /** linkfort@PORT as `systemctl show` prints it. */
 function unit(fields: { nRestarts: number; pid?: number; autoRestart?: { result: string; code: number; status: number } }): string {
