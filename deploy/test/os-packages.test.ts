@@ -12,9 +12,20 @@ const ROOT = join(import.meta.dir, "../..");
 const NOBODY = 65534;
 let dir: string;
 
+/**
+ * A user who cannot install: `nobody`, entered with setpriv (as root, or through a password-free
+ * sudo); a user without such sudo already is one.
+ */
+function withoutInstallRights(argv: string[]): string[] {
+  const setpriv = ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", ...argv];
+  if (process.getuid?.() === 0) return setpriv;
+  const sudo = Bun.which("sudo") !== null && Bun.spawnSync(["sudo", "-n", "true"], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+  return sudo ? ["sudo", "-n", ...setpriv] : argv;
+}
+
 function run(profile: string, opts: { asNobody?: boolean } = {}) {
   const argv = ["bash", join(dir, "os-packages.sh"), profile];
-  const proc = Bun.spawnSync(opts.asNobody ? ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", ...argv] : argv, {
+  const proc = Bun.spawnSync(opts.asNobody ? withoutInstallRights(argv) : argv, {
     env: { PATH: "/usr/local/bin:/usr/bin:/bin" }, stdout: "pipe", stderr: "pipe",
   });
   return { code: proc.exitCode, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() };
