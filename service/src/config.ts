@@ -5,6 +5,9 @@
 import { ConfigProblem, bool, int, oneOf, optional, postgresUrl, readConfig, str, type ConfigOf, type Setting } from "./lib/env.ts";
 import type { LogFormatSetting, LogLevel } from "./lib/logger.ts";
 import { parseTrustedProxies } from "./http/client-ip.ts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const setting = <T>(s: Setting<T>) => s;
 
@@ -32,7 +35,7 @@ export const serviceSettings = {
     env: "DATABASE_URL", parse: optional(postgresUrl), default: undefined as string | undefined,
     doc: "PostgreSQL URL; unset in a source checkout starts embedded PostgreSQL in DATA_DIR",
   }),
-  dataDir: setting({ env: "DATA_DIR", parse: str, default: "./data", doc: "where embedded PostgreSQL keeps its files" }),
+  dataDir: setting({ env: "DATA_DIR", parse: str, default: "./data", doc: "where embedded PostgreSQL keeps its files, and the click spool (DATA_DIR/spool) unless CLICK_SPOOL_DIR says otherwise" }),
   embeddedPgPort: setting({ env: "EMBEDDED_PG_PORT", parse: int(1, 65535), default: 54329, doc: "port of the embedded PostgreSQL" }),
   auth: setting({
     env: "LINKFORT_AUTH", flag: "auth", parse: oneOf("keys", "open"), default: "keys" as "keys" | "open",
@@ -57,11 +60,31 @@ export const serviceSettings = {
     env: "CLICKS", parse: bool, default: true,
     doc: "record a clicked event per redirect; off: redirects record none (to measure what clicks cost; events and stats miss them)",
   }),
-  clickFlushMs: setting({ env: "CLICK_FLUSH_MS", parse: int(10, 60_000), default: 500, doc: "how often buffered clicks are written (ms)" }),
-  clickBatchMax: setting({ env: "CLICK_BATCH_MAX", parse: int(1, 50_000), default: 1_000, doc: "most clicks in one INSERT" }),
-  clickBufferMax: setting({
-    env: "CLICK_BUFFER_MAX", parse: int(100, 10_000_000), default: 100_000,
-    doc: "clicks held while PostgreSQL is down; the oldest are dropped (and counted) past it",
+  // settings: click spool
+  clickSpoolDir: setting({
+    env: "CLICK_SPOOL_DIR", parse: optional(str), default: undefined as string | undefined,
+    doc: "where clicks wait on local disk before they reach PostgreSQL, one directory per instance (by port); default DATA_DIR/spool",
+  }),
+  clickSync: setting({
+    env: "CLICK_SYNC", parse: oneOf("off", "batch"), default: "off" as "off" | "batch",
+    doc: "off: a 302 waits for the spool write (survives kill -9, not power loss); batch: also for an fdatasync per batch (survives power loss; see docs/PERFORMANCE.md for the cost)",
+  }),
+  clickSpoolMaxBytes: setting({
+    env: "CLICK_SPOOL_MAX_BYTES", parse: int(1_048_576, 1_099_511_627_776), default: 1_073_741_824,
+    doc: "most bytes of this instance's spool (about 150 bytes a click); clicks beyond it are dropped and counted, the redirects still answer",
+  }),
+  clickSegmentBytes: setting({
+    env: "CLICK_SEGMENT_BYTES", parse: int(4_096, 1_073_741_824), default: 16_777_216,
+    doc: "a spool segment file past this size is closed and a new one started (bytes); shipped segments are deleted whole",
+  }),
+  clickBatchMax: setting({ env: "CLICK_BATCH_MAX", parse: int(1, 50_000), default: 1_000, doc: "most clicks shipped from the spool in one transaction" }),
+  clickShipMs: setting({
+    env: "CLICK_SHIP_MS", parse: int(10, 60_000), default: 250,
+    doc: "pause after the spool was shipped up to its end, before looking again (ms): clicks reach PostgreSQL within about this",
+  }),
+  clickSpoolAdoptAfterMs: setting({
+    env: "CLICK_SPOOL_ADOPT_AFTER_MS", parse: int(100, 86_400_000), default: 30_000,
+    doc: "a spool beside this instance's whose instance has not run for this long (ms) is shipped by this one",
   }),
   drainMs: setting({
     env: "SHUTDOWN_DRAIN_MS", parse: int(0, 120_000), default: 3_000,
@@ -69,11 +92,11 @@ export const serviceSettings = {
   }),
   shutdownTimeoutMs: setting({
     env: "SHUTDOWN_TIMEOUT_MS", parse: int(100, 300_000), default: 15_000,
-    doc: "longest wait for in-flight requests and the click flush after the drain (ms)",
+    doc: "longest wait for in-flight requests after the drain (ms); the last click ship then takes at most 10 s more",
   }),
   redisUrl: setting({
     env: "REDIS_URL", parse: optional(redisUrlParser), default: undefined as string | undefined,
-    doc: "Redis for the shared cache, the click stream and rate limits; unset: per-instance fallbacks only",
+    doc: "Redis for the shared cache and rate limits; unset: per-instance fallbacks only",
   }),
   // settings: cache
   cacheMaxEntries: setting({
@@ -88,34 +111,9 @@ export const serviceSettings = {
     env: "CACHE_NEGATIVE_TTL_MS", parse: int(1, 86_400_000), default: 5_000,
     doc: "how long an unknown code stays cached (ms): PostgreSQL sees each unknown code at most once per this",
   }),
-  // settings: clicks stream
-  clickStreamKey: setting({ env: "CLICK_STREAM_KEY", parse: str, default: "lf:clicks", doc: "Redis stream that carries clicks from redirects to the consumers" }),
-  clickStreamGroup: setting({ env: "CLICK_STREAM_GROUP", parse: str, default: "linkfort", doc: "consumer group all instances read the click stream as" }),
-  clickStreamMaxLen: setting({
-    env: "CLICK_STREAM_MAXLEN", parse: int(1_000, 100_000_000), default: 1_000_000,
-    doc: "entries the click stream may hold; at it redirects put clicks in the in-process buffer (written straight to PostgreSQL) until the consumers catch up; only acknowledged entries are ever deleted",
-  }),
-  clickStreamBatch: setting({ env: "CLICK_STREAM_BATCH", parse: int(1, 10_000), default: 500, doc: "most stream entries read, inserted and acked per round" }),
-  clickStreamBlockMs: setting({
-    env: "CLICK_STREAM_BLOCK_MS", parse: int(10, 30_000), default: 1_000,
-    doc: "XREADGROUP waits this long for new clicks (ms); also the longest a shutdown waits on a read",
-  }),
-  clickStreamClaimIdleMs: setting({
-    env: "CLICK_STREAM_CLAIM_IDLE_MS", parse: int(100, 3_600_000), default: 30_000,
-    doc: "entries read but not acked for this long (a dead consumer) are claimed by another (ms)",
-  }),
-  // settings: click maintenance
-  clickMaintenanceMs: setting({
-    env: "CLICK_MAINTENANCE_MS", parse: int(1_000, 86_400_000), default: 60_000,
-    doc: "how often one instance at a time prunes old click receipts and removes dead consumer names (ms)",
-  }),
-  clickReceiptRetentionS: setting({
-    env: "CLICK_RECEIPT_RETENTION_S", parse: int(60, 365 * 86_400), default: 86_400,
-    doc: "click receipts are kept this long past the oldest entry still in the click stream (s); a click written again within it is still counted once",
-  }),
-  clickConsumerIdleMaxS: setting({
-    env: "CLICK_CONSUMER_IDLE_MAX_S", parse: int(60, 30 * 86_400), default: 3_600,
-    doc: "a click stream consumer idle this long with no pending entries is removed from the group (s)",
+  clickStreamKey: setting({
+    env: "CLICK_STREAM_KEY", parse: str, default: "lf:clicks",
+    doc: "the Redis stream where releases before the click spool kept clicks; `linkfort clicks drain-stream` writes what is left and deletes it",
   }),
   trustedProxies: setting({
     env: "TRUSTED_PROXIES", parse: proxyList, default: "127.0.0.1,::1",
@@ -170,5 +168,7 @@ export function loadServiceConfig(env: Record<string, string | undefined>, flags
  * limits are off unless a test turns them on: suites fire hundreds of requests from one client.
  */
 export function testConfig(overrides: Partial<ServiceConfig> = {}): ServiceConfig {
-  return { ...readConfig(serviceSettings, {}), accessLog: false, drainMs: 0, clickFlushMs: 50, rateLimits: false, ...overrides };
+  // Each app its own spool: tests build several apps on one default port in one process.
+  const clickSpoolDir = mkdtempSync(join(tmpdir(), "linkfort-spool-"));
+  return { ...readConfig(serviceSettings, {}), accessLog: false, drainMs: 0, clickShipMs: 50, clickSpoolDir, rateLimits: false, ...overrides };
 }

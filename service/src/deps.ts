@@ -23,13 +23,12 @@ import { createUrlsService, type UrlsService } from "./urls/service.ts";
 import { createEventsRepo } from "./events/repo.ts";
 import { createEventsService, type EventsService } from "./events/service.ts";
 import { wireClicks } from "./clicks/wire.ts";
-import { createClickMaintenance } from "./clicks/maintenance.ts";
-import { createReceiptsRepo } from "./clicks/receipts-repo.ts";
+import type { SpoolBacklog } from "./clicks/shipping.ts";
 import { createStatsRepo } from "./stats/repo.ts";
 import { createStatsService, type StatsService } from "./stats/service.ts";
 import type { ClickSink } from "./clicks/sink.ts";
-import { createRedirectRepo } from "./redirect/repo.ts";
-import { createCache, type Cache } from "./cache/cache.ts";
+import { wireRedirectCache, type RedirectCache } from "./redirect/wire.ts";
+import { jobRunner, type JobRunner } from "./lib/jobs.ts";
 import { createRedirectService, type RedirectService } from "./redirect/service.ts";
 import { buildRateLimits, type RateLimits } from "./limits/wire.ts";
 
@@ -52,14 +51,18 @@ export interface Deps {
   stats: StatsService;
   /** GET /:short_code: resolve the code, hand the click to `clicks`. */
   redirect: RedirectService;
-  /** Where redirects put clicks; flushed to events in batches. */
+  /** Where redirects put clicks: the instance's spool, shipped to events in batches. */
   clicks: ClickSink;
+  /** The click spool's backlog, for /health. */
+  clickBacklog(): SpoolBacklog;
   /** The client's address for limits and click records (X-Forwarded-For only from TRUSTED_PROXIES). */
   clientIp: ClientIpResolver;
   /** Undefined when REDIS_URL is unset; may be down at any moment (see redis.ts). */
   redis: RedisClients | undefined;
-  /** The redirect's LRU → Redis → PostgreSQL lookup and its invalidation (cache/). */
-  cache: Cache;
+  /** The redirect's LRU → Redis → PostgreSQL lookup and its invalidation through PostgreSQL (redirect/wire.ts). */
+  cache: RedirectCache;
+  /** Background jobs (the invalidation listener, …): `serve` starts them once it listens; close() stops them. */
+  jobs: JobRunner;
   /** Per-IP and per-key limits, ban escalation, /admin/bans and the ban sync (limits/). */
   rateLimits: RateLimits;
   /** Stops background work (click flush, …) and closes the pool; called once at shutdown. */
@@ -81,42 +84,34 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
   const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
   const clientIp = clientIpResolver(parseTrustedProxies(config.trustedProxies));
   // wire: cache
-  const cache = createCache({
-    resolve: createRedirectRepo(sql).resolve, redis, metrics, logger,
-    maxEntries: config.cacheMaxEntries, ttlMs: config.cacheTtlMs, negativeTtlMs: config.cacheNegativeTtlMs,
-  });
-  // wire: clicks stream
-  const clickPipeline = wireClicks({ config, sql, redis, metrics, logger });
+  const cache = wireRedirectCache({ config, sql, databaseUrl, redis, metrics, logger });
+  // wire: click spool
+  const clickPipeline = wireClicks({ config, sql, metrics, logger });
   const clicks: ClickSink = clickPipeline.sink;
-  // wire: click maintenance (receipt pruning, dead stream consumers)
-  const clickMaintenance = createClickMaintenance({
-    repo: createReceiptsRepo(sql), redis, registry: metrics.registry, logger,
-    streamKey: config.clickStreamKey, group: config.clickStreamGroup,
-    retentionMs: config.clickReceiptRetentionS * 1000, consumerIdleMs: config.clickConsumerIdleMaxS * 1000, everyMs: config.clickMaintenanceMs,
-  });
-  clickMaintenance.start();
   // wire: rate limits
   const rateLimits = buildRateLimits(config, { db, redis, metrics, logger });
   rateLimits.sync?.start();
   const keys = createKeysService(createKeysRepo(db), { logger }); // wire: auth
   const auth: Authenticator = config.auth === "keys" ? keys : openAuthenticator;
   const usersRepo = createUsersRepo(db);
-  const users = createUsersService(usersRepo, cache.userDeleted);
+  const users = createUsersService(usersRepo, cache.settle);
 
   // wire: urls, events, redirect, clicks
   const urlsRepo = createUrlsRepo(db);
-  const urls = createUrlsService(urlsRepo, cache.linkChanged);
+  const urls = createUrlsService(urlsRepo, cache.settle);
   const events = createEventsService(createEventsRepo(db), urlsRepo.findById);
   const stats = createStatsService({ repo: createStatsRepo(sql), getUrl: urls.get });
-  const redirect = createRedirectService({ resolve: cache.resolveWithSource, clicks });
+  const redirect = createRedirectService({ lookup: cache.lookup, clicks });
   const imports = createImportsService(createImportsRepo(sql)); // wire: imports
 
+  const jobs = jobRunner([...cache.jobs, clickPipeline.job], logger);
   const closers: (() => Promise<void>)[] = []; // wire: background jobs
+  closers.push(() => jobs.stop());
   closers.push(async () => rateLimits.sync?.stop());
-  closers.push(() => clickMaintenance.stop());
-  closers.push(...clickPipeline.closers); // the stream consumer stops before the buffer's last flush
+  closers.push(() => clicks.stop()); // after jobs.stop (a no-op then); writes the last clicks when jobs never ran
   return {
-    config, logger, metrics, sql, db, health, auth, redis, cache, clientIp, keys, users, imports, urls, events, stats, redirect, clicks, rateLimits,
+    config, logger, metrics, sql, db, health, auth, redis, cache, jobs, clientIp, keys, users, imports, urls, events, stats, redirect, clicks, rateLimits,
+    clickBacklog: clickPipeline.backlog,
     async close() {
       for (const stop of closers) await stop().catch((error) => logger.error("shutdown step failed", { error }));
       await redis?.close();

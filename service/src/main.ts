@@ -21,6 +21,8 @@ usage:
   linkfort keys create --name NAME [--scope admin|user] [--user-id N]
   linkfort keys list
   linkfort keys revoke ID
+  linkfort spool status [DIR]         what the click spool holds (offline; with the database also what is unshipped)
+  linkfort clicks drain-stream        write the clicks left in the Redis stream of releases before the spool, then delete it
   linkfort version
 
 settings (flag, environment variable, meaning):
@@ -61,6 +63,14 @@ const commands: Record<string, Command> = {
     return withDatabase(config, logger, ({ sql, db }) => runKeysCommand(args, { sql, db, out }));
   },
   version: async () => { out(VERSION); return 0; },
+  spool: async (config, _logger, args) => {
+    const { runSpoolCommand } = await import("./clicks/spool-cli.ts");
+    return runSpoolCommand(args, { config, out });
+  },
+  clicks: async (config, logger, args) => {
+    const { runClicksCommand } = await import("./clicks/cli.ts");
+    return withDatabase(config, logger, ({ sql }) => runClicksCommand(args, { config, sql, out }));
+  },
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -43,36 +43,32 @@ export function createMetrics() {
       labelNames: ["kind"] as const,
       registers: [registry],
     }),
-    clicksRecorded: new Counter({ name: "linkfort_clicks_recorded_total", help: "Clicks handed to the click sink", registers: [registry] }),
-    clicksWritten: new Counter({ name: "linkfort_clicks_written_total", help: "Clicks inserted into PostgreSQL", registers: [registry] }),
-    clicksDropped: new Counter({
+    clicksRecorded: new Counter({ name: "linkfort_clicks_recorded_total", help: "Clicks handed to the click sink by redirects", registers: [registry] }),
+    // clicks: the spool (clicks/spool-writer.ts) and its shipping (clicks/shipper.ts)
+    clicksSpooled: new Counter({ name: "linkfort_clicks_spooled_total", help: "Clicks written to this instance's spool on local disk", registers: [registry] }),
+    clicksShipped: new Counter({ name: "linkfort_clicks_shipped_total", help: "Clicks shipped from a spool into PostgreSQL (clicked events)", registers: [registry] }),
+    clicksDropped: withLabelsAtZero(new Counter({
       name: "linkfort_clicks_dropped_total",
-      help: "Clicks not written, by reason (buffer_full, link_deleted, rejected, shutdown, stopped)",
+      help: "Clicks not kept, by reason: spool_full (CLICK_SPOOL_MAX_BYTES), disk_full, unwritable (spool not writable: permissions, I/O error), stopped (after shutdown began), unreadable (a spool line that is no click), rejected (refused by PostgreSQL), link_deleted (its link was deleted meanwhile)",
       labelNames: ["reason"] as const,
       registers: [registry],
+    }), "reason", ["spool_full", "disk_full", "unwritable"]),
+    clickSpoolBytes: new Gauge({ name: "linkfort_click_spool_bytes", help: "Bytes of this instance's click spool segments on disk", registers: [registry] }),
+    clickSpoolMaxBytes: new Gauge({ name: "linkfort_click_spool_max_bytes", help: "CLICK_SPOOL_MAX_BYTES: past it clicks are dropped", registers: [registry] }),
+    clickSpoolUnshipped: absentUntilSet(new Gauge({
+      name: "linkfort_click_spool_unshipped_clicks",
+      help: "Clicks in this instance's spool (and spools it adopted) not yet in PostgreSQL; absent until PostgreSQL told the committed position once",
+      registers: [registry],
+    })),
+    clickSpoolOldestAge: new Gauge({
+      name: "linkfort_click_spool_oldest_unshipped_age_seconds",
+      help: "Age of the oldest click in the spool not yet in PostgreSQL; 0 when all are shipped",
+      registers: [registry],
     }),
-    clicksBuffered: new Gauge({ name: "linkfort_clicks_buffered", help: "Clicks waiting to be written", registers: [registry] }),
-    clickFlushDuration: new Histogram({
-      name: "linkfort_click_flush_duration_seconds",
-      help: "Time to write one batch of clicks",
+    clickShipDuration: new Histogram({
+      name: "linkfort_click_ship_duration_seconds",
+      help: "Time of one shipping round: read a batch from the spool, commit it with the spool position",
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-      registers: [registry],
-    }),
-    clicksFallback: withLabelsAtZero(new Counter({
-      name: "linkfort_clicks_fallback_total",
-      help: "Clicks that went to the in-process buffer instead of the click stream, by reason (unavailable: Redis down or failing; full: the stream holds CLICK_STREAM_MAXLEN entries)",
-      labelNames: ["reason"] as const,
-      registers: [registry],
-    }), "reason", ["unavailable", "full"]),
-    clickStreamClaimed: new Counter({
-      name: "linkfort_click_stream_claimed_total",
-      help: "Stream entries taken over from a consumer that stopped acking (XAUTOCLAIM)",
-      registers: [registry],
-    }),
-    clickStreamAcked: new Counter({ name: "linkfort_click_stream_acked_total", help: "Stream entries acknowledged after their batch committed", registers: [registry] }),
-    clickStreamTrimmed: new Counter({
-      name: "linkfort_click_stream_trimmed_total",
-      help: "Click stream entries deleted after every consumer group acknowledged them (clicks/trim.ts)",
       registers: [registry],
     }),
     cacheLookups: new Counter({
@@ -82,6 +78,23 @@ export function createMetrics() {
       registers: [registry],
     }),
     cacheEntries: new Gauge({ name: "linkfort_cache_entries", help: "Short codes held in this instance's LRU", registers: [registry] }),
+    cacheListening: new Gauge({
+      name: "linkfort_cache_listening",
+      help: "1 while the invalidation LISTEN connection is up and its last fence was heard; 0: the LRU answers only when PostgreSQL does not",
+      registers: [registry],
+    }),
+    cacheInvalidations: withLabelsAtZero(new Counter({
+      name: "linkfort_cache_invalidations_total",
+      help: "Invalidations heard from PostgreSQL: codes evicted, flushes of the whole LRU, and LRU empties after the LISTEN connection came back",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }), "kind", ["code", "flush", "reconnect"]),
+    cacheSettle: new Histogram({
+      name: "linkfort_cache_settle_seconds",
+      help: "How long a write waited after its commit until this instance heard its invalidation (capped at 0.1 s)",
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers: [registry],
+    }),
     rateLimited: new Counter({
       name: "linkfort_rate_limited_total",
       help: "Requests refused with 429, by budget (redirect, read, write)",
@@ -95,22 +108,6 @@ export function createMetrics() {
       registers: [registry],
     }),
     ready: new Gauge({ name: "linkfort_ready", help: "1 while the instance accepts traffic, 0 while starting or draining", registers: [registry] }),
-    // The click stream's backlog (clicks/backlog.ts), group-wide: every instance reports the same numbers.
-    clickStreamPending: absentUntilSet(new Gauge({
-      name: "linkfort_click_stream_pending",
-      help: "Click stream entries read by the consumer group but not yet acknowledged (XPENDING); absent while Redis cannot be read",
-      registers: [registry],
-    })),
-    clickStreamLag: absentUntilSet(new Gauge({
-      name: "linkfort_click_stream_lag",
-      help: "Click stream entries not yet read by the consumer group (XINFO GROUPS lag); absent before Redis 7 or when Redis cannot tell",
-      registers: [registry],
-    })),
-    clickStreamOldestPendingAge: absentUntilSet(new Gauge({
-      name: "linkfort_click_stream_oldest_pending_age_seconds",
-      help: "Age of the oldest unacknowledged click stream entry, from its id (when it was added); 0 when none is pending",
-      registers: [registry],
-    })),
   };
   return m;
 }

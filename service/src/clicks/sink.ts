@@ -1,18 +1,17 @@
 /**
- * Where redirects put their clicks. Two implementations: the in-process buffer (buffer.ts) and
- * the Redis stream shared by all instances (stream.ts), which falls back to the buffer.
+ * Where redirects put their clicks: this instance's spool on local disk (wire.ts builds it).
  */
 import type { Click } from "./model.ts";
 
 export interface ClickSink {
   /**
-   * Takes the click; never throws, never waits on PostgreSQL. The stream sink resolves once
-   * Redis holds the click (or the fallback took it): the redirect answers only then, so a
-   * kill -9 right after a 302 cannot lose that click.
+   * Takes the click; never throws, never waits on PostgreSQL. Resolves once the spool write
+   * holding the click returned (or the click was counted as dropped): the redirect answers only
+   * then, so a kill -9 right after a 302 cannot lose that click.
    */
   record(click: Click): void | Promise<void>;
-  /** Writes what is held now; resolves when that attempt is over (it may have failed). */
+  /** Ships what the spool holds to PostgreSQL now; resolves when that attempt is over (it may have failed). */
   flushNow(): Promise<void>;
-  /** Stops background work and writes whatever is still held; called once at shutdown. */
+  /** Stops shipping, writes the last clicks and ships what it can in a bounded time; called once at shutdown. */
   stop(): Promise<void>;
 }

@@ -1,47 +1,68 @@
 /**
- * Builds the click path for deps.ts: with Redis, the stream sink (the buffer as its fallback)
- * and this instance's consumer; without, the buffer alone. CLICKS=off hands redirects a sink
- * that keeps nothing, while the consumer still drains what other instances add.
+ * Builds the click path for deps.ts: this instance's spool (CLICK_SPOOL_DIR/<port>), the writer
+ * redirects append to, and the shipping job that moves the spool (and orphaned ones beside it)
+ * into PostgreSQL. CLICKS=off hands redirects a sink that keeps nothing, while shipping still
+ * drains what earlier runs left.
  */
-import { hostname } from "node:os";
+import { join } from "node:path";
 import type { ServiceConfig } from "../config.ts";
 import type { Sql } from "../db/client.ts";
+import type { Job } from "../lib/jobs.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../metrics.ts";
-import type { RedisClients } from "../redis.ts";
-import { createBufferedClickSink } from "./buffer.ts";
-import { createClickConsumer, type ClickConsumer } from "./consumer.ts";
+import { createAdopter } from "./adopt.ts";
+import { createOffsetsRepo } from "./offsets-repo.ts";
 import { createClicksRepo } from "./repo.ts";
+import { createSpoolShipper } from "./shipper.ts";
+import { createShipping, type SpoolBacklog } from "./shipping.ts";
 import type { ClickSink } from "./sink.ts";
-import { createStreamClickSink } from "./stream.ts";
+import { ensureSpoolId, instanceSpoolDir } from "./spool-dir.ts";
+import { createSpoolWriter } from "./spool-writer.ts";
 
 export interface ClickPipeline {
   sink: ClickSink;
-  consumer: ClickConsumer | undefined;
-  /** In shutdown order: the consumer finishes its batch and acks, then the buffer's last flush. */
-  closers: (() => Promise<void>)[];
+  /** The spool's backlog for /health. */
+  backlog(): SpoolBacklog;
+  /** Shipping: `serve` starts it once it listens; its stop writes the last clicks and ships what it can. */
+  job: Job;
 }
 
-export function wireClicks(deps: { config: ServiceConfig; sql: Sql; redis: RedisClients | undefined; metrics: Metrics; logger: Logger }): ClickPipeline {
-  const { config, redis, metrics, logger } = deps;
-  const repo = createClicksRepo(deps.sql);
-  const buffered = createBufferedClickSink({
-    repo, metrics, logger,
-    flushMs: config.clickFlushMs, batchMax: config.clickBatchMax, bufferMax: config.clickBufferMax,
-  });
-  buffered.start();
-  if (!redis) return { sink: config.clicks ? buffered : withoutClicks(buffered), consumer: undefined, closers: [() => buffered.stop()] };
+/** Longest the last ship at shutdown takes (ms): inside linkfort@.service's TimeoutStopSec with the drain. */
+const STOP_SHIP_MS = 10_000;
 
-  const stream = createStreamClickSink({ redis, fallback: buffered, metrics, logger, key: config.clickStreamKey, maxLen: config.clickStreamMaxLen });
-  const consumer = createClickConsumer({
-    redis: redis.command, repo, metrics, logger,
-    key: config.clickStreamKey, group: config.clickStreamGroup,
-    consumer: `${hostname()}:${config.port}:${process.pid}`,
-    batch: config.clickStreamBatch, blockMs: config.clickStreamBlockMs, claimIdleMs: config.clickStreamClaimIdleMs,
+/** CLICK_SPOOL_DIR, or DATA_DIR/spool: the root that holds one directory per instance. */
+export const spoolRoot = (config: Pick<ServiceConfig, "clickSpoolDir" | "dataDir">) => config.clickSpoolDir ?? join(config.dataDir, "spool");
+
+export function wireClicks(deps: { config: ServiceConfig; sql: Sql; metrics: Metrics; logger: Logger }): ClickPipeline {
+  const { config, metrics, logger } = deps;
+  const root = spoolRoot(config);
+  const dir = instanceSpoolDir(root, config.port);
+  const spoolId = ensureSpoolId(dir);
+  const offsets = createOffsetsRepo(deps.sql, createClicksRepo(deps.sql));
+  metrics.clickSpoolMaxBytes.set(config.clickSpoolMaxBytes);
+  const writer = createSpoolWriter({
+    dir, spoolId, metrics, logger,
+    sync: config.clickSync === "batch", segmentBytes: config.clickSegmentBytes, maxBytes: config.clickSpoolMaxBytes,
   });
-  consumer.start();
-  return { sink: config.clicks ? stream : withoutClicks(stream), consumer, closers: [() => consumer.stop(), () => stream.stop()] };
+  writer.open();
+  const shipper = createSpoolShipper({
+    dir, spoolId, offsets, metrics, logger, batchMax: config.clickBatchMax,
+    appended: writer.appended, onDeleted: writer.forget,
+  });
+  const adopter = createAdopter({ root, ownDir: dir, offsets, metrics, logger, batchMax: config.clickBatchMax, staleMs: config.clickSpoolAdoptAfterMs });
+  const shipping = createShipping({
+    shipper, writer, adopter, metrics, logger,
+    idleMs: config.clickShipMs, adoptEveryMs: Math.min(10_000, config.clickSpoolAdoptAfterMs / 3), stopTimeoutMs: STOP_SHIP_MS,
+  });
+  logger.info("click spool open", { dir, spool: spoolId, sync: config.clickSync });
+  const sink: ClickSink = {
+    record(click) {
+      if (!config.clicks) return;
+      metrics.clicksRecorded.inc();
+      return writer.append(click);
+    },
+    flushNow: shipping.flushNow,
+    stop: shipping.stop,
+  };
+  return { sink, backlog: shipping.backlog, job: { name: "click shipping", start: shipping.start, stop: shipping.stop } };
 }
-
-/** CLICKS=off: redirects record nothing; flushing still reaches what the real sink holds. */
-const withoutClicks = (sink: ClickSink): ClickSink => ({ record: () => {}, flushNow: () => sink.flushNow(), stop: () => sink.stop() });

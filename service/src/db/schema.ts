@@ -6,6 +6,8 @@ import { sql } from "drizzle-orm";
 import { boolean, index, integer, jsonb, pgTable, serial, text, timestamp, varchar } from "drizzle-orm/pg-core";
 // Click rollups (clicks/repo.ts) need these; a line of their own so schema edits do not collide.
 import { date, primaryKey, uuid } from "drizzle-orm/pg-core";
+// The click spool offsets (clicks/repo.ts).
+import { bigint } from "drizzle-orm/pg-core";
 
 // Timestamps are UTC without a zone, as the contract prints them; every connection runs with
 // TimeZone=UTC so now() agrees.
@@ -112,6 +114,16 @@ export const clickReceipts = pgTable(
   // For pruning old receipts by age.
   (t) => [index("click_receipts_seen_at_idx").on(t.seenAt)],
 );
+
+// How far each instance's click spool (clicks/spool-*.ts) has reached PostgreSQL: every click
+// before byte `byte_offset` of segment `segment` is in events. Updated in the same transaction as
+// the rows it covers, with compare-and-set on the previous position, so a batch commits once.
+export const spoolOffsets = pgTable("spool_offsets", {
+  spoolId: text("spool_id").primaryKey(),
+  segment: bigint("segment", { mode: "number" }).notNull(),
+  byteOffset: bigint("byte_offset", { mode: "number" }).notNull(),
+  updatedAt: utc("updated_at").notNull().defaultNow(),
+});
 
 // Click rollups per link per UTC day, upserted in the statement that inserts the clicked events,
 // so GET /urls/:id/stats reads at most one row per day and key instead of scanning events.

@@ -5,8 +5,9 @@ import type { Metrics } from "../metrics.ts";
 import type { RedisClients } from "../redis.ts";
 import { VERSION } from "../lib/version.ts";
 import type { Health } from "./state.ts";
+import type { SpoolBacklog } from "../clicks/shipping.ts";
 
-export function healthRoutes(deps: { health: Health; metrics: Metrics; redis: RedisClients | undefined }) {
+export function healthRoutes(deps: { health: Health; metrics: Metrics; redis: RedisClients | undefined; clickBacklog(): SpoolBacklog }) {
   const { health } = deps;
   const detail = { tags: ["health"], security: [] };
   return new Elysia()
@@ -32,9 +33,14 @@ export function healthRoutes(deps: { health: Health; metrics: Metrics; redis: Re
         db,
         // "off" when REDIS_URL is unset: not a fault, only slower redirects and per-instance limits.
         redis: deps.redis ? (deps.redis.up ? "ok" : "down") : "off",
+        // Clicks on local disk not yet in PostgreSQL: grows while PostgreSQL is down, drains after.
+        click_spool: deps.clickBacklog(),
       };
     }, {
-      response: t.Object({ status: t.String(), version: t.String(), uptime_seconds: t.Number(), lifecycle: t.String(), db: t.String(), redis: t.String() }, { additionalProperties: true }),
+      response: t.Object({
+        status: t.String(), version: t.String(), uptime_seconds: t.Number(), lifecycle: t.String(), db: t.String(), redis: t.String(),
+        click_spool: t.Object({ bytes: t.Integer(), unshipped_clicks: t.Union([t.Integer(), t.Null()]), oldest_unshipped_age_seconds: t.Number() }),
+      }, { additionalProperties: true }),
       detail: { ...detail, summary: "Summary for people: version, uptime, dependencies" },
     })
     .get("/metrics", async ({ set }) => {
