@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { once } from "node:events";
 import { buildDeps, type Deps } from "../deps.ts";
 import { testConfig } from "../config.ts";
 import { silentLogger } from "../lib/logger.ts";
 import { testApp, type TestApp } from "../../test/harness.ts";
 import { startRedis, type TestRedis } from "../../test/redis.ts";
+import { waitFor } from "../../test/wait.ts";
 import { clockedApp, describeSent, freshIp, limitsConfig, SETUP_IP, send, type Clock } from "./test-kit.ts";
 import type { App } from "../app.ts";
 
@@ -21,10 +21,11 @@ beforeAll(async () => {
   // A second instance: its own pool, Redis client and limiter, the same database and Redis.
   second = buildDeps(testConfig(config(redis.url)), silentLogger, h.databaseUrl);
   // Both instances start a ban sync on the real clock, years behind the test's: wait for those
-  // first rounds, or one can land mid-test (it did under load). And b must talk to Redis already.
+  // first rounds, or one can land mid-test (it did under load). And both must talk to Redis
+  // already: these tests are about Redis deciding (strike-split.test.ts covers memory deciding).
   await h.deps.rateLimits.sync?.runOnce();
   await second.rateLimits.sync?.runOnce();
-  if (second.redis!.command.status !== "ready") await once(second.redis!.command, "ready");
+  await waitFor("both instances' Redis connections", () => h.deps.redis!.up && second.redis!.up, 20_000);
 }, 30_000);
 afterAll(async () => {
   await second?.close();

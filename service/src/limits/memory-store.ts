@@ -2,17 +2,28 @@
  * The per-instance store that takes over while Redis is down. Each instance then limits on its
  * own (N instances allow up to N × the budget), which is the price of never failing a request
  * on the limiter. Memory is bounded: arrival times and strikes live in LRU maps.
+ *
+ * Strikes are not split between the stores: memory follows the strikes Redis answered with
+ * (`follow`), so a round memory decides counts on from them, and Redis counts on from what
+ * memory counted on its own (`known`, passed to Redis with every check).
  */
 import { LruMap } from "../lib/lru.ts";
-import { allowedResult, gcra, limitedResult, type Bucket, type HitResult, type LimitStore, type Strike, type StrikeRule } from "./store.ts";
-
-interface StrikeState { last: number; count: number; since: number }
+import {
+  allowedResult, gcra, limitedResult, type Bucket, type HitResult, type LimitStore, type Strike, type StrikeRule, type StrikeState,
+} from "./store.ts";
 
 export interface MemoryStore extends LimitStore {
   /** Memory always answers. */
   hit(subjects: readonly string[], buckets: readonly Bucket[], now: number, strikes: StrikeRule): Promise<HitResult>;
   /** Replaces the known bans with PostgreSQL's list (the ban sync); `until` null: permanent. */
   replaceBans(bans: ReadonlyMap<string, number | null>): void;
+  /** This instance's strikes of `subject`: what it counted itself or last heard from Redis. */
+  known(subject: string): StrikeState | undefined;
+  /**
+   * Takes in an answer from Redis: a refusal's strikes (Redis counted on from the higher of its
+   * own and ours), and a ban, after which the strikes from before it no longer count.
+   */
+  follow(result: HitResult): void;
   readonly subjects: number;
 }
 
@@ -24,11 +35,11 @@ export function createMemoryStore(maxSubjects: number): MemoryStore {
   function strike(subject: string, now: number, rule: StrikeRule): Strike {
     const state = strikes.get(subject) ?? { last: -Infinity, count: 0, since: now };
     if (now - state.since >= rule.windowMs) { state.count = 0; state.since = now; }
-    if (now - state.last < rule.spacingMs) return { counted: false, count: state.count };
+    if (now - state.last < rule.spacingMs) return { counted: false, ...state };
     state.count += 1;
     state.last = now;
     strikes.set(subject, state);
-    return { counted: true, count: state.count };
+    return { counted: true, ...state };
   }
 
   return {
@@ -65,6 +76,17 @@ export function createMemoryStore(maxSubjects: number): MemoryStore {
     },
     replaceBans(next: ReadonlyMap<string, number | null>) {
       bans = new Map(next);
+    },
+    known(subject: string): StrikeState | undefined {
+      return strikes.peek(subject);
+    },
+    follow(result: HitResult) {
+      if (result.kind === "limited") {
+        const { last, count, since } = result.strike;
+        strikes.set(result.subject, { last, count, since });
+      } else if (result.kind === "banned") {
+        strikes.delete(result.subject);
+      }
     },
   };
 }

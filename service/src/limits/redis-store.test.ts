@@ -43,7 +43,7 @@ describe("the Redis limiter store", () => {
   test("a ban answers every check of its subject in the batch", async () => {
     const store = createRedisStore({ command: client, up: true });
     const now = Date.UTC(2030, 0, 1);
-    await store.ban("ip:192.0.2.66", now + 60_000, now);
+    await store.ban("ip:192.0.2.66", now + 60_000, now, strikes);
     const [banned, other] = await Promise.all([
       store.hit(["ip:192.0.2.66"], [bucket("ip:192.0.2.66", 3)], now, strikes),
       store.hit(["ip:192.0.2.67"], [bucket("ip:192.0.2.67", 3)], now, strikes),

@@ -7,7 +7,7 @@
  */
 import type { ChainableCommander, default as Redis } from "ioredis";
 import { luaScript } from "../redis.ts";
-import { allowedResult, limitedResult, type Bucket, type HitResult, type LimitStore, type StrikeRule } from "./store.ts";
+import { allowedResult, limitedResult, type Bucket, type HitResult, type KnownStrikes, type LimitStore, type StrikeRule } from "./store.ts";
 
 const PREFIX = "limits:";
 export const banKey = (subject: string) => `${PREFIX}ban:${subject}`;
@@ -16,24 +16,37 @@ const strikeKey = (subject: string) => `${PREFIX}strike:${subject}`;
 
 // One decision per check, for every check made in one turn of the event loop (one round trip,
 // one script call). Per check, ARGV holds nbans, nbuckets, now, strike spacing, strike window,
-// then interval and limit per bucket; KEYS its ban keys, its bucket keys, then the strike key of
-// each bucket's subject. ARGV[1] is the number of checks. A check is atomic as before, and a
-// batch is too. A refusal counts its strike in the same script, so a refusal that came back has
-// been counted. A ban value is its end in ms, 0 for permanent; a strike value "last|count|since".
+// then interval, limit and this instance's known strikes of its subject ("" or "last|count|since")
+// per bucket; KEYS its ban keys, its bucket keys, then the strike key of each bucket's subject.
+// ARGV[1] is the number of checks. A check is atomic as before, and a batch is too. A refusal
+// counts its strike in the same script, so a refusal that came back has been counted. A ban value
+// is its end in ms, 0 for permanent; a strike value "last|count|since". A ban or a lift writes
+// "0|0|<its time>": a new count that strikes an instance knew from before it cannot raise.
 // Results go back flat, each prefixed by its length; numbers as strings (Redis truncates Lua numbers).
 const HIT = `
-local function strike(key, now, spacing, window)
+local function parse(v)
+  local a, b, c = string.match(v, '^([^|]+)|([^|]+)|([^|]+)$')
+  return tonumber(a), tonumber(b), tonumber(c)
+end
+local function strike(key, now, spacing, window, known)
   local last, count, since = nil, 0, now
   local v = redis.call('GET', key)
-  if v then
-    local a, b, c = string.match(v, '^([^|]+)|([^|]+)|([^|]+)$')
-    last, count, since = tonumber(a), tonumber(b), tonumber(c)
+  if v then last, count, since = parse(v) end
+  local live = v and now - since < window
+  if not live then count = 0; since = now end
+  -- Strikes this instance counted while Redis did not answer, or Redis lost in a restart: count
+  -- on from the higher count, unless Redis's own started later (a ban or a lift since then).
+  if known ~= '' then
+    local klast, kcount, ksince = parse(known)
+    if klast and (not live or ksince >= since) then
+      if now - ksince < window and kcount > count then count = kcount; since = ksince end
+      if not last or klast > last then last = klast end
+    end
   end
-  if now - since >= window then count = 0; since = now end
-  if last and now - last < spacing then return '0', tostring(count) end
+  if last and now - last < spacing then return '0', tostring(count), tostring(last), tostring(since) end
   count = count + 1
   redis.call('SET', key, tostring(now) .. '|' .. tostring(count) .. '|' .. tostring(since), 'PX', window)
-  return '1', tostring(count)
+  return '1', tostring(count), tostring(now), tostring(since)
 end
 local function check(kb, nbans, nbuckets, now, spacing, window, ab)
   for i = 1, nbans do
@@ -45,14 +58,14 @@ local function check(kb, nbans, nbuckets, now, spacing, window, ab)
   end
   local tats = {}
   for j = 1, nbuckets do
-    local interval = tonumber(ARGV[ab + 2 * (j - 1)])
-    local limit = tonumber(ARGV[ab + 2 * (j - 1) + 1])
+    local interval = tonumber(ARGV[ab + 3 * (j - 1)])
+    local limit = tonumber(ARGV[ab + 3 * (j - 1) + 1])
     local tat = tonumber(redis.call('GET', KEYS[kb + nbans + j]) or '0')
     if tat < now then tat = now end
     local nxt = tat + interval
     if nxt - limit * interval > now then
-      local counted, count = strike(KEYS[kb + nbans + nbuckets + j], now, spacing, window)
-      return {'limited', tostring(j), tostring(tat), counted, count}
+      local counted, count, last, since = strike(KEYS[kb + nbans + nbuckets + j], now, spacing, window, ARGV[ab + 3 * (j - 1) + 2])
+      return {'limited', tostring(j), tostring(tat), counted, count, last, since}
     end
     tats[j] = nxt
   end
@@ -71,7 +84,7 @@ for c = 1, tonumber(ARGV[1]) do
   out[#out + 1] = tostring(#r)
   for i = 1, #r do out[#out + 1] = r[i] end
   kb = kb + nbans + 2 * nbuckets
-  a = a + 5 + 2 * nbuckets
+  a = a + 5 + 3 * nbuckets
 end
 return out
 `;
@@ -83,6 +96,7 @@ interface Check {
   buckets: readonly Bucket[];
   now: number;
   strikes: StrikeRule;
+  known: KnownStrikes | undefined;
   done(result: HitResult | undefined): void;
 }
 
@@ -94,14 +108,25 @@ function decode(check: Check, [kind, index, ...values]: string[]): HitResult {
     return { kind: "banned", subject: check.subjects[at]!, until: until === 0 ? null : until };
   }
   if (kind === "limited") {
-    const [tat, counted, count] = values.map(Number);
-    return limitedResult(check.buckets[at]!, tat!, check.now, { counted: counted === 1, count: count ?? 0 });
+    const [tat, counted, count, last, since] = values.map(Number);
+    return limitedResult(check.buckets[at]!, tat!, check.now, { counted: counted === 1, count: count!, last: last!, since: since! });
   }
   return allowedResult(check.buckets, values.map(Number), check.now);
 }
 
 // Redis runs nothing else while a script runs; a busier turn is split into several scripts.
 const CHECKS_MAX = 200;
+
+/** "last|count|since" for the script; "" when this instance knows no strikes of the subject. */
+function knownArg(known: KnownStrikes | undefined, subject: string): string {
+  const state = known?.(subject);
+  return state ? `${Number.isFinite(state.last) ? state.last : 0}|${state.count}|${state.since}` : "";
+}
+
+/** A new count from `now`: strikes an instance knew from before it no longer raise it (see HIT). */
+function restartStrikes(multi: ChainableCommander, subject: string, now: number, rule: StrikeRule): ChainableCommander {
+  return multi.set(strikeKey(subject), `0|0|${now}`, "PX", rule.windowMs);
+}
 
 function setBan(multi: ChainableCommander, subject: string, until: number | null, now: number): ChainableCommander {
   return until === null ? multi.set(banKey(subject), "0") : multi.set(banKey(subject), String(until), "PX", Math.max(1, Math.ceil(until - now)));
@@ -125,7 +150,7 @@ export function createRedisStore(redis: { command: Redis; readonly up: boolean }
       for (const b of c.buckets) keys.push(tatKey(b.key));
       for (const b of c.buckets) keys.push(strikeKey(b.subject));
       args.push(c.subjects.length, c.buckets.length, c.now, c.strikes.spacingMs, c.strikes.windowMs);
-      for (const b of c.buckets) args.push(b.periodMs / b.limit, b.limit);
+      for (const b of c.buckets) args.push(b.periodMs / b.limit, b.limit, knownArg(c.known, b.subject));
     }
     let flat: string[];
     try {
@@ -151,23 +176,23 @@ export function createRedisStore(redis: { command: Redis; readonly up: boolean }
   return {
     name: "redis",
     // Checks made in the same turn share one round trip: each request still waits for its own decision.
-    hit: (subjects, buckets, now, strikes) => {
+    hit: (subjects, buckets, now, strikes, known) => {
       if (!redis.up) return Promise.resolve(undefined);
       return new Promise((done) => {
         if (waiting.length === 0) setImmediate(flush);
-        waiting.push({ subjects, buckets, now, strikes, done });
+        waiting.push({ subjects, buckets, now, strikes, known, done });
       });
     },
-    ban: (subject, until, now) => attempt(async () => {
-      await setBan(redis.command.multi().del(strikeKey(subject)), subject, until, now).exec();
+    ban: (subject, until, now, strikes) => attempt(async () => {
+      await setBan(restartStrikes(redis.command.multi(), subject, now, strikes), subject, until, now).exec();
       return true;
     }),
     copyBan: (subject, until, now) => attempt(async () => {
       await setBan(redis.command.multi(), subject, until, now).exec();
       return true;
     }),
-    unban: (subject, bucketKeys) => attempt(async () => {
-      await redis.command.del(banKey(subject), strikeKey(subject), ...bucketKeys.map(tatKey));
+    unban: (subject, bucketKeys, now, strikes) => attempt(async () => {
+      await restartStrikes(redis.command.multi().del(banKey(subject), ...bucketKeys.map(tatKey)), subject, now, strikes).exec();
       return true;
     }),
   };

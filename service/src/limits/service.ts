@@ -63,7 +63,11 @@ export function createLimits(opts: LimitsOptions) {
   }
 
   async function hit(subjects: string[], buckets: Bucket[], at: number): Promise<HitResult> {
-    const viaRedis = opts.redis ? await opts.redis.hit(subjects, buckets, at, strikes) : undefined;
+    // Redis counts on from the strikes this instance knows, and this instance follows Redis's
+    // answer: a client's strikes add up whichever store decides a round (a stalled or restarted
+    // Redis no longer costs a due ban).
+    const viaRedis = opts.redis ? await opts.redis.hit(subjects, buckets, at, strikes, opts.memory.known) : undefined;
+    if (viaRedis) opts.memory.follow(viaRedis);
     const store = viaRedis ? "redis" : "memory";
     // Back from an outage: Redis may have been flushed or restarted empty, so copy the bans in again.
     if (store === "redis" && (lastStore === "memory" || redisMissesBans)) {
@@ -95,8 +99,8 @@ export function createLimits(opts: LimitsOptions) {
     const until = level === 1 ? at + opts.banDurationMs : null;
     await opts.repo.insert({ subject: id, kind: banKind, level, reason, until: until === null ? null : new Date(until) }, new Date(at))
       .catch((error: unknown) => opts.logger.warn("ban not recorded in postgres", { subject, error }));
-    if (opts.redis && (await opts.redis.ban(subject, until, at)) === undefined) redisMissesBans = true;
-    await opts.memory.ban(subject, until, at);
+    if (opts.redis && (await opts.redis.ban(subject, until, at, strikes)) === undefined) redisMissesBans = true;
+    await opts.memory.ban(subject, until, at, strikes);
     opts.metrics.bans.inc({ level: level === 1 ? "temporary" : "permanent" });
     opts.logger.warn("client banned", { subject, level, until: until === null ? null : new Date(until).toISOString() });
     return until;
@@ -131,8 +135,9 @@ export function createLimits(opts: LimitsOptions) {
     async forget(kind: BanKind, id: string): Promise<void> {
       const subject = subjectOf(kind, id);
       const keys = BUDGETS.map((b) => `${b}:${subject}`);
-      await opts.redis?.unban(subject, keys);
-      await opts.memory.unban(subject, keys);
+      const at = now();
+      await opts.redis?.unban(subject, keys, at, strikes);
+      await opts.memory.unban(subject, keys, at, strikes);
     },
     /** Copies the active bans (PostgreSQL is their record) into Redis and this instance. */
     async syncOnce(): Promise<void> {

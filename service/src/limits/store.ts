@@ -21,11 +21,21 @@ export type HitResult =
 /** A refusal is a violation: counted at most once per `spacingMs`; the count restarts after `windowMs`. */
 export interface StrikeRule { spacingMs: number; windowMs: number }
 
-export interface Strike {
+/**
+ * A subject's strikes: `count` counted since `since` (the count restarts `windowMs` after it),
+ * the latest at `last`. Both stores keep one per subject. Each instance's memory follows what
+ * Redis answered, and Redis takes in what memory counted on its own, so a client's strikes add
+ * up whichever store counted each one (see `hit`).
+ */
+export interface StrikeState { last: number; count: number; since: number }
+
+export interface Strike extends StrikeState {
   /** False when a strike for this subject was counted less than `spacingMs` ago. */
   counted: boolean;
-  count: number;
 }
+
+/** This instance's strike state of a subject, when it has one (the memory store's). */
+export type KnownStrikes = (subject: string) => StrikeState | undefined;
 
 export interface LimitStore {
   readonly name: "redis" | "memory";
@@ -33,14 +43,20 @@ export interface LimitStore {
    * Checks every subject's ban, then charges every bucket, or none when one is exhausted; a
    * refusal also counts the refused subject's strike in the same step. One step, so a store that
    * answered with a refusal has counted its strike: none is lost between two calls.
+   * `known`: the strikes this instance's memory holds; a store that may have missed some (Redis,
+   * after an outage, a restart, or a round memory decided) counts on from the higher of its own
+   * and these, unless its own count started later (a ban since then started a new count).
    */
-  hit(subjects: readonly string[], buckets: readonly Bucket[], now: number, strikes: StrikeRule): Promise<HitResult | undefined>;
-  /** Issues a ban; `until` null: permanent. Clears the subject's strikes: a ban starts a new count. */
-  ban(subject: string, until: number | null, now: number): Promise<boolean | undefined>;
+  hit(subjects: readonly string[], buckets: readonly Bucket[], now: number, strikes: StrikeRule, known?: KnownStrikes): Promise<HitResult | undefined>;
+  /**
+   * Issues a ban; `until` null: permanent. Starts the subject's strikes afresh at `now`: a ban
+   * starts a new count, on every instance (strikes an instance knew from before are older).
+   */
+  ban(subject: string, until: number | null, now: number, strikes: StrikeRule): Promise<boolean | undefined>;
   /** Copies a ban issued before (the sync): the strikes counted since it ended are kept. */
   copyBan(subject: string, until: number | null, now: number): Promise<boolean | undefined>;
-  /** Also forgets `bucketKeys`, so a lifted subject is allowed again at once. */
-  unban(subject: string, bucketKeys: readonly string[]): Promise<boolean | undefined>;
+  /** Also forgets `bucketKeys`, so a lifted subject is allowed again at once; its strikes start afresh at `now`. */
+  unban(subject: string, bucketKeys: readonly string[], now: number, strikes: StrikeRule): Promise<boolean | undefined>;
 }
 
 export const intervalOf = (b: Bucket) => b.periodMs / b.limit;
