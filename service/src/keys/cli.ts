@@ -18,8 +18,9 @@ export const KEYS_USAGE = `usage:
   linkfort keys list
   linkfort keys revoke ID
   linkfort keys bootstrap
-      on a database with no active admin key, creates one and prints it alone on a line (the quick
-      start's supervisor runs this for its banner); otherwise prints nothing`;
+      on a database that never had an admin key (revoked ones count), creates one and prints it
+      alone on a line (the quick start's supervisor runs this for its banner); otherwise prints
+      nothing: after revoking every admin key, make the next with "create"`;
 
 export interface KeysCommandIo {
   sql: Sql;

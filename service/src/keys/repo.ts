@@ -44,16 +44,17 @@ export function createKeysRepo(db: Db) {
     },
 
     /**
-     * Inserts an admin key only when no active admin key exists. The transaction-level advisory
-     * lock serialises instances that start together, so exactly one of them inserts; the lock is
-     * released by the commit.
+     * Inserts an admin key only on a database that never had one: a revoked admin key counts, so
+     * revoking a leaked key never gets a new one minted at the next start. The transaction-level
+     * advisory lock serialises instances that start together, so exactly one of them inserts; the
+     * lock is released by the commit.
      */
     insertAdminIfNone(key: Omit<NewKey, "scope" | "userId">): Promise<ApiKeyRow | undefined> {
       return db.transaction(async (tx) => {
         await tx.execute(sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK_ID})`);
-        const [active] = await tx.select({ id: apiKeys.id }).from(apiKeys)
-          .where(and(eq(apiKeys.scope, "admin"), isNull(apiKeys.revokedAt))).limit(1);
-        if (active) return undefined;
+        const [had] = await tx.select({ id: apiKeys.id }).from(apiKeys)
+          .where(eq(apiKeys.scope, "admin")).limit(1);
+        if (had) return undefined;
         const [row] = await tx.insert(apiKeys).values({ ...key, scope: "admin", userId: null }).returning();
         return row;
       });

@@ -80,13 +80,27 @@ describe("ensureBootstrapAdminKey", () => {
     expect(await h.deps.keys.ensureBootstrapAdminKey()).toBeUndefined();
   });
 
-  test("ten instances starting at once create exactly one admin key, and it works", async () => {
+  // Regression: start-up minted a new admin key whenever none was active, so revoking a leaked
+  // key got the operator a fresh one at the next crash or rolling restart, printed where it starts.
+  test("does nothing on a database whose admin keys were all revoked", async () => {
+    const fresh = await testApp();
+    try {
+      await fresh.deps.sql`update api_keys set revoked_at = now()`;
+      expect(await fresh.deps.keys.ensureBootstrapAdminKey()).toBeUndefined();
+      const [row] = await fresh.deps.sql<{ n: number }[]>`select count(*)::int as n from api_keys where revoked_at is null`;
+      expect(row!.n).toBe(0);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  test("ten instances starting at once on a database that never had a key create exactly one admin key, and it works", async () => {
     const fresh = await testApp();
     // Each "instance" has its own pool, as separate processes would.
     const pools = Array.from({ length: 10 }, (_, i) =>
       connect({ url: fresh.databaseUrl, poolMax: 1, statementTimeoutMs: 10_000, applicationName: `bootstrap-${i}` }));
     try {
-      await fresh.deps.sql`update api_keys set revoked_at = now()`; // the harness key; now no admin key is active
+      await fresh.deps.sql`delete from api_keys`; // the harness key: now the database never had one
       const results = await Promise.all(pools.map(({ db }) =>
         createKeysService(createKeysRepo(db), { logger: createLogger("error", {}, () => {}) }).ensureBootstrapAdminKey()));
       const created = results.filter((k): k is string => k !== undefined);

@@ -103,8 +103,10 @@ export function createKeysService(repo: KeysRepo, opts: KeysServiceOptions) {
     },
 
     /**
-     * When the database holds no active admin key, creates one and returns its plaintext (the
-     * caller prints it once); otherwise undefined. Safe when many instances start at once.
+     * On a database that never had an admin key (revoked ones count), creates one and returns its
+     * plaintext (the caller prints it once, never into a log record); otherwise undefined. After
+     * revoking them all, an operator makes the next with `linkfort keys create`. Safe when many
+     * instances start at once.
      */
     async ensureBootstrapAdminKey(): Promise<string | undefined> {
       const key = generateKey();
