@@ -2,6 +2,9 @@
  * The client's IP address as rate limits and click records should see it. X-Forwarded-For is
  * trusted only when the TCP peer is a configured proxy (Caddy), and then only its right-most
  * entries that are not proxies themselves: everything left of that is whatever the client wrote.
+ * A hop a proxy wrote in another shape (`ip:port`, `[v6]:port`, quoted) is normalised; one that
+ * is no address at all makes the client UNKNOWN_CLIENT, never the proxy's own address: the
+ * proxies are loopback by default, which rate limits exempt.
  */
 import { BlockList, isIP } from "node:net";
 
@@ -26,6 +29,29 @@ const isTrusted = (trusted: BlockList, ip: string) => {
   const family = isIP(plain);
   return family !== 0 && trusted.check(plain, family === 6 ? "ipv6" : "ipv4");
 };
+
+/**
+ * The client behind a trusted proxy whose X-Forwarded-For names no address. Not exempt and not a
+ * proxy, so such clients share one rate-limit bucket; clicks record it as their IP.
+ */
+export const UNKNOWN_CLIENT = "0.0.0.0";
+
+/**
+ * One X-Forwarded-For hop as a bare address, or undefined. Load balancers write `1.2.3.4:5678`,
+ * `[2001:db8::1]:443`, `[2001:db8::1]` or a quoted form (RFC 7239 style); IPv4-mapped IPv6 and
+ * a zone id are reduced too, so one client is one key.
+ */
+export function normaliseHop(hop: string): string | undefined {
+  let h = hop.trim();
+  if (h.length > 2 && h.startsWith('"') && h.endsWith('"')) h = h.slice(1, -1).trim();
+  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(h);
+  if (bracketed) h = bracketed[1]!;
+  else if (/^[\d.]+:\d{1,5}$/.test(h)) h = h.slice(0, h.indexOf(":"));
+  const zone = h.indexOf("%");
+  if (zone > 0 && h.includes(":")) h = h.slice(0, zone);
+  if (/^::ffff:[\d.]+$/i.test(h)) h = h.slice(7);
+  return isIP(h) === 0 ? undefined : h.toLowerCase();
+}
 
 /** Addresses remembered per memo; one more distinct address than this starts the memo over. */
 export const PEER_MEMO_LIMIT = 1024;
@@ -69,12 +95,17 @@ export function clientIpResolver(trusted: BlockList): ClientIpResolver {
     const forwarded = request.headers.get("x-forwarded-for");
     if (!forwarded) return direct;
     const hops = forwarded.split(",").map((h) => h.trim()).filter(Boolean);
+    let leftmost: string | undefined;
     for (let i = hops.length - 1; i >= 0; i--) {
-      const hop = hops[i]!;
-      const kind = hopKind(hop);
-      if (kind === "invalid") return direct; // garbage in the chain: do not guess
-      if (kind === "client") return hop;
+      const raw = hops[i]!;
+      // isIP accepts a zone id with anything after it; such a hop is normalised like garbage.
+      const hop = hopKind(raw) === "invalid" || raw.includes("%") ? normaliseHop(raw) : raw;
+      // Garbage where the client should be: an unknown client, never the (exempt) proxy itself.
+      if (hop === undefined) return UNKNOWN_CLIENT;
+      if (hopKind(hop) === "client") return hop;
+      leftmost = hop;
     }
-    return hops[0] ?? direct;
+    // Every hop is a proxy: the request began at the left-most one (a local caller via Caddy).
+    return leftmost ?? UNKNOWN_CLIENT;
   };
 }
