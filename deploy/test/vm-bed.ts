@@ -2,8 +2,15 @@
  * @module The test VM from the test's side: deploy/test/bed.sh (systemd-nspawn with a real
  * systemd) driven from bun. Every call runs bed.sh with this bed's BED/BED_NAME, so two beds
  * (another engineer's, another test run) never share a tree or a cgroup.
+ *
+ * bed.sh needs root. As root the test runs it directly; as another user, through `sudo -n`
+ * with the BED* variables passed on its command line (sudo resets the environment). The test
+ * process itself writes only into the bed's shared folder (release tarballs, bun, the load
+ * script), which it creates first, so it owns it; what bed.sh and the guest make as root is
+ * removed as root (`destroy`, then `remove`).
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 
@@ -27,21 +34,38 @@ export interface Bed {
   sh(script: string): Promise<string>;
   /** `bash -c SCRIPT` as a transient unit of the guest, left running; stdout is piped. */
   spawn(script: string): Subprocess<"ignore", "pipe", "pipe">;
+  /** bed.sh destroy, then the bed's folder with whatever is left in it (as root where needed). */
+  remove(): Promise<void>;
 }
 
 /** The host commands bed.sh needs (the test requires each with service/test/tools.ts requireTool). */
 export const HOST_TOOLS = ["systemd-nspawn", "mmdebstrap", "nsenter", "tar"] as const;
 
+export const NEEDS_ROOT = "needs root for systemd-nspawn: run the tests as root, or give this user password-free sudo";
+
+/**
+ * What runs a command as root: nothing as root, `sudo -n` for a user with password-free sudo;
+ * otherwise throws NEEDS_ROOT.
+ */
+export function rootPrefix(): string[] {
+  if (process.getuid?.() === 0) return [];
+  const sudo = Bun.which("sudo", { PATH: SBIN_PATH });
+  if (sudo && Bun.spawnSync([sudo, "-n", "true"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exitCode === 0) return [sudo, "-n"];
+  throw new Error(NEEDS_ROOT);
+}
+
 export function createBed(opts: { dir: string; name: string; monitoring: boolean }): Bed {
-  const env = {
-    ...process.env, PATH: SBIN_PATH, BED: opts.dir, BED_NAME: opts.name,
-    BED_MONITORING: opts.monitoring ? "1" : "",
-  };
+  const asRoot = rootPrefix();
+  // Explicit, because sudo starts its command with a reset environment.
+  const bedEnv = { PATH: SBIN_PATH, BED: opts.dir, BED_NAME: opts.name, BED_MONITORING: opts.monitoring ? "1" : "" };
+  const env = { ...process.env, ...bedEnv };
+  const argv = (args: string[]) => [...asRoot, "env", ...Object.entries(bedEnv).map(([k, v]) => `${k}=${v}`), BED_SH, ...args];
   const shared = join(opts.dir, "shared");
+  // Made by the test's own user before bed.sh runs, so the test can write the releases into it.
   mkdirSync(shared, { recursive: true });
 
   const bedSh = async (args: string[]): Promise<CommandResult> => {
-    const proc = Bun.spawn([BED_SH, ...args], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn(argv(args), { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     return { code, stdout, stderr };
   };
@@ -56,7 +80,17 @@ export function createBed(opts: { dir: string; name: string; monitoring: boolean
       return result.stdout.trim();
     },
     spawn(script) {
-      return Bun.spawn([BED_SH, "run", "bash", "-c", script], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      return Bun.spawn(argv(["run", "bash", "-c", script]), { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    },
+    async remove() {
+      const destroyed = await bedSh(["destroy"]);
+      if (destroyed.code !== 0) console.error(`bed.sh destroy: ${destroyed.stdout}\n${destroyed.stderr}`);
+      // Whatever destroy left (a failed build, root-owned files the guest wrote into /shared).
+      if (!existsSync(opts.dir)) return;
+      if (asRoot.length === 0) return rm(opts.dir, { recursive: true, force: true });
+      const proc = Bun.spawn([...asRoot, "rm", "-rf", "--one-file-system", opts.dir], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+      const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+      if (code !== 0) throw new Error(`could not remove ${opts.dir}: ${stderr}`);
     },
   };
 }

@@ -56,17 +56,6 @@ export async function snapshotDeployment(bed: Bed): Promise<string[]> {
   return (await bed.sh(SNAPSHOT_SCRIPT)).split("\n");
 }
 
-/** Polls `check` until it returns a value (not null), for at most `timeoutMs`. */
-export async function waitUntil<T>(check: () => Promise<T | null>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await Bun.sleep(200);
-  }
-}
-
 /** The supervisor's restarts of one instance, by reason, from its /metrics on the guest's 127.0.0.1:9100. */
 export async function supervisorRestarts(bed: Bed, port: number): Promise<Record<string, number>> {
   const metrics = await bed.sh("curl -s --max-time 5 http://127.0.0.1:9100/metrics");

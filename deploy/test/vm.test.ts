@@ -1,17 +1,19 @@
 /**
  * The VM deployment on a real systemd: a throwaway Debian 12 (systemd-nspawn, deploy/test/bed.sh)
  * gets the real deploy/install.sh, upgrade.sh and uninstall.sh, and every check runs inside it.
- * Root only, with systemd-nspawn and mmdebstrap on the host; without them it fails, naming what to install.
+ * Needs root (as root, or a user with password-free sudo: bed.sh then runs through `sudo -n`), and
+ * systemd-nspawn and mmdebstrap on the host; without them it fails, saying so in one sentence.
  * Takes a few minutes (mmdebstrap, apt, three releases); it prints how long each phase took.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { chmod, rm } from "node:fs/promises";
+import { chmod } from "node:fs/promises";
 import { join } from "node:path";
 import { requireTool } from "../../service/test/tools.ts";
 import { createBed, HOST_TOOLS, waitForLine, type Bed } from "./vm-bed.ts";
 import { buildBrokenRelease, buildRelease, packageVersion, removeReleaseOutput } from "./vm-releases.ts";
-import { guestHttp, snapshotDeployment, supervisorRestarts, supervisorStatus, waitUntil } from "./vm-guest.ts";
+import { waitFor } from "../../service/test/wait.ts";
+import { guestHttp, snapshotDeployment, supervisorRestarts, supervisorStatus } from "./vm-guest.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 // Monitoring is installed too once the release carries deploy/monitoring.sh.
@@ -43,9 +45,8 @@ describe("a VM deployment on a real systemd", () => {
   const began = performance.now();
 
   beforeAll(async () => {
-    if (process.getuid?.() !== 0) throw new Error("vm.test.ts must run as root (systemd-nspawn boots the test VM)");
+    bed = createBed({ dir, name: `lfvm${process.pid}`, monitoring: withMonitoring }); // throws NEEDS_ROOT without root or sudo
     for (const command of HOST_TOOLS) requireTool(command);
-    bed = createBed({ dir, name: `lfvm${process.pid}`, monitoring: withMonitoring });
     // The tree comes from the network, the releases from the CPU: both at once.
     const [built] = await Promise.all([
       timed("bed build (mmdebstrap + prefetch)", () => bed.bedSh(["build"])),
@@ -67,11 +68,7 @@ describe("a VM deployment on a real systemd", () => {
 
   afterAll(async () => {
     for (const load of loads) load.kill();
-    if (bed) {
-      const destroyed = await bed.bedSh(["destroy"]);
-      if (destroyed.code !== 0) console.error(`bed.sh destroy: ${destroyed.stdout}\n${destroyed.stderr}`);
-    }
-    await rm(dir, { recursive: true, force: true });
+    if (bed) await bed.remove();
     if (releases) await removeReleaseOutput(releases.b.version);
     timings.push(["whole test", (performance.now() - began) / 1000]);
     console.log(`vm.test.ts phases:\n${timings.map(([p, s]) => `  ${p.padEnd(44)} ${s.toFixed(1)} s`).join("\n")}`);
@@ -120,26 +117,28 @@ describe("a VM deployment on a real systemd", () => {
   test("kill -9 of an instance: systemd starts it again, it becomes ready, and the supervisor alerts once", async () => {
     const show = async () => (await bed.sh("systemctl show -P MainPID -P NRestarts linkfort@8082")).split("\n").map(Number);
     // The supervisor has read the unit at least once (its NRestarts baseline) once it calls it ready.
-    await waitUntil(async () => ((await supervisorStatus(bed)).instances.find((i) => i.port === 8082)?.state === "ready" ? true : null), 30_000);
+    await waitFor("the supervisor to call 8082 ready", async () => (await supervisorStatus(bed)).instances.find((i) => i.port === 8082)?.state === "ready", 30_000, { everyMs: 200 });
     const countedBefore = await supervisorRestarts(bed, 8082);
     const alertsBefore = (await supervisorStatus(bed)).alerts.recent.filter((a) => a.key === "instance-restarted:8082").length;
     const [pid, restarts] = await show();
     expect(pid).toBeGreaterThan(0);
     await bed.sh(`kill -9 ${pid}`);
-    const after = await waitUntil(async () => {
+    const after = await waitFor("systemd to start 8082 again and it to be ready", async () => {
       const [newPid, newRestarts] = await show();
       const ready = (await bed.exec("curl -s --max-time 1 http://127.0.0.1:8082/ready")).stdout;
       return newPid !== pid && newPid! > 0 && ready === '{"status":"ready"}' ? { newPid, newRestarts } : null;
-    }, 30_000);
+    }, 30_000, { everyMs: 200 });
     expect(after.newRestarts).toBe(restarts! + 1);
     expect(await bed.sh("systemctl is-active linkfort@8082")).toBe("active");
 
     // systemd restarted it by itself; the supervisor must still have noticed, counted and alerted.
-    const counted = await waitUntil(async () => {
+    const counted = await waitFor("the supervisor to count the crash", async () => {
       const now = await supervisorRestarts(bed, 8082);
       return (now.crashed ?? 0) > (countedBefore.crashed ?? 0) ? now : null;
-    }, 15_000);
-    await Bun.sleep(3_000); // a late duplicate, or a restart of its own, would show up here
+    }, 15_000, { everyMs: 200 });
+    // A fixed window on purpose: this proves that nothing more happens (a late duplicate alert, or
+    // a restart of the supervisor's own, would show up in it); there is no condition to wait for.
+    await Bun.sleep(3_000);
     const view = await supervisorStatus(bed);
     const instance = view.instances.find((i) => i.port === 8082);
     console.log(`supervisor after kill -9: restarts ${JSON.stringify(counted)}, last_error ${JSON.stringify(instance?.last_error)}`);
