@@ -32,7 +32,7 @@ export const serviceSettings = {
   port: setting({ env: "PORT", parse: int(1, 65535), default: 8080, doc: "TCP port to listen on" }),
   host: setting({ env: "HOST", parse: str, default: "127.0.0.1", doc: "address to bind; keep loopback behind Caddy" }),
   databaseUrl: setting({
-    env: "DATABASE_URL", parse: optional(postgresUrl), default: undefined as string | undefined,
+    env: "DATABASE_URL", parse: optional(postgresUrl), default: undefined as string | undefined, secret: true,
     doc: "PostgreSQL URL; unset in a source checkout starts embedded PostgreSQL in DATA_DIR",
   }),
   dataDir: setting({ env: "DATA_DIR", parse: str, default: "./data", doc: "where embedded PostgreSQL keeps its files, and the click spool (DATA_DIR/spool) unless CLICK_SPOOL_DIR says otherwise" }),
@@ -95,7 +95,7 @@ export const serviceSettings = {
     doc: "longest wait for in-flight requests after the drain (ms); the last click ship then takes at most 10 s more",
   }),
   redisUrl: setting({
-    env: "REDIS_URL", parse: optional(redisUrlParser), default: undefined as string | undefined,
+    env: "REDIS_URL", parse: optional(redisUrlParser), default: undefined as string | undefined, secret: true,
     doc: "Redis for the shared cache and rate limits; unset: per-instance fallbacks only",
   }),
   // settings: cache

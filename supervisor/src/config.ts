@@ -58,7 +58,7 @@ export const supervisorSettings = {
     doc: "process runner: the one public port (Caddy in front when `caddy` is on PATH, else instances share it with reusePort)" }),
   caddy: setting({ env: "SUPERVISOR_CADDY", flag: "caddy", parse: oneOf("auto", "on", "off"), default: "auto" as "auto" | "on" | "off",
     doc: "process runner: start Caddy with ./Caddyfile in front (auto: when caddy is on PATH)" }),
-  databaseUrl: setting({ env: "DATABASE_URL", flag: "database-url", parse: optional(postgresUrl), default: undefined as string | undefined,
+  databaseUrl: setting({ env: "DATABASE_URL", flag: "database-url", parse: optional(postgresUrl), default: undefined as string | undefined, secret: true,
     doc: "PostgreSQL for instances and backups; unset in a source checkout starts one embedded PostgreSQL" }),
   dataDir: setting({ env: "DATA_DIR", flag: "data-dir", parse: str, default: "./data", doc: "embedded PostgreSQL files (quick start)" }),
   embeddedPgPort: setting({ env: "EMBEDDED_PG_PORT", flag: "embedded-pg-port", parse: int(1, 65535), default: 54329, doc: "embedded PostgreSQL port" }),
@@ -83,7 +83,7 @@ export const supervisorSettings = {
   pgBinDir: setting({ env: "PG_BIN_DIR", flag: "pg-bin-dir", parse: optional(str), default: undefined as string | undefined,
     doc: "folder of pg_dump/pg_restore; default: /usr/lib/postgresql/<server major>/bin, else PATH" }),
 
-  discordWebhookUrl: setting({ env: "DISCORD_WEBHOOK_URL", flag: "discord-webhook-url", parse: optional(webhookUrl), default: undefined as string | undefined,
+  discordWebhookUrl: setting({ env: "DISCORD_WEBHOOK_URL", flag: "discord-webhook-url", parse: optional(webhookUrl), default: undefined as string | undefined, secret: true,
     doc: "alerts go here; unset: alerts only go to the log" }),
   alertDedupMs: setting({ env: "ALERT_DEDUP_MS", flag: "alert-dedup-ms", parse: int(0, 86_400_000), default: 600_000, doc: "the same alert key is sent at most once in this window (ms)" }),
   alertQueueMax: setting({ env: "ALERT_QUEUE_MAX", flag: "alert-queue-max", parse: int(1, 100_000), default: 100, doc: "alerts waiting for delivery; past it the oldest are dropped and counted" }),

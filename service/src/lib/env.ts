@@ -20,6 +20,8 @@ export interface Setting<T> {
   /** Used when neither the environment nor a flag sets it; `undefined` makes the setting optional. */
   default: T;
   doc: string;
+  /** The value carries a secret (a password, a token in a URL path): messages show it redacted. */
+  secret?: boolean;
 }
 
 export type Settings = Record<string, Setting<unknown>>;
@@ -67,11 +69,33 @@ export function readConfig<S extends Settings>(
     const value = setting.parse(raw);
     if (value instanceof ConfigProblem) {
       const source = fromFlag !== undefined ? `--${flagName(setting)}` : setting.env;
-      problems.push(`${source}=${JSON.stringify(raw)}: ${value.reason}`);
+      problems.push(`${source}=${redactValue(raw, setting.secret ?? false)}: ${value.reason}`);
     } else out[key] = value;
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return out as ConfigOf<S>;
+}
+
+/**
+ * A setting's value as a message may show it, quoted. Any URL loses its password (userinfo and a
+ * `password` query parameter); a secret setting's URL also loses its path and query (a webhook's
+ * token lives there) and anything that is not a URL is not shown at all.
+ */
+export function redactValue(raw: string, secret: boolean): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return secret ? `<redacted, ${raw.length} characters>` : JSON.stringify(raw);
+  }
+  if (!url.host) return secret ? `<redacted, ${raw.length} characters>` : JSON.stringify(raw);
+  const hasPassword = url.password !== "" || url.searchParams.has("password");
+  if (!secret && !hasPassword) return JSON.stringify(raw);
+  if (url.password) url.password = "***";
+  url.searchParams.delete("password");
+  if (!secret) return JSON.stringify(url.toString());
+  const path = url.pathname === "/" || url.pathname === "" ? "" : "/***";
+  return JSON.stringify(`${url.protocol}//${url.username ? `${url.username}${url.password ? ":***" : ""}@` : ""}${url.host}${path}`);
 }
 
 export const str: Parser<string> = (raw) => raw;
