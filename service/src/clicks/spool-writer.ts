@@ -8,7 +8,7 @@
  * A click that cannot be kept (spool at CLICK_SPOOL_MAX_BYTES, disk full, unwritable) is counted
  * in linkfort_clicks_dropped_total and its promise still resolves: a redirect never fails for it.
  */
-import { closeSync, fdatasync, ftruncateSync, openSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, ftruncateSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../metrics.ts";
@@ -28,6 +28,9 @@ export interface SpoolWriterOptions {
   metrics: Metrics;
   logger: Logger;
 }
+
+/** After a failed write, how long batches are dropped before the disk is tried again (ms). */
+const RETRY_MS = 1_000;
 
 interface Batch { lines: string[]; done: Promise<void>; resolve: () => void }
 
@@ -49,6 +52,7 @@ export function createSpoolWriter(opts: SpoolWriterOptions) {
   let failing: string | undefined;
   let appended = 0;
   let closed = false;
+  let retryAt = 0;
 
   const setBytes = (n: number) => { spoolBytes = n; metrics.clickSpoolBytes.set(n); };
   setBytes(spoolBytes);
@@ -70,6 +74,7 @@ export function createSpoolWriter(opts: SpoolWriterOptions) {
       writeAll(header);
     } catch (error) {
       closeFd();
+      try { unlinkSync(path); } catch { /* a header-less file is skipped by readers anyway */ }
       throw error;
     }
     size = header.length;
@@ -83,17 +88,24 @@ export function createSpoolWriter(opts: SpoolWriterOptions) {
     fd = undefined;
   }
 
-  /** Writes the batch; on failure cuts the partial line so the next write starts a clean line. */
+  /**
+   * Writes the batch. On failure it cuts the partial line and closes the segment: the next write
+   * starts a new one, so a full disk frees up as the shipper deletes the old one. Until
+   * RETRY_MS later, batches are dropped without touching the disk.
+   */
   function write(lines: string[]): boolean {
     const buf = Buffer.from(lines.join(""));
     if (spoolBytes + buf.length > opts.maxBytes) return dropped(lines.length, "spool_full", undefined);
+    if (failing && failing !== "spool_full" && Date.now() < retryAt) return dropped(lines.length, failing, undefined);
     try {
       if (fd === undefined) openNext();
       writeAll(buf);
     } catch (error) {
       if (fd !== undefined) {
-        try { ftruncateSync(fd, size); } catch { closeFd(); } // the next write starts a new segment
+        try { ftruncateSync(fd, size); } catch { /* the segment ends in a partial line; readers skip it */ }
+        closeFd();
       }
+      retryAt = Date.now() + RETRY_MS;
       return dropped(lines.length, dropReason(error), error);
     }
     size += buf.length;
