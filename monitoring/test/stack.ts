@@ -25,6 +25,8 @@ export interface LinkfortStack {
   /** Caddy's admin endpoint (its metrics), as the supervisor started it. */
   caddyAdminPort: number;
   redis: TestRedis;
+  /** DATA_DIR/spool: the instances' click spools, one directory per port. */
+  spoolRoot: string;
   /** PostgreSQL as the instances and backups reach it: stop() is an outage, start() the recovery. */
   proxy: TcpProxy;
   /** postgres exporter DSN: the monitor role, straight to PostgreSQL (not through the proxy). */
@@ -98,6 +100,7 @@ export async function startLinkfort(): Promise<LinkfortStack> {
     };
     return {
       instancePorts, statusPort: statusPort!, caddyAdminPort: Number(String(caddy.admin).split(":")[1]), redis, proxy, monitorDsn, adminKey,
+      spoolRoot: join(dir, "spool"),
       supervisor, pidOf, stop,
     };
   } catch (error) {

@@ -4,7 +4,8 @@
  * read, a killed instance, and a PostgreSQL outage (503s, a failed backup, clicks left pending).
  */
 import { expect } from "bun:test";
-import Redis from "ioredis";
+import { appendFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { isReady } from "../../supervisor/test/processes.ts";
 import { until } from "./daemons.ts";
 import type { LinkfortStack } from "./stack.ts";
@@ -57,18 +58,14 @@ export async function ordinaryTraffic(stack: LinkfortStack, round: string): Prom
   return codes;
 }
 
-/** One stream entry linkfort did not write: a consumer acks it and counts it dropped ("unreadable"). */
+/** One spool line that is no click: its instance steps over it and counts it dropped ("unreadable"). */
 export async function unreadableClick(stack: LinkfortStack): Promise<void> {
-  const client = new Redis(stack.redis.url, { maxRetriesPerRequest: 1 });
-  try {
-    await client.xadd("lf:clicks", "*", "not-a-click", "1");
-  } finally {
-    client.disconnect();
-  }
-  await until("an instance counting the unreadable click", async () => {
-    const texts = await Promise.all(stack.instancePorts.map((p) => metricsOf(`http://127.0.0.1:${p}/metrics`).catch(() => "")));
-    return texts.some((t) => t.includes('linkfort_clicks_dropped_total{reason="unreadable"}'));
-  }, 15_000);
+  const port = stack.instancePorts[0]!;
+  const segments = readdirSync(join(stack.spoolRoot, String(port))).filter((name) => name.endsWith(".seg")).sort();
+  // O_APPEND: the line lands whole after whatever the instance wrote last.
+  appendFileSync(join(stack.spoolRoot, String(port), segments.at(-1)!), "not a click\n");
+  await until("the instance counting the unreadable click", async () =>
+    /linkfort_clicks_dropped_total\{reason="unreadable"\} [1-9]/.test(await metricsOf(`http://127.0.0.1:${port}/metrics`).catch(() => "")), 15_000);
 }
 
 /** kill -9 of one instance; the supervisor starts another on the same port. */
@@ -80,7 +77,7 @@ export async function killInstance(stack: LinkfortStack, port: number): Promise<
 
 /**
  * PostgreSQL away until the supervisor has counted a failed backup: API calls answer 503 and
- * redirects of cached links keep working (their clicks wait in the stream). Then it comes back.
+ * redirects of cached links keep working (their clicks wait in the spools). Then it comes back.
  */
 export async function databaseOutage(stack: LinkfortStack, codes: string[]): Promise<void> {
   await stack.proxy.stop();
