@@ -24,6 +24,15 @@ export function formatBytes(bytes: number | null): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
+/** A spool backlog: "1.2k clicks, oldest 3m 05s", "0" when shipped, "-" unknown. */
+export function formatSpool(spool: { unshipped_clicks: number | null; oldest_unshipped_age_seconds: number } | null): string {
+  if (spool === null || spool.unshipped_clicks === null) return "-";
+  if (spool.unshipped_clicks === 0) return "0";
+  const n = spool.unshipped_clicks;
+  const count = n >= 1_000_000 ? `${(n / 1_000_000).toFixed(1)}M` : n >= 1_000 ? `${(n / 1_000).toFixed(1)}k` : String(n);
+  return `${count} clicks, oldest ${formatDuration(spool.oldest_unshipped_age_seconds)}`;
+}
+
 /** Probe time in ms, whole below 10: 3 → "3 ms", 0.42 → "0.4 ms". */
 export function formatMs(ms: number | null): string {
   if (ms === null || !Number.isFinite(ms)) return "-";

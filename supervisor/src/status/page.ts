@@ -2,7 +2,7 @@
  * The status page at `/`: one self-contained HTML document (inline CSS, no script, no external
  * asset) that reloads itself, for an operator with a browser and an SSH tunnel.
  */
-import { formatBytes, formatDuration, formatMs } from "./format.ts";
+import { formatBytes, formatDuration, formatMs, formatSpool } from "./format.ts";
 import { html, SafeHtml } from "./html.ts";
 import type { InstanceStatus, StatusSnapshot } from "./snapshot.ts";
 
@@ -38,9 +38,9 @@ function instancesTable(s: StatusSnapshot): SafeHtml {
 <td class="num">${i.port}</td><td><span class="state ${STATE_CLASS[i.state] ?? "off"}">${i.state}</span></td>
 <td class="num">${dash(i.pid)}</td><td>${formatDuration(i.uptime_seconds)}</td><td class="num">${i.restarts}</td>
 <td class="num">${i.consecutive_failures}</td><td>${formatMs(i.last_probe_ms)}</td><td>${formatBytes(i.rss_bytes)}</td>
-<td class="err">${dash(i.last_error)}</td></tr>`);
+<td>${formatSpool(i.spool)}</td><td class="err">${dash(i.last_error)}</td></tr>`);
   return html`<table><tr><th>Port</th><th>State</th><th>PID</th><th>Uptime</th><th>Restarts</th><th>Failures</th>
-<th>Probe</th><th>RSS</th><th>Last error</th></tr>${rows}</table>`;
+<th>Probe</th><th>RSS</th><th title="clicks on the instance's disk not yet in PostgreSQL">Click spool</th><th>Last error</th></tr>${rows}</table>`;
 }
 
 function backupsSection(s: StatusSnapshot): SafeHtml {

@@ -12,6 +12,16 @@ export interface InstanceSnapshot {
   last_error: string | null;
   last_probe_ms: number | null;
   rss_bytes: number | null;
+  /** Clicks on the instance's disk not yet in PostgreSQL (its /health); null when not known. */
+  spool: SpoolSnapshot | null;
+}
+
+/** An instance's click spool as its /health reports it. */
+export interface SpoolSnapshot {
+  bytes: number;
+  /** null until the instance read its committed position from PostgreSQL. */
+  unshipped_clicks: number | null;
+  oldest_unshipped_age_seconds: number;
 }
 
 export interface BackupSnapshot {

@@ -8,10 +8,10 @@ describe("formatStatusTable", () => {
     expect(formatStatusTable(sampleSnapshot())).toBe(`linkfort-supervisor 0.1.0  runner: process  up 1h 02m
 
 INSTANCES
-PORT  STATE     PID   UPTIME  RESTARTS  FAILS  PROBE   RSS       LAST ERROR
-8081  ready     4242  1h 01m  0         0      2.4 ms  52.0 MiB  -
-8082  backoff   -     -       4         3      -       -         <script>alert(1)</script> [31m red
-8083  starting  4301  2s      1         0      812 ms  30.0 MiB  exit code 1
+PORT  STATE     PID   UPTIME  RESTARTS  FAILS  PROBE   RSS       SPOOL                       LAST ERROR
+8081  ready     4242  1h 01m  0         0      2.4 ms  52.0 MiB  1.3k clicks, oldest 3m 05s  -
+8082  backoff   -     -       4         3      -       -         -                           <script>alert(1)</script> [31m red
+8083  starting  4301  2s      1         0      812 ms  30.0 MiB  0                           exit code 1
 
 BACKUPS
 last success  2025-01-02T03:00:04.120Z (took 4s, 1.5 MiB)

@@ -2,7 +2,7 @@
  * `linkfort-supervisor status` as plain text: the same snapshot /status serves, as aligned
  * tables for a terminal. A pure function, so the CLI and the tests call it alike.
  */
-import { formatBytes, formatDuration, formatMs } from "./format.ts";
+import { formatBytes, formatDuration, formatMs, formatSpool } from "./format.ts";
 import type { StatusSnapshot } from "./snapshot.ts";
 
 const LAST_ERROR_MAX = 60;
@@ -26,10 +26,10 @@ export function textTable(headers: string[], rows: string[][]): string {
 
 function instances(s: StatusSnapshot): string {
   return textTable(
-    ["PORT", "STATE", "PID", "UPTIME", "RESTARTS", "FAILS", "PROBE", "RSS", "LAST ERROR"],
+    ["PORT", "STATE", "PID", "UPTIME", "RESTARTS", "FAILS", "PROBE", "RSS", "SPOOL", "LAST ERROR"],
     s.instances.map((i) => [
       String(i.port), plain(i.state), plain(i.pid), formatDuration(i.uptime_seconds), String(i.restarts),
-      String(i.consecutive_failures), formatMs(i.last_probe_ms), formatBytes(i.rss_bytes), plain(i.last_error, LAST_ERROR_MAX),
+      String(i.consecutive_failures), formatMs(i.last_probe_ms), formatBytes(i.rss_bytes), formatSpool(i.spool), plain(i.last_error, LAST_ERROR_MAX),
     ]),
   );
 }

@@ -4,7 +4,7 @@
  * Caddy's hosts.go, every update reports whether a condition flipped; alerts and actions fire
  * only on a flip. Pure: the clock is an argument, so tests drive it without processes.
  */
-import type { InstanceSnapshot, InstanceStatus } from "../status/snapshot.ts";
+import type { InstanceSnapshot, InstanceStatus, SpoolSnapshot } from "../status/snapshot.ts";
 import type { ProbeResult } from "./probe.ts";
 
 export interface StatePolicy {
@@ -41,6 +41,9 @@ export class InstanceState {
   pid: number | null = null;
   startedAt: number | null = null;
   rssBytes: number | null = null;
+  spool: SpoolSnapshot | null = null;
+  /** When the spool was last read (ms); the watcher reads it every few rounds only. */
+  spoolReadAt = -Infinity;
   /** A rolling restart owns the instance: the watcher neither counts its probes nor restarts it. */
   paused = false;
   private graceUntil: number;
@@ -117,6 +120,7 @@ export class InstanceState {
       last_error: this.lastError,
       last_probe_ms: this.lastProbeMs,
       rss_bytes: this.rssBytes,
+      spool: this.spool,
     };
   }
 
