@@ -8,6 +8,7 @@ import { createErrorRenderer } from "./http/error-handler.ts";
 import { badRequest } from "./http/errors.ts";
 import { parseJsonObject } from "./http/json-body.ts";
 import { createObserver, observe } from "./http/observe.ts";
+import { authenticateBeforeBody } from "./http/early-auth.ts";
 import { openApiDocs } from "./http/docs.ts";
 import { healthRoutes } from "./health/routes.ts";
 import { importsRoutes } from "./imports/routes.ts";
@@ -45,6 +46,8 @@ export function createApp(deps: Deps, options: AppOptions = {}) {
     // hooks: rate limits (before any route work)
     .use(rateLimitHook(limiter, deps.clientIp))
     .onError({ as: "global" }, renderError)
+    // hooks: the key of a request with a body, before anything reads that body
+    .use(authenticateBeforeBody(deps.auth))
     .onParse({ as: "global" }, async ({ request, contentType }) => {
       // Multipart (the CSV import) keeps Elysia's parser; everything else must be a JSON object.
       if (contentType.startsWith("multipart/form-data")) return;

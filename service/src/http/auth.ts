@@ -5,6 +5,7 @@
  */
 import { Elysia } from "elysia";
 import { forbidden } from "./errors.ts";
+import { earlyPrincipal } from "./early-auth.ts";
 
 export type Principal =
   | { role: "admin"; keyId: number | null }
@@ -19,10 +20,13 @@ export const OPEN_PRINCIPAL: Principal = { role: "admin", keyId: null };
 
 export const openAuthenticator: Authenticator = { authenticate: async () => OPEN_PRINCIPAL };
 
-/** Runs before body validation, so an anonymous caller learns nothing about the schema. */
+/**
+ * Runs before body validation, so an anonymous caller learns nothing about the schema. A request
+ * with a body was already authenticated before it was read (early-auth.ts); that answer is reused.
+ */
 export const authenticated = (auth: Authenticator) =>
-  new Elysia().derive({ as: "scoped" }, async ({ headers }) => ({
-    principal: await auth.authenticate(headers["authorization"]),
+  new Elysia().derive({ as: "scoped" }, async ({ headers, request }) => ({
+    principal: earlyPrincipal(request) ?? await auth.authenticate(headers["authorization"]),
   }));
 
 /**
@@ -30,8 +34,8 @@ export const authenticated = (auth: Authenticator) =>
  * so a user key gets its 403 without learning the schema, as an anonymous caller gets its 401.
  */
 export const adminOnly = (auth: Authenticator) =>
-  new Elysia().derive({ as: "scoped" }, async ({ headers }) => {
-    const principal = await auth.authenticate(headers["authorization"]);
+  new Elysia().derive({ as: "scoped" }, async ({ headers, request }) => {
+    const principal = earlyPrincipal(request) ?? await auth.authenticate(headers["authorization"]);
     requireAdmin(principal);
     return { principal };
   });

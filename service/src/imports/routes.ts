@@ -1,27 +1,33 @@
 /** HTTP for POST /users/bulk: read the upload within its limit, call the service, return the report. */
 import { Elysia } from "elysia";
 import { authenticated, type Authenticator } from "../http/auth.ts";
-import { MULTIPART_BODY_LIMIT } from "../http/body-limits.ts";
+import { MAX_CONCURRENT_UPLOADS, MULTIPART_BODY_LIMIT } from "../http/body-limits.ts";
 import { ApiError, badRequest } from "../http/errors.ts";
 import { readBodyLimited } from "../http/json-body.ts";
 import { ErrorBody } from "../http/openapi.ts";
+import { uploadSlots, type UploadSlots } from "../http/upload-slots.ts";
 import { BulkImportBody, BulkImportResult } from "./model.ts";
 import type { ImportsService } from "./service.ts";
 
 /** Room for the multipart boundaries and part headers around a file of the full 10 MiB. */
 const ENVELOPE_BYTES = 64 * 1024;
 
-export function importsRoutes(deps: { auth: Authenticator; imports: ImportsService }) {
+export function importsRoutes(deps: { auth: Authenticator; imports: ImportsService }, slots: UploadSlots = uploadSlots(MAX_CONCURRENT_UPLOADS)) {
   return new Elysia({ prefix: "/users" })
     .use(authenticated(deps.auth))
+    // The slot taken in parse is given back once the response has gone, error or not.
+    .onAfterResponse(({ request }) => slots.give(request))
     .post("/bulk", async ({ principal, body, set }) => {
       const result = await deps.imports.importUsers(principal, await body.file.bytes());
       set.status = 201;
       return result;
     }, {
-      parse: ({ request }) => readUpload(request),
+      parse: ({ request }) => {
+        slots.take(request);
+        return readUpload(request);
+      },
       body: BulkImportBody,
-      response: { 201: BulkImportResult, 400: ErrorBody, 403: ErrorBody, 413: ErrorBody },
+      response: { 201: BulkImportResult, 400: ErrorBody, 403: ErrorBody, 413: ErrorBody, 503: ErrorBody },
       detail: {
         tags: ["users"],
         summary: "Import users from a CSV file",
