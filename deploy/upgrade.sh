@@ -7,6 +7,10 @@
 #   deploy/upgrade.sh --rollback    switch back to previous the same way (and previous becomes the
 #                                   release you left)
 #
+# After a successful upgrade the clicks that an older release left in the Redis click stream are
+# written to PostgreSQL and the stream deleted (`linkfort clicks drain-stream`): releases with the
+# click spool no longer read it.
+#
 # When an instance does not become ready on the new release, the roll stops there, current goes
 # back to the old release, the instances are rolled again, and the script exits 1. Migrations are
 # not undone: a release's migrations must work with the release before it (docs/RUNBOOK.md).
@@ -15,7 +19,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$HERE/lib/common.sh"
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 # Unpacks and verifies the tarball into releases/<version>; prints that folder.
 stage_release() {
@@ -108,6 +112,17 @@ refresh_monitoring() {
   "$rel/deploy/monitoring.sh" || warn "deploy/monitoring.sh failed (see above): the upgrade itself is done; run $rel/deploy/monitoring.sh again"
 }
 
+# Releases before the click spool kept clicks in a Redis stream; once every instance runs REL none
+# appends to it, so what is left there is written now (through click receipts: a second run counts
+# nothing twice) and the stream deleted. A release without the command has nothing to drain.
+drain_click_stream() {
+  local rel=$1
+  "$rel/linkfort" help 2>/dev/null | grep -q 'clicks drain-stream' || return 0
+  step "writing the clicks left in the Redis click stream of the previous release"
+  run_as_unit "$LF_SERVICE_ENV" "$LF_USER" "$rel/linkfort" clicks drain-stream \
+    || warn "draining the old click stream failed (see above): the upgrade itself is done; run: systemd-run --wait --pipe -p EnvironmentFile=$LF_SERVICE_ENV -p User=$LF_USER $rel/linkfort clicks drain-stream"
+}
+
 # Back to where we started after a failed deploy; exits 1 (back and serving) or 2 (not even that).
 revert() {
   local from=$1 back=$2 back_prev=$3
@@ -146,6 +161,7 @@ main() {
   fi
 
   deploy_release "$new" "$old" || revert "$new" "$old" "$old_prev"
+  drain_click_stream "$new"
   refresh_monitoring "$new" "$old"
   echo
   echo "linkfort $(basename "$new") is running (previous: $(basename "$old"); back with: $LF_CURRENT/deploy/upgrade.sh --rollback)"

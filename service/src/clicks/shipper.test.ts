@@ -13,6 +13,7 @@ import { createClicksRepo } from "./repo.ts";
 import { createSpoolShipper, type SpoolShipper } from "./shipper.ts";
 import { ensureSpoolId, instanceSpoolDir, listSegments, touchAlive } from "./spool-dir.ts";
 import { createSpoolWriter, type SpoolWriter } from "./spool-writer.ts";
+import { formatSpoolReports, positionReader, readSpoolReports } from "./spool-status.ts";
 
 let db: { name: string; url: string };
 let sql: Sql;
@@ -156,6 +157,23 @@ describe("shipping a spool to PostgreSQL", () => {
     expect(new Set(agents).size).toBe(30);
     expect(own.writer.bytes()).toBeGreaterThan(0);
   }, 30_000);
+});
+
+describe("linkfort spool status", () => {
+  test("reads the files alone, and with PostgreSQL also what is not shipped yet", async () => {
+    const s = spool(8108);
+    for (let i = 0; i < 25; i++) await s.writer.append(click());
+    await shipperOf(s).runOnce(); // 10 of 25 shipped
+    const filesOnly = await readSpoolReports(s.dir);
+    expect(filesOnly).toMatchObject([{ dir: s.dir, id: s.id }]);
+    expect(filesOnly[0]!.committed).toBeUndefined();
+    expect(filesOnly[0]!.segments.reduce((n, x) => n + x.clicks, 0)).toBe(25);
+    expect(formatSpoolReports(filesOnly, "DATABASE_URL is unset")).toContain("shipped: unknown (DATABASE_URL is unset)");
+    const withDb = await readSpoolReports(root, positionReader(sql));
+    const report = withDb.find((r) => r.id === s.id)!;
+    expect(report.unshipped).toBe(15);
+    expect(formatSpoolReports([report], "")).toContain("15 clicks not yet shipped");
+  });
 });
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
