@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "../app.ts";
 import type { ServiceConfig } from "../config.ts";
 import { testApp, type TestApp } from "../../test/harness.ts";
+import { instanceSpoolDir, listSegments } from "../clicks/spool-dir.ts";
+import { readBatch } from "../clicks/spool-reader.ts";
 
 // The same app served twice over real HTTP: with the fast path in front (as `linkfort serve`
 // runs) and through Elysia alone. Every answer must be the same, byte for byte where it matters.
@@ -72,7 +74,7 @@ afterAll(async () => { await s.stop(); }, 30_000);
 async function compare(path: string, init: RequestInit = {}, givenId?: string) {
   const code = path.split(/[/?]/)[1] ?? "";
   const ask = async (base: string) => {
-    s.h.deps.cache.linkChanged(code);
+    await s.h.deps.cache.settle([code]);
     return seen(await fetch(base + path, { redirect: "manual", ...init }), givenId);
   };
   const fast = await ask(s.fast);
@@ -128,9 +130,12 @@ describe("the redirect fast path answers as the Elysia route does", () => {
 
   test("click ids are UUIDv7 in answer order, from the fast path's request id and the Elysia route's own", async () => {
     const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    // The click id is the first field of each spool line (clicks/spool-format.ts); the newest
+    // segment is never deleted and holds every click of this test.
     const receipts = async () => {
       await s.h.deps.clicks.flushNow();
-      return (await s.h.deps.sql<{ id: string }[]>`select click_id::text as id from click_receipts`).map((r) => r.id);
+      const dir = instanceSpoolDir(s.h.deps.config.clickSpoolDir!, s.h.deps.config.port);
+      return (await readBatch(dir, { segment: listSegments(dir).at(-1)!.n, offset: 0 }, 10_000)).clicks.map((c) => c.id);
     };
     const before = new Set(await receipts());
     const fastIds: string[] = [];
