@@ -41,6 +41,8 @@ export async function serve(config: ServiceConfig, logger: Logger): Promise<void
     // A backstop above every route's own limit; routes answer 413 JSON before this is reached.
     maxRequestBodySize: MULTIPART_BODY_LIMIT + 1024 * 1024,
   });
+  // Background jobs run only in a serving process (never as a side effect of building deps).
+  deps.jobs.start();
   deps.health.markReady();
   systemd.ready(`serving on ${config.host}:${config.port}`);
   logger.info("listening", { version: VERSION, host: config.host, port: config.port, pid: process.pid, auth: config.auth });
@@ -82,6 +84,7 @@ async function shutdown(
     logger.warn("in-flight requests did not finish in time; closing them", { timeout_ms: config.shutdownTimeoutMs });
     await server?.stop(true);
   }
+  await deps.jobs.stop(); // in reverse order of start; close() would too, this says when
   await deps.close();
   await database.release();
   logger.info("stopped", { signal });

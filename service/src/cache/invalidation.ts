@@ -1,74 +1,175 @@
 /**
- * Keeps every instance's LRU honest after a write to a link. The writer drops the code from its
- * own LRU at once, deletes the Redis key and publishes the code on `lf:invalidate`; every
- * instance (the writer too) subscribes and drops what it hears. When pub/sub is down the TTLs
- * bound the staleness, and each time the subscription is (re)established the LRU is cleared,
- * because messages published while it was down are lost.
+ * Keeps every instance's caches honest after a write, through the database that made it: a
+ * trigger on urls NOTIFYs the changed codes in the writing transaction (migration 0001), each
+ * instance LISTENs (listener.ts) and evicts what it hears from its LRU and writes a tombstone
+ * over the Redis key. The gate says whether the LRU may answer on its own: only while LISTEN is
+ * in place and the last fence was heard. On a re-LISTEN after a drop the LRU is emptied.
+ *
+ * A writer calls `settle(codes)` after its commit: it forgets the codes here at once, writes
+ * their tombstones, and waits (at most SETTLE_TIMEOUT_MS) until its fence, a NOTIFY sent after
+ * the commit, came back here and every live instance acked it (fences.ts): by then every
+ * instance has evicted the codes, so a redirect anywhere after the write returned reflects it.
  */
-import type { RedisClients } from "../redis.ts";
+import type { Sql } from "../db/client.ts";
+import type { Job } from "../lib/jobs.ts";
 import type { Logger } from "../lib/logger.ts";
+import type { Metrics } from "../metrics.ts";
+import { createFences } from "./fences.ts";
+import { INVALIDATE_CHANNEL, createListener } from "./listener.ts";
 import type { RedisTier } from "./redis-tier.ts";
 
-export const INVALIDATE_CHANNEL = "lf:invalidate";
+/** Read on every redirect; written only here. */
+export interface CacheGate {
+  /** The LRU may answer without asking PostgreSQL: LISTEN is in place and no fence went unheard. */
+  trusted: boolean;
+  /** Until then (Date.now ms) the Redis tier is neither read nor filled: a flush cannot reach its keys. */
+  redisBypassUntil: number;
+}
 
-export interface InvalidationDeps {
-  redis: RedisClients | undefined;
-  tier: RedisTier;
-  logger: Logger;
-  /** Drops one code from this instance's LRU (and any lookup in flight for it). */
+export const createGate = (): CacheGate => ({ trusted: false, redisBypassUntil: 0 });
+
+/** What invalidation acts on: the redirect lookup's LRU and its lookups in flight. */
+export interface InvalidationTarget {
   forget(shortCode: string): void;
-  /** Drops everything from this instance's LRU. */
   clear(): void;
 }
 
-export function createInvalidation(deps: InvalidationDeps) {
-  const { redis, tier, logger } = deps;
+export interface InvalidationOptions {
+  sql: Sql;
+  databaseUrl: string;
+  /** Of the LISTEN connection, e.g. `linkfort-listen:8081`. */
+  applicationName: string;
+  tier: RedisTier;
+  gate: CacheGate;
+  target: InvalidationTarget;
+  metrics: Metrics;
+  logger: Logger;
+  /** After a flush, how long Redis is bypassed: the longest a key may live (ms). */
+  redisKeyLifeMs: number;
+}
 
-  const onMessage = (channel: string, shortCode: string) => {
-    if (channel === INVALIDATE_CHANNEL) deps.forget(shortCode);
+/** The most a writer waits for its fence (ms): past it the write returns anyway. */
+export const SETTLE_TIMEOUT_MS = 100;
+// A fence every 2 s finds a connection that died silently (no FIN, a dropped NAT entry) within
+// about 3 s, where TCP keepalive would take minutes; until one is heard again the LRU is bypassed.
+const HEARTBEAT_MS = 2_000;
+const HEARTBEAT_TIMEOUT_MS = 1_000;
+// A peer silent for this long (three heartbeats) is no longer waited for.
+const PEER_LIFE_MS = 3 * HEARTBEAT_MS;
+
+export function createInvalidation(opts: InvalidationOptions) {
+  const { gate, target, tier, metrics, logger } = opts;
+  let fenceMissed = false;
+
+  const setTrust = (trusted: boolean) => {
+    if (gate.trusted === trusted) return;
+    gate.trusted = trusted;
+    metrics.cacheListening.set(trusted ? 1 : 0);
   };
 
-  let subscribedBefore = false;
-  const onReady = () => {
-    if (!redis) return;
-    redis.subscriber.subscribe(INVALIDATE_CHANNEL).then(
-      () => {
-        // A (re)subscription after an outage: what was published meanwhile is lost, so nothing
-        // cached may be trusted. Cleared only once subscribed, so no message slips in between.
-        if (subscribedBefore) deps.clear();
-        subscribedBefore = true;
-      },
-      (error: unknown) => logger.warn("cache invalidation subscribe failed", { error }),
-    );
+  const fences = createFences({
+    send: (payload) => opts.sql`select pg_notify(${INVALIDATE_CHANNEL}, ${payload})`.then(() => true, () => false),
+    peerLifeMs: PEER_LIFE_MS,
+  });
+
+  const onPayload = (payload: string) => {
+    // Anything heard proves delivery since the missed fence: nothing committed before it was lost.
+    fenceMissed = false;
+    setTrust(listener.listening);
+    if (fences.heard(payload)) return;
+    if (payload === "*") {
+      target.clear();
+      gate.redisBypassUntil = Date.now() + opts.redisKeyLifeMs;
+      metrics.cacheInvalidations.inc({ kind: "flush" });
+      return;
+    }
+    const codes = payload.split(" ");
+    for (const code of codes) target.forget(code);
+    // Here too, not only in the writer: a write from psql, or a writer that died after commit.
+    void tier.tombstone(codes);
+    metrics.cacheInvalidations.inc({ kind: "code" }, codes.length);
   };
 
-  /** Every write path funnels here; never throws, never waits on Redis. */
-  function changed(shortCodes: readonly string[]): void {
-    for (const code of shortCodes) deps.forget(code);
-    void tier.invalidate(shortCodes, INVALIDATE_CHANNEL).then((published) => {
-      if (!published && redis) logger.debug("cache invalidation not published; ttl bounds staleness", { codes: shortCodes.length });
-    });
+  const listener = createListener({
+    url: opts.databaseUrl, applicationName: opts.applicationName, logger, onPayload,
+    onListening(again) {
+      // Cleared once LISTEN is in place, so nothing committed after the clear can slip by.
+      if (again) {
+        target.clear();
+        metrics.cacheInvalidations.inc({ kind: "reconnect" });
+        logger.info("cache invalidation listening again; local cache emptied");
+      }
+      fenceMissed = false;
+      setTrust(true);
+      void fence("h", HEARTBEAT_TIMEOUT_MS); // tells the other instances to wait for this one's acks
+    },
+    onDropped() {
+      setTrust(false);
+      logger.warn("cache invalidation connection lost; local cache bypassed until it is back");
+    },
+  });
+
+  /** One fence round; a fence this instance does not hear in time closes the gate until something is heard. */
+  async function fence(kind: "h" | "w", timeoutMs: number): Promise<boolean> {
+    if (!listener.listening) return false;
+    const result = await fences.fence(kind, timeoutMs);
+    if (result === "missed" && listener.listening) {
+      fenceMissed = true;
+      setTrust(false);
+      logger.warn("cache invalidation fence not heard in time; local cache bypassed until one is", { timeout_ms: timeoutMs });
+    }
+    if (result === "unacked") logger.debug("cache invalidation fence not acked by every instance in time", { timeout_ms: timeoutMs });
+    return result === "heard" && !fenceMissed;
   }
 
+  const abort = new AbortController();
+  let heartbeat: Promise<void> | undefined;
+  async function heartbeatLoop(): Promise<void> {
+    while (!abort.signal.aborted) {
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, HEARTBEAT_MS);
+        abort.signal.addEventListener("abort", () => { clearTimeout(timer); resolve(undefined); }, { once: true });
+      });
+      if (!abort.signal.aborted) await fence("h", HEARTBEAT_TIMEOUT_MS);
+    }
+  }
+
+  const job: Job = {
+    name: "cache invalidation listener",
+    start() {
+      listener.start();
+      heartbeat ??= heartbeatLoop();
+    },
+    async stop() {
+      abort.abort();
+      await heartbeat;
+      await listener.stop();
+      setTrust(false);
+    },
+  };
+
   return {
-    /** Listens on the channel; a subscriber connection that is already up subscribes now. */
-    start(): void {
-      if (!redis) return;
-      redis.subscriber.on("message", onMessage);
-      redis.subscriber.on("ready", onReady);
-      if (redis.subscriber.status === "ready") onReady();
+    job,
+    /** True while the LISTEN connection is in place. */
+    get listening(): boolean {
+      return listener.listening;
     },
-
-    stop(): void {
-      redis?.subscriber.off("message", onMessage);
-      redis?.subscriber.off("ready", onReady);
+    /**
+     * For every write path, after its commit: the codes whose answer changed (a new link's too,
+     * for a cached 404). Resolves once this instance has heard the write, or after SETTLE_TIMEOUT_MS.
+     */
+    async settle(shortCodes: readonly string[]): Promise<void> {
+      for (const code of shortCodes) target.forget(code);
+      const started = performance.now();
+      await Promise.all([fence("w", SETTLE_TIMEOUT_MS), tier.tombstone(shortCodes)]);
+      metrics.cacheSettle.observe((performance.now() - started) / 1000);
     },
-
-    /** For urls' onChanged (PUT, DELETE). */
-    linkChanged: (shortCode: string): void => changed([shortCode]),
-
-    /** For users' onDeleted: the user's links went with them. */
-    userDeleted: (_userId: number, shortCodes: string[]): void => changed(shortCodes),
+    /** One heartbeat round, as the job runs it (tests call it directly): true once heard here. */
+    heartbeat: () => fence("h", HEARTBEAT_TIMEOUT_MS),
+    /** Other instances heard from lately: the ones a write waits for. */
+    get peers(): number {
+      return fences.peers;
+    },
   };
 }
 

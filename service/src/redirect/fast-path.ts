@@ -11,7 +11,7 @@ import type { ClientIpResolver } from "../http/client-ip.ts";
 import type { Observer } from "../http/observe.ts";
 import type { RequestLimiter } from "../limits/hook.ts";
 import { routeKind } from "../limits/route-kind.ts";
-import type { CacheSource } from "../cache/cached-resolve.ts";
+import { redirectAnswer } from "./answer.ts";
 import { isCodeShaped } from "./model.ts";
 import type { RedirectService } from "./service.ts";
 
@@ -38,7 +38,6 @@ export function redirectFastPath(deps: FastPathDeps): Handler {
 
   async function answer(request: Request, code: string, peer: string | undefined): Promise<Response> {
     const record = observer.begin(request);
-    let source: CacheSource | undefined;
     let response: Response;
     try {
       const ip = clientIp(request, peer);
@@ -46,20 +45,19 @@ export function redirectFastPath(deps: FastPathDeps): Handler {
         const kind = routeKind("GET", `/${code}`);
         if (kind !== "exempt") await limiter.admit(request, kind, ip);
       }
-      const location = await redirect.follow(code, {
+      const value = await redirect.follow(code, {
         referrer: request.headers.get("referer"),
         userAgent: request.headers.get("user-agent"),
         clientIp: ip,
         countClick: request.method !== "HEAD",
         // One UUIDv7 for both: the request id when we made it is as good a click id.
         clickId: record.fresh ? record.id : undefined,
-      }, (s) => { source = s; });
-      response = new Response(null, { status: 302, headers: source ? { Location: location, "x-request-id": record.id, "x-cache": source } : { Location: location, "x-request-id": record.id } });
+      });
+      response = redirectAnswer(value, code, record.id);
     } catch (error) {
       observer.track(request, record);
       response = renderError({ code: "UNKNOWN", error, request });
       response.headers.set("x-request-id", record.id);
-      if (source) response.headers.set("x-cache", source);
     }
     observer.end(request, record, REDIRECT_ROUTE, response.status, `/${code}`);
     return response;

@@ -1,19 +1,31 @@
-/** What a short code resolves to, as a value a cache can hold, and which paths can be codes. */
+/**
+ * What a short code resolves to, as one value the lookup returns and the caches hold, how the
+ * Redis tier stores it, and which paths can be codes.
+ */
 
-/** A link the redirect may follow; everything a cache needs to answer without PostgreSQL. */
-export interface RedirectTarget {
-  urlId: number;
-  shortCode: string;
-  originalUrl: string;
+/** Where an answer came from; the redirect sends it as `X-Cache`. */
+export type CacheSource = "lru" | "redis" | "db";
+
+export type Lookup =
+  | { kind: "found"; urlId: number; location: string; source: CacheSource }
+  | { kind: "inactive"; source: CacheSource }
+  | { kind: "missing"; source: CacheSource };
+
+export type Found = Extract<Lookup, { kind: "found" }>;
+
+// Shared, so an answer without a target allocates nothing.
+const MISSING = { lru: { kind: "missing", source: "lru" }, redis: { kind: "missing", source: "redis" }, db: { kind: "missing", source: "db" } } as const;
+const INACTIVE = { lru: { kind: "inactive", source: "lru" }, redis: { kind: "inactive", source: "redis" }, db: { kind: "inactive", source: "db" } } as const;
+
+export const missing = (source: CacheSource): Lookup => MISSING[source];
+export const inactive = (source: CacheSource): Lookup => INACTIVE[source];
+
+/** The same answer as another tier gives it (the LRU keeps what it is filled with, marked "lru"). */
+export function withSource(lookup: Lookup, source: CacheSource): Lookup {
+  if (lookup.kind === "missing") return MISSING[source];
+  if (lookup.kind === "inactive") return INACTIVE[source];
+  return { kind: "found", urlId: lookup.urlId, location: lookup.location, source };
 }
-
-export type Resolution =
-  | { kind: "found"; target: RedirectTarget }
-  | { kind: "inactive" }
-  | { kind: "missing" };
-
-/** Looks a code up; a cache (LRU, Redis) wraps one of these around the PostgreSQL one. */
-export type Resolve = (shortCode: string) => Promise<Resolution>;
 
 // Wider than the codes we issue (6 alphanumerics) to leave room for imported or custom ones;
 // anything else cannot exist, so it is a 404 without a lookup.
@@ -35,4 +47,23 @@ export function locationOf(url: string): string {
   } catch {
     return encodeURI(url.toWellFormed());
   }
+}
+
+// Compact on purpose (read on every LRU miss): "m", "i", or "f<urlId> <location>". The code is in
+// the key, so it is not stored. A location is header-safe, so older releases read it unchanged.
+export function encode(lookup: Lookup): string {
+  if (lookup.kind === "missing") return "m";
+  if (lookup.kind === "inactive") return "i";
+  return `f${lookup.urlId} ${lookup.location}`;
+}
+
+/** Undefined for anything we did not write (a tombstone, a hand-set key): treat as a miss. */
+export function decode(raw: string): Lookup | undefined {
+  if (raw === "m") return MISSING.redis;
+  if (raw === "i") return INACTIVE.redis;
+  if (!raw.startsWith("f")) return undefined;
+  const space = raw.indexOf(" ");
+  const urlId = Number(raw.slice(1, space));
+  if (space < 2 || !Number.isSafeInteger(urlId)) return undefined;
+  return { kind: "found", urlId, location: locationOf(raw.slice(space + 1)), source: "redis" };
 }

@@ -1,9 +1,11 @@
-/** Following a short code: where to send the browser, and handing the click off without waiting. */
-import { ApiError, notFound } from "../http/errors.ts";
+/**
+ * The redirect pipeline: look the code up (lookup.ts), and for an active link hand its click to
+ * the sink before the answer goes out. Returns the lookup's value; answer.ts maps it to the
+ * response, for the fast path and the Elysia route alike.
+ */
 import type { ClickSink } from "../clicks/sink.ts";
 import { clickHeader } from "../clicks/model.ts";
-import type { CacheSource, ResolveWithSource } from "../cache/cached-resolve.ts";
-import { isCodeShaped, locationOf } from "./model.ts";
+import type { Lookup } from "./model.ts";
 
 export interface Visit {
   referrer: string | null;
@@ -16,31 +18,26 @@ export interface Visit {
   countClick?: boolean;
 }
 
-export function createRedirectService(deps: { resolve: ResolveWithSource; clicks: ClickSink }) {
+export function createRedirectService(deps: { lookup(shortCode: string): Lookup | Promise<Lookup>; clicks: ClickSink }) {
   return {
-    /**
-     * The Location for an active code (and one click recorded); 404 unknown, 410 inactive.
-     * `onSource` learns which tier answered (lru, redis, db), for the X-Cache header.
-     */
-    async follow(shortCode: string, visit: Visit, onSource?: (source: CacheSource) => void): Promise<string> {
-      if (!isCodeShaped(shortCode)) throw notFound(`short code ${JSON.stringify(shortCode.slice(0, 32))} not found`);
-      const { resolution: found, source } = await deps.resolve(shortCode);
-      onSource?.(source);
-      if (found.kind === "missing") throw notFound(`short code ${shortCode} not found`);
-      if (found.kind === "inactive") throw new ApiError("gone", `short code ${shortCode} is inactive`);
-      if (visit.countClick === false) return locationOf(found.target.originalUrl);
-      // Awaited: the stream sink resolves once Redis holds the click, so an answered 302 is never lost.
+    /** What a code-shaped path resolves to; for an active link, once its click is recorded. */
+    async follow(shortCode: string, visit: Visit): Promise<Lookup> {
+      const pending = deps.lookup(shortCode);
+      // An LRU hit is a plain value: no await, so no extra turn of the microtask queue.
+      const found = pending instanceof Promise ? await pending : pending;
+      if (found.kind !== "found" || visit.countClick === false) return found;
+      // Awaited: the sink resolves once the click is kept, so an answered 302 is never lost.
       await deps.clicks.record({
-        // v7: time-ordered, so click receipts append to their primary key's B-tree.
+        // v7: time-ordered, so click ids append to their index's B-tree.
         id: visit.clickId ?? Bun.randomUUIDv7(),
-        urlId: found.target.urlId,
+        urlId: found.urlId,
         shortCode,
         at: new Date(),
         referrer: clickHeader(visit.referrer),
         userAgent: clickHeader(visit.userAgent),
         clientIp: visit.clientIp,
       });
-      return locationOf(found.target.originalUrl);
+      return found;
     },
   };
 }

@@ -6,10 +6,13 @@ import type { UrlRow } from "../db/schema.ts";
 import { checkOriginalUrl, type CreateUrlInput, type UpdateUrlInput, type UrlListInput } from "./model.ts";
 import type { UrlPatch, UrlsRepo } from "./repo.ts";
 
-/** Told about every change to a link's redirect (PUT, DELETE), so caches can drop the code. */
-export type UrlChangeListener = (shortCode: string) => void;
+/**
+ * Told, after the commit, of the codes whose redirect changed (a new link's too: a 404 may be
+ * cached for it); resolves once this instance's caches reflect the write (cache/invalidation.ts).
+ */
+export type CodesChanged = (shortCodes: readonly string[]) => Promise<void>;
 
-export function createUrlsService(repo: UrlsRepo, onChanged: UrlChangeListener = () => {}) {
+export function createUrlsService(repo: UrlsRepo, settle: CodesChanged = async () => {}) {
   async function get(principal: Principal, id: number): Promise<UrlRow> {
     const row = await repo.findById(id);
     if (!row) throw notFound(`url ${id} not found`);
@@ -27,6 +30,7 @@ export function createUrlsService(repo: UrlsRepo, onChanged: UrlChangeListener =
       if (!isDbId(input.user_id)) throw notFound(`user ${input.user_id} not found`);
       const row = await repo.insert({ userId: input.user_id, originalUrl: input.original_url, title: input.title ?? null });
       if (row === "no-user") throw notFound(`user ${input.user_id} not found`);
+      await settle([row.shortCode]);
       return row;
     },
 
@@ -54,7 +58,7 @@ export function createUrlsService(repo: UrlsRepo, onChanged: UrlChangeListener =
       if (input.original_url !== undefined) patch.originalUrl = input.original_url;
       const row = await repo.update(id, patch);
       if (!row) throw notFound(`url ${id} not found`);
-      onChanged(row.shortCode);
+      await settle([row.shortCode]);
       return row;
     },
 
@@ -62,7 +66,7 @@ export function createUrlsService(repo: UrlsRepo, onChanged: UrlChangeListener =
       await get(principal, id);
       const row = await repo.delete(id);
       if (!row) throw notFound(`url ${id} not found`);
-      onChanged(row.shortCode);
+      await settle([row.shortCode]);
     },
   };
 }

@@ -6,13 +6,13 @@ import type { UserRow } from "../db/schema.ts";
 import type { CreateUserInput, UpdateUserInput } from "./model.ts";
 import type { UserConflict, UsersRepo } from "./repo.ts";
 
-/** Told when a user is deleted, with the codes of the links that went with them (for caches). */
-export type UserDeletedListener = (userId: number, shortCodes: string[]) => void;
+/** Told, after the commit, of the codes of the links a deleted user took with them (for caches). */
+export type CodesChanged = (shortCodes: readonly string[]) => Promise<void>;
 
 const isConflict = (r: unknown): r is UserConflict => typeof r === "object" && r !== null && "conflict" in r;
 const conflictError = (c: UserConflict) => conflict(`${c.conflict} is already taken`);
 
-export function createUsersService(repo: UsersRepo, onDeleted: UserDeletedListener = () => {}) {
+export function createUsersService(repo: UsersRepo, settle: CodesChanged = async () => {}) {
   async function get(principal: Principal, id: number): Promise<UserRow> {
     const row = await repo.findById(id);
     if (!row) throw notFound(`user ${id} not found`);
@@ -46,7 +46,7 @@ export function createUsersService(repo: UsersRepo, onDeleted: UserDeletedListen
       await get(principal, id);
       const codes = await repo.delete(id);
       if (!codes) throw notFound(`user ${id} not found`);
-      onDeleted(id, codes);
+      await settle(codes);
     },
   };
 }

@@ -1,0 +1,21 @@
+/** The one mapping from a lookup's value to the redirect's response, for the fast path and the Elysia route. */
+import { ApiError, jsonResponse, notFound } from "../http/errors.ts";
+import type { Lookup } from "./model.ts";
+
+/** 302 to the link, 404 for an unknown code, 410 for an inactive one; X-Cache names the source. */
+export function redirectAnswer(value: Lookup, shortCode: string, requestId?: string): Response {
+  if (value.kind === "found") {
+    return new Response(null, {
+      status: 302,
+      headers: requestId === undefined
+        ? { Location: value.location, "x-cache": value.source }
+        : { Location: value.location, "x-request-id": requestId, "x-cache": value.source },
+    });
+  }
+  const error = value.kind === "missing"
+    ? notFound(`short code ${shortCode} not found`)
+    : new ApiError("gone", `short code ${shortCode} is inactive`);
+  const headers: Record<string, string> = { ...error.headers, "x-cache": value.source };
+  if (requestId !== undefined) headers["x-request-id"] = requestId;
+  return jsonResponse(error.status, error.body(), headers);
+}

@@ -1,0 +1,68 @@
+/**
+ * Builds the redirect's cache from the config: the LRU, the Redis tier, the lookup over them
+ * and the invalidation that keeps them honest. Starts nothing: the invalidation listener is a
+ * job that `serve` starts once it listens.
+ */
+import { createGate, createInvalidation } from "../cache/invalidation.ts";
+import { createLru } from "../cache/lru.ts";
+import { createRedisTier, TOMBSTONE_MS } from "../cache/redis-tier.ts";
+import type { ServiceConfig } from "../config.ts";
+import type { Sql } from "../db/client.ts";
+import type { Job } from "../lib/jobs.ts";
+import type { Logger } from "../lib/logger.ts";
+import type { Metrics } from "../metrics.ts";
+import type { RedisClients } from "../redis.ts";
+import { createLookup } from "./lookup.ts";
+import type { Lookup } from "./model.ts";
+import { createRedirectRepo } from "./repo.ts";
+
+export interface RedirectCacheDeps {
+  config: ServiceConfig;
+  sql: Sql;
+  databaseUrl: string;
+  redis: RedisClients | undefined;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+export function wireRedirectCache(deps: RedirectCacheDeps) {
+  const { config, metrics } = deps;
+  const gate = createGate();
+  const tier = createRedisTier(deps.redis);
+  const lookup = createLookup({
+    lru: createLru<Lookup>({ maxEntries: config.cacheMaxEntries }), tier, gate, metrics,
+    resolve: createRedirectRepo(deps.sql).resolve, ttlMs: config.cacheTtlMs, negativeTtlMs: config.cacheNegativeTtlMs,
+  });
+  const invalidation = createInvalidation({
+    sql: deps.sql, databaseUrl: deps.databaseUrl, applicationName: `linkfort-listen:${config.port}`,
+    tier, gate, target: lookup.target, metrics, logger: deps.logger,
+    redisKeyLifeMs: Math.max(config.cacheTtlMs, config.cacheNegativeTtlMs) + TOMBSTONE_MS,
+  });
+  const jobs: Job[] = [invalidation.job];
+  return {
+    lookup: lookup.lookup,
+    /** For every write path after its commit (see cache/invalidation.ts). */
+    settle: invalidation.settle,
+    /** One heartbeat round: true once this instance heard a NOTIFY sent now. */
+    heartbeat: invalidation.heartbeat,
+    /** Other instances this one's writes wait for. */
+    get peers(): number {
+      return invalidation.peers;
+    },
+    /** True while the invalidation listener is listening. */
+    get listening(): boolean {
+      return invalidation.listening;
+    },
+    /** True while the LRU may answer on its own. */
+    get trusted(): boolean {
+      return gate.trusted;
+    },
+    /** Entries in this instance's LRU. */
+    get size(): number {
+      return lookup.size;
+    },
+    jobs,
+  };
+}
+
+export type RedirectCache = ReturnType<typeof wireRedirectCache>;
