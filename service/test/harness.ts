@@ -8,6 +8,7 @@ import { testConfig, type ServiceConfig } from "../src/config.ts";
 import { buildDeps, type Deps } from "../src/deps.ts";
 import { silentLogger } from "../src/lib/logger.ts";
 import { createDatabase, dropDatabase } from "./pg.ts";
+import { waitFor } from "./wait.ts";
 
 type RawBody = string | Blob | FormData | Uint8Array;
 
@@ -45,6 +46,9 @@ export async function testApp(overrides: Partial<ServiceConfig> = {}): Promise<T
   const deps = buildDeps(config, silentLogger, database.url);
   deps.health.markReady();
   const app = createApp(deps);
+  // As `serve` does once it listens; the LRU answers on its own only once LISTEN is in place.
+  deps.jobs.start();
+  await waitFor("the cache invalidation listener", () => deps.cache.trusted, 10_000);
 
   async function insertKey(scope: "admin" | "user", userId?: number): Promise<string> {
     const key = `lf_test${crypto.randomUUID().replaceAll("-", "")}`;

@@ -1,9 +1,7 @@
 /** The in-process tier alone: the entry bound, recency, and TTLs on an injected clock (no sleeps). */
 import { describe, expect, test } from "bun:test";
 import { createLru } from "./lru.ts";
-import { ttlOf } from "./cached-resolve.ts";
-import { decode, encode } from "./redis-tier.ts";
-import type { Resolution } from "../redirect/model.ts";
+import { decode, encode, type Lookup } from "../redirect/model.ts";
 
 function clock() {
   let t = 1_000;
@@ -56,30 +54,16 @@ describe("lru", () => {
   });
 });
 
-describe("negative entries", () => {
-  const ttls = { ttlMs: 30_000, negativeTtlMs: 5_000 };
-  const found: Resolution = { kind: "found", target: { urlId: 7, shortCode: "abc123", originalUrl: "https://example.com/a b?c=1" } };
-
-  test("unknown codes get the negative TTL; found and inactive codes the positive one", () => {
-    expect(ttlOf({ kind: "missing" }, ttls)).toBe(5_000);
-    expect(ttlOf({ kind: "inactive" }, ttls)).toBe(30_000);
-    expect(ttlOf(found, ttls)).toBe(30_000);
+describe("the Redis tier's encoding (redirect/model.ts)", () => {
+  test("round-trips every kind as the Redis tier reads it, and junk or a tombstone is a miss", () => {
+    const found: Lookup = { kind: "found", urlId: 7, location: "https://example.com/a?c=1", source: "db" };
+    expect(decode(encode(found))).toEqual({ ...found, source: "redis" });
+    expect(decode(encode({ kind: "inactive", source: "db" }))).toEqual({ kind: "inactive", source: "redis" });
+    expect(decode(encode({ kind: "missing", source: "db" }))).toEqual({ kind: "missing", source: "redis" });
+    for (const junk of ["", "x", "t", "f", "f12", "fx https://a", "f https://a"]) expect(decode(junk)).toBeUndefined();
   });
 
-  test("a negative entry answers 'missing' until its TTL, then misses", () => {
-    const c = clock();
-    const lru = createLru<Resolution>({ maxEntries: 10, now: c.now });
-    lru.set("nope01", { kind: "missing" }, ttlOf({ kind: "missing" }, ttls));
-    lru.set("abc123", found, ttlOf(found, ttls));
-    c.advance(5_000);
-    expect(lru.get("nope01")).toBeUndefined();
-    expect(lru.get("abc123")).toEqual(found);
-  });
-
-  test("the Redis encoding round-trips every kind, and junk is a miss", () => {
-    for (const r of [found, { kind: "inactive" }, { kind: "missing" }] as Resolution[]) {
-      expect(decode("abc123", encode(r))).toEqual(r);
-    }
-    for (const junk of ["", "x", "f", "f12", "fx https://a", "f https://a"]) expect(decode("abc123", junk)).toBeUndefined();
+  test("an entry an older release wrote (the raw original_url) still decodes to a safe Location", () => {
+    expect(decode("f9 https://example.com/ä b")).toEqual({ kind: "found", urlId: 9, location: "https://example.com/%C3%A4%20b", source: "redis" });
   });
 });

@@ -3,7 +3,7 @@ import { testApp, type TestApp } from "../../test/harness.ts";
 import type { Click } from "../clicks/model.ts";
 import type { ClickSink } from "../clicks/sink.ts";
 import { createRedirectRepo } from "./repo.ts";
-import type { ResolveWithSource } from "../cache/cached-resolve.ts";
+import type { Lookup } from "./model.ts";
 import { createRedirectService } from "./service.ts";
 
 let h: TestApp;
@@ -14,26 +14,26 @@ afterAll(async () => { await h.close(); }, 30_000);
 function setup() {
   const lookups: string[] = [];
   const real = createRedirectRepo(h.deps.sql).resolve;
-  const resolve: ResolveWithSource = async (code) => { lookups.push(code); return { resolution: await real(code), source: "db" }; };
+  const lookup = (code: string): Promise<Lookup> => { lookups.push(code); return real(code); };
   const recorded: Click[] = [];
   const clicks: ClickSink = { record: (c) => { recorded.push(c); }, flushNow: async () => {}, stop: async () => {} };
-  return { lookups, recorded, service: createRedirectService({ resolve, clicks }) };
+  return { lookups, recorded, service: createRedirectService({ lookup, clicks }) };
 }
 
 describe("redirect service", () => {
-  test("a path that cannot be a code is 404 without a database lookup", async () => {
-    const { lookups, service } = setup();
-    for (const code of ["", "a".repeat(17), "a.b", "a b", "é", "a/b"]) {
-      await expect(service.follow(code, { referrer: null, userAgent: null })).rejects.toMatchObject({ status: 404 });
-    }
-    expect(lookups).toEqual([]);
+  test("an unknown code is a value, not a throw, and records no click", async () => {
+    const { lookups, recorded, service } = setup();
+    expect(await service.follow("zzzzzz", { referrer: null, userAgent: null })).toEqual({ kind: "missing", source: "db" });
+    expect(lookups).toEqual(["zzzzzz"]);
+    expect(recorded).toEqual([]);
   });
 
   test("an active code gives its URL and hands one click to the sink", async () => {
     const userId = (await h.request("POST", "/users", { body: { username: "svc", email: "svc@example.com" } })).json.id;
     const url = (await h.request("POST", "/urls", { body: { user_id: userId, original_url: "https://svc.example/" } })).json;
     const { lookups, recorded, service } = setup();
-    expect(await service.follow(url.short_code, { referrer: "r\u0000ef", userAgent: null })).toBe("https://svc.example/");
+    expect(await service.follow(url.short_code, { referrer: "r\u0000ef", userAgent: null }))
+      .toEqual({ kind: "found", urlId: url.id, location: "https://svc.example/", source: "db" });
     expect(lookups).toEqual([url.short_code]);
     expect(recorded).toEqual([{ id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/), urlId: url.id, shortCode: url.short_code, at: expect.any(Date), referrer: "ref", userAgent: undefined, clientIp: undefined }]);
   });
