@@ -2,7 +2,7 @@
  * The Redis connections of one instance. Redis is an accelerator, never a single point of
  * failure: commands fail at once while it is down (no offline queue, a short command timeout)
  * so callers take their fallback path instead of waiting, and ioredis reconnects in the
- * background. Pub/sub needs a connection of its own.
+ * background. No pub/sub: cache invalidation rides on PostgreSQL (cache/invalidation.ts).
  */
 import { createHash } from "node:crypto";
 import Redis from "ioredis";
@@ -11,8 +11,6 @@ import type { Logger } from "./lib/logger.ts";
 export interface RedisClients {
   /** Commands: cache reads/writes, XADD, rate-limit scripts. */
   command: Redis;
-  /** SUBSCRIBE only (a subscribed connection cannot run other commands). */
-  subscriber: Redis;
   /** True while the command connection is ready. */
   readonly up: boolean;
   close(): Promise<void>;
@@ -33,20 +31,15 @@ const OPTIONS = {
 
 export function connectRedis(url: string, logger: Logger): RedisClients {
   const command = new Redis(url, { ...OPTIONS, connectionName: "linkfort" });
-  // No command timeout on the subscriber: it waits for messages by design.
-  const subscriber = new Redis(url, { ...OPTIONS, commandTimeout: undefined, connectionName: "linkfort-sub" });
   let wasUp = false;
   command.on("ready", () => { if (!wasUp) logger.info("redis up", { url: redact(url) }); wasUp = true; });
   command.on("end", () => { wasUp = false; });
   command.on("error", (error) => { if (wasUp) logger.warn("redis unavailable", { error }); wasUp = false; });
-  subscriber.on("error", () => {}); // the command connection already reports outages
   return {
     command,
-    subscriber,
     get up() { return command.status === "ready"; },
     async close() {
       command.disconnect();
-      subscriber.disconnect();
     },
   };
 }
