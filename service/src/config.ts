@@ -105,7 +105,7 @@ export const serviceSettings = {
   }),
   cacheTtlMs: setting({
     env: "CACHE_TTL_MS", parse: int(1, 86_400_000), default: 30_000,
-    doc: "how long a known code (active or inactive) stays cached in the LRU and Redis (ms); bounds staleness when pub/sub is down",
+    doc: "how long a known code (active or inactive) stays cached in the LRU and Redis (ms); invalidation rides on PostgreSQL, so this only bounds memory and the life of a Redis key",
   }),
   cacheNegativeTtlMs: setting({
     env: "CACHE_NEGATIVE_TTL_MS", parse: int(1, 86_400_000), default: 5_000,

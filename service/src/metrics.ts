@@ -73,7 +73,7 @@ export function createMetrics() {
     }),
     cacheLookups: new Counter({
       name: "linkfort_cache_lookups_total",
-      help: "Redirect cache lookups by tier (lru, redis, db) and result (hit, miss, error: Redis not answering)",
+      help: "Redirect cache lookups by tier (lru, redis, db) and result (hit, miss, error: Redis not answering; lru bypassed: not listening for invalidations, so PostgreSQL was asked; lru stand_in: PostgreSQL did not answer, the LRU did)",
       labelNames: ["tier", "result"] as const,
       registers: [registry],
     }),
