@@ -4,6 +4,7 @@
  */
 import type { Subprocess } from "bun";
 import { captureOutput } from "../../service/test/output.ts";
+import { waitFor } from "../../service/test/wait.ts";
 
 export interface Daemon {
   name: string;
@@ -24,22 +25,11 @@ export async function httpOk(url: string): Promise<boolean> {
 }
 
 /**
- * Polls until `check` gives a value (not undefined/false). A check that throws counts as "not
- * yet" (a busy machine, a server still starting); the timeout error names `what` and the last throw.
+ * The shared waitFor (service/test/wait.ts) as these tests use it: a check that throws counts as
+ * "not yet" (a busy machine, a server still starting), every 100 ms unless told.
  */
-export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError})` : ""}`);
-    await Bun.sleep(everyMs);
-  }
+export function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, everyMs = 100): Promise<T> {
+  return waitFor(what, check, timeoutMs, { everyMs, retryErrors: true });
 }
 
 /** Runs one step of a test's setup; a failure says which step. */

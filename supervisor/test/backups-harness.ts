@@ -136,17 +136,6 @@ export async function plantBackup(sourcePath: string, dir: string, at: Date): Pr
 
 export const daysAgo = (days: number, from = new Date()) => new Date(from.getTime() - days * 86_400_000);
 
-/** Polls until `check` is truthy; fails naming what it waited for (never a bare timeout). */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
-
 /** The value of one series of a prom-client metric (0 when never set). */
 export async function metricValue(
   metric: { get(): Promise<{ values: { value: number; labels: Record<string, string | number | undefined> }[] }> },

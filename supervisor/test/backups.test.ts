@@ -11,7 +11,8 @@ import { createBackups, type BackupsDeps } from "../src/backups/backups.ts";
 import { BACKUP_LOCK_ID } from "../src/backups/lock.ts";
 import { findPgTools } from "../src/backups/pg-tools.ts";
 import { verifyBackupFile } from "../src/backups/verify.ts";
-import { backupRig, rigDeps, metricValue, plantBackup, serviceCounts, waitFor, type BackupRig } from "./backups-harness.ts";
+import { waitFor } from "../../service/test/wait.ts";
+import { backupRig, rigDeps, metricValue, plantBackup, serviceCounts, type BackupRig } from "./backups-harness.ts";
 
 let rig: BackupRig;
 
@@ -31,7 +32,7 @@ describe("scheduled backup", () => {
     backups.start();
     try {
       expect(backups.snapshot().next_run_at, "next run is announced while scheduled").not.toBeNull();
-      const file = await waitFor("the first scheduled backup", () => backups.snapshot().files.find((f) => f.verified));
+      const file = await waitFor("the first scheduled backup", () => backups.snapshot().files.find((f) => f.verified), 15_000, { everyMs: 50 });
       expect(file.name).toMatch(/^linkfort-\d{8}T\d{6}Z\.dump$/);
       const path = join(dir, file.name);
       expect((await stat(dir)).mode & 0o777, "BACKUP_DIR is private").toBe(0o700);

@@ -12,7 +12,8 @@ import { freePort } from "../../service/test/ports.ts";
 import { requireTool } from "../../service/test/tools.ts";
 import type { StatusSnapshot } from "../src/status/snapshot.ts";
 import { createDiscordStandIn } from "./discord-stand-in.ts";
-import { alive, waitFor } from "./processes.ts";
+import { waitFor } from "../../service/test/wait.ts";
+import { alive } from "./processes.ts";
 import { spawnSupervisor, tempDataDir } from "./supervisor-process.ts";
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -46,7 +47,7 @@ test("kill -9 of an instance: back and ready, one restart alert delivered to Dis
   const before = await waitFor("every instance ready", async () => {
     const s = await status();
     return s.instances.every((i) => i.state === "ready") ? s : undefined;
-  }, 30_000, 100);
+  }, 30_000, { everyMs: 100 });
   const victim = before.instances.find((i) => i.port === victimPort)!;
   expect(victim.pid).toBeGreaterThan(0);
 
@@ -56,7 +57,7 @@ test("kill -9 of an instance: back and ready, one restart alert delivered to Dis
     const s = await status();
     const i = s.instances.find((x) => x.port === victimPort)!;
     return i.state === "ready" && i.pid !== victim.pid ? i : undefined;
-  }, 15_000, 50);
+  }, 15_000, { everyMs: 50 });
   console.log(`[timing] daemon: kill -9 → replacement ready in ${(performance.now() - killedAt).toFixed(0)} ms`);
   expect(after.restarts).toBe(1);
 
@@ -64,7 +65,8 @@ test("kill -9 of an instance: back and ready, one restart alert delivered to Dis
   const text = JSON.stringify(first!.body);
   expect(text).toContain(`Instance ${victimPort} restarted`);
   expect(first!.headers["user-agent"]).toContain("linkfort-supervisor");
-  // Nothing else happened, so nothing else may arrive: give a late duplicate time to show up.
+  // Nothing else happened, so nothing else may arrive. A fixed window on purpose: it proves that a
+  // late duplicate does NOT come; there is no condition to wait for.
   await Bun.sleep(1_000);
   const aboutVictim = discord.received.filter((r) => JSON.stringify(r.body).includes(`Instance ${victimPort}`));
   expect(aboutVictim.length, JSON.stringify(discord.received.map((r) => r.body))).toBe(1);

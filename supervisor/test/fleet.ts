@@ -13,7 +13,8 @@ import { createProcessRunner } from "../src/runners/process.ts";
 import type { Runner } from "../src/runners/runner.ts";
 import { createWatcher, watchSettings, type Watcher } from "../src/watch/watcher.ts";
 import { recordingAlerter, type RecordingAlerter } from "./recording-alerter.ts";
-import { isReady, waitFor } from "./processes.ts";
+import { waitFor } from "../../service/test/wait.ts";
+import { isReady } from "./processes.ts";
 
 const verbose = process.env.LINKFORT_TEST_VERBOSE === "1";
 

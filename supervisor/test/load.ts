@@ -13,6 +13,8 @@ export interface LoadResult {
 }
 
 export interface LoadLoop {
+  /** The counts so far, while it runs (a copy). */
+  progress(): LoadResult;
   stop(): Promise<LoadResult>;
 }
 
@@ -40,6 +42,7 @@ export function startLoad(url: string, opts: { workers?: number; maxMs?: number;
   };
   const running = Promise.all(Array.from({ length: opts.workers ?? 6 }, worker));
   return {
+    progress: () => ({ ...result, samples: result.samples.slice() }),
     async stop() {
       stopped = true;
       await running;

@@ -41,17 +41,6 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
-/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(everyMs);
-  }
-}
-
 export async function isReady(port: number): Promise<boolean> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(300) });

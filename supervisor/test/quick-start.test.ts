@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { buildBinary } from "../../service/test/binary.ts";
 import { createDatabase, dropDatabase } from "../../service/test/pg.ts";
 import { freePort } from "../../service/test/ports.ts";
-import { alive, waitFor } from "./processes.ts";
+import { waitFor } from "../../service/test/wait.ts";
+import { alive } from "./processes.ts";
 import { ROOT, spawnSupervisor, tempDataDir, type SupervisorProcess } from "./supervisor-process.ts";
 import { requireTool } from "../../service/test/tools.ts";
 
@@ -48,7 +49,7 @@ describe("quick start", () => {
     const redirect = await waitFor("a seeded redirect on the public port", async () => {
       const res = await fetch(`http://127.0.0.1:${publicPort}/YUrtmo`, { redirect: "manual" }).catch(() => null);
       return res?.status === 302 ? res : undefined;
-    }, 60_000, 100);
+    }, 60_000, { everyMs: 100 });
     console.log(`[timing] quick start (embedded PostgreSQL, seed, Caddy, 3 instances from source): ${(performance.now() - t0).toFixed(0)} ms to the first redirect`);
     expect(redirect.headers.get("location")).toBe("https://example.com/dawn/network/1");
     // The admin key made for this start is in the banner, works, and is in no log record.
@@ -66,7 +67,7 @@ describe("quick start", () => {
       const status = Bun.spawnSync([process.execPath, "supervisor/src/main.ts", "status", "--status-port", String(statusPort)], { cwd: ROOT });
       const text = status.stdout.toString();
       return status.exitCode === 0 && ports.every((p) => readyRow(text, p)) ? text : undefined;
-    }, 10_000, 200);
+    }, 10_000, { everyMs: 200 });
     expect(table).toContain("INSTANCES");
 
     // `linkfort-supervisor rolling-restart` goes through the daemon's POST /rolling-restart.

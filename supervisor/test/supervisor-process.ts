@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { descendants } from "./processes.ts";
 import { captureOutput } from "../../service/test/output.ts";
+import { waitFor as waitForCondition } from "../../service/test/wait.ts";
 
 export const ROOT = join(import.meta.dir, "../..");
 
@@ -42,16 +43,15 @@ export function spawnSupervisor(args: string[], env: Record<string, string>): Su
   const logs = () => output().split("\n").filter((l) => l.startsWith("{")).flatMap((l) => {
     try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; }
   });
-  const waitFor = async <T>(what: string, find: () => T | undefined, timeoutMs: number): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+  // The shared wait, failing at once when the supervisor exits, and showing its output either way.
+  const waitFor = <T>(what: string, find: () => T | undefined, timeoutMs: number): Promise<T> =>
+    waitForCondition(what, () => {
       const found = find();
-      if (found !== undefined) return found;
-      if (proc.exitCode !== null) throw new Error(`supervisor exited (${proc.exitCode}) before ${what}:\n${output().slice(-4000)}`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${output().slice(-4000)}`);
-      await Bun.sleep(50);
-    }
-  };
+      if (found === undefined && proc.exitCode !== null) throw new Error(`supervisor exited (${proc.exitCode}) before ${what}`);
+      return found;
+    }, timeoutMs, { everyMs: 50 }).catch((error: unknown) => {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}:\n${output().slice(-4000)}`);
+    });
   return {
     proc, output, logs, tree: () => descendants(proc.pid),
     waitForLog: (msg, timeoutMs = 30_000) => waitFor(`"${msg}"`, () => logs().find((l) => l.msg === msg), timeoutMs),

@@ -14,8 +14,9 @@ import { createRollingRestart } from "../src/rolling/rolling-restart.ts";
 import { probeReady } from "../src/watch/probe.ts";
 import { alertKeys } from "../src/watch/transitions.ts";
 import { startFleet, testLogger, type Fleet } from "./fleet.ts";
-import { startLoad } from "./load.ts";
-import { isReady, waitFor } from "./processes.ts";
+import { startLoad, type LoadLoop } from "./load.ts";
+import { waitFor } from "../../service/test/wait.ts";
+import { isReady } from "./processes.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 let fleet: Fleet;
@@ -51,6 +52,20 @@ afterAll(async () => {
 
 const url = () => `http://127.0.0.1:${publicPort}/${CODE}`;
 
+/** Until the load has had `count` more redirects answered than it had when called. */
+async function moreAnswered(load: LoadLoop, count: number, what: string): Promise<void> {
+  const from = load.progress().ok;
+  await waitFor(what, () => load.progress().ok >= from + count, 20_000);
+}
+
+/** Redirects (302) `port` has answered, from its own /metrics: traffic that Caddy sent it. */
+async function redirectsServed(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2_000) })).text();
+  let total = 0;
+  for (const [, value] of text.matchAll(/^linkfort_http_requests_total\{[^}]*status="302"[^}]*\} (\d+)/gm)) total += Number(value);
+  return total;
+}
+
 describe("through caddy under load", () => {
   test("a rolling restart under load loses no request", async () => {
     const before = await Promise.all(fleet.ports.map((p) => fleet.pid(p)));
@@ -59,11 +74,11 @@ describe("through caddy under load", () => {
       probe: (port) => probeReady(`http://127.0.0.1:${port}/ready`, 250), readyTimeoutMs: 10_000, pollMs: 50, settleMs: 500,
     });
     const load = startLoad(url(), { workers: 6, maxMs: 30_000 });
-    await Bun.sleep(300);
+    await moreAnswered(load, 50, "the load to be answered before the restart");
     const t0 = performance.now();
     const result = await rolling();
     const rollMs = performance.now() - t0;
-    await Bun.sleep(300);
+    await moreAnswered(load, 50, "the load to be answered after the restart");
     const traffic = await load.stop();
     console.log(`[timing] rolling restart of 3 under load: ${rollMs.toFixed(0)} ms; ${traffic.requests} requests, ${traffic.failed} failed`);
 
@@ -84,13 +99,13 @@ describe("through caddy under load", () => {
     const port = fleet.ports[1]!;
     const oldPid = await fleet.pid(port);
     const load = startLoad(url(), { workers: 6, maxMs: 30_000 });
-    await Bun.sleep(300);
+    await moreAnswered(load, 50, "the load to be answered before the kill");
     process.kill(oldPid, "SIGKILL");
     await waitFor("replacement ready", async () => {
       const pid = await fleet.runner.pid(port);
       return pid !== null && pid !== oldPid && (await isReady(port));
     }, 10_000);
-    await Bun.sleep(1_000); // traffic reaches the new instance again
+    await waitFor("Caddy to send traffic to the new instance again", async () => (await redirectsServed(port)) > 0, 20_000, { retryErrors: true });
     const traffic = await load.stop();
     console.log(`[timing] kill -9 under load: ${traffic.requests} requests, ${traffic.failed} failed`);
 

@@ -7,7 +7,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { INSTANCE_RUNTIME_ENV } from "../../service/src/lib/runtime-env.ts";
 import { alertKeys } from "../src/watch/transitions.ts";
 import { startFleet, type Fleet } from "./fleet.ts";
-import { alive, isReady, processState, waitFor } from "./processes.ts";
+import { waitFor } from "../../service/test/wait.ts";
+import { alive, isReady, processState } from "./processes.ts";
 import type { AlertCall } from "./recording-alerter.ts";
 
 let fleet: Fleet | undefined;
@@ -46,7 +47,7 @@ describe("watcher", () => {
     expect(newPid).not.toBe(oldPid);
     expect(ms).toBeLessThan(5_000);
     await waitFor("down resolved", () => fleet!.alerts.resolved(alertKeys.down(port)).length === 1);
-    await Bun.sleep(500); // a late duplicate would show up here
+    await Bun.sleep(500); // a fixed window on purpose: it proves that no late duplicate alert comes
     expect(fleet.alerts.raised(alertKeys.restarted(port)).map((c) => c.severity)).toEqual(["info"]);
     expect(fleet.alerts.raised(alertKeys.restarted(other))).toEqual([]);
     expect(fleet.alerts.raised(alertKeys.allDown)).toEqual([]);

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { alert, alertRig, counterValue } from "../../test/alert-harness.ts";
 import { createDiscordStandIn } from "../../test/discord-stand-in.ts";
 import type { AlertService } from "./alerter.ts";
+import { waitFor } from "../../../service/test/wait.ts";
 
 const discord = createDiscordStandIn();
 const running: AlertService[] = [];
@@ -23,7 +24,7 @@ function rig(overrides: Parameters<typeof alertRig>[0] = {}) {
 const footer = (body: unknown) => (body as { embeds: { footer: { text: string } }[] }).embeds[0]!.footer.text;
 /** Waits until the alerter has settled what the stand-in just answered (nothing queued). */
 async function settled(alerter: AlertService): Promise<void> {
-  for (let i = 0; i < 200 && alerter.snapshot().queued > 0; i++) await Bun.sleep(10);
+  await waitFor("the alerter to settle (nothing queued)", () => alerter.snapshot().queued === 0, 10_000, { everyMs: 10 });
 }
 
 // Timers never fire early, but Date.now() and the monotonic clock may disagree by a few ms.

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { silentLogger } from "../../../service/src/lib/logger.ts";
+import { waitFor } from "../../../service/test/wait.ts";
 import { sampleSnapshot } from "../../test/status-sample.ts";
 import { createSupervisorMetrics } from "../metrics.ts";
 import { createStatusServer, type RollingRestartResult, type StatusServer } from "./server.ts";
@@ -68,7 +69,7 @@ describe("POST /rolling-restart", () => {
     nextRolling = () => new Promise((resolve) => { finish = resolve; });
     const before = rollingCalls;
     const first = call("/rolling-restart", { method: "POST" });
-    await Bun.sleep(50);
+    await waitFor("the first call to start the rolling restart", () => rollingCalls > before, 10_000, { everyMs: 5 });
     const second = await call("/rolling-restart", { method: "POST" });
     expect(second.status).toBe(409);
     expect(second.json()).toEqual({ error: "Conflict", message: "a rolling restart is already running" });
