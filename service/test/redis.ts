@@ -6,6 +6,7 @@ import type { Subprocess } from "bun";
 import Redis from "ioredis";
 import { freePort } from "./ports.ts";
 import { requireTool } from "./tools.ts";
+import { waitFor } from "./wait.ts";
 
 export interface TestRedis {
   url: string;
@@ -53,7 +54,7 @@ export function failFastClient(url: string, extra: { username?: string; password
     .on("error", () => {});
 }
 
-/** Resolves once `client` is connected (after a start, or a restart of the server). */
-export async function waitReady(client: Redis): Promise<void> {
-  while (client.status !== "ready") await Bun.sleep(10);
+/** Resolves once `client` is connected (after a start, or a restart of the server); fails after `timeoutMs`. */
+export async function waitReady(client: Redis, timeoutMs = 20_000): Promise<void> {
+  await waitFor("the Redis client to be ready", () => client.status === "ready", timeoutMs, { everyMs: 10 });
 }

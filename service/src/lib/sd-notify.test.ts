@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { buildBinary, startBinary } from "../../test/binary.ts";
 import { createDatabase, dropDatabase } from "../../test/pg.ts";
 import { requireTool } from "../../test/tools.ts";
+import { waitFor as waitForCondition } from "../../test/wait.ts";
 import { createSystemdNotifier } from "./sd-notify.ts";
 
 
@@ -59,11 +60,8 @@ async function listen(name: string) {
   await Promise.race([ready, proc.exited.then(async () => { throw new Error(`receiver exited: ${await new Response(proc.stderr).text()}`); })]);
   /** Resolves when `count` datagrams have arrived (or fails after 10 s with what did). */
   const waitFor = async (count: number) => {
-    const deadline = Date.now() + 10_000;
-    while (received.length < count) {
-      if (Date.now() > deadline) throw new Error(`expected ${count} datagrams, got ${JSON.stringify(received)}`);
-      await Bun.sleep(10);
-    }
+    await waitForCondition(`${count} datagrams`, () => received.length >= count, 10_000, { everyMs: 10 })
+      .catch(() => { throw new Error(`expected ${count} datagrams, got ${JSON.stringify(received)}`); });
     return received.slice(0, count);
   };
   return { received, waitFor };
@@ -132,6 +130,7 @@ describe("sd_notify", () => {
     stop();
     expect(pings).toEqual([1, 2, 3].map(() => ({ pid: process.pid, message: "WATCHDOG=1" })));
     const count = receiver.received.length;
+    // A fixed window on purpose: it proves that no ping comes after stop() (four intervals).
     await Bun.sleep(200);
     expect(receiver.received).toHaveLength(count);
     notifier.close();
@@ -152,14 +151,11 @@ describe("the compiled linkfort binary under Type=notify", () => {
     const b = await startBinary(bin, { DATABASE_URL: db.url, NOTIFY_SOCKET: name, WATCHDOG_USEC: "200000", SHUTDOWN_DRAIN_MS: "0" });
     cleanup.push(() => b.stop("SIGKILL"));
 
-    const ready = await (async () => {
-      for (;;) {
-        const found = receiver.received.find((d) => d.message.startsWith("READY=1"));
-        if (found) return found;
-        if (b.proc.exitCode !== null) throw new Error(`binary exited:\n${b.output()}`);
-        await Bun.sleep(10);
-      }
-    })();
+    const ready = await waitForCondition("READY=1 from the binary", () => {
+      const found = receiver.received.find((d) => d.message.startsWith("READY=1"));
+      if (!found && b.proc.exitCode !== null) throw new Error(`binary exited:\n${b.output()}`);
+      return found;
+    }, 30_000, { everyMs: 10 });
     // READY=1 is sent only after the instance is ready: /ready must already answer 200.
     const probe = await fetch(`${b.base}/ready`);
     expect([probe.status, await probe.json()]).toEqual([200, { status: "ready" }]);

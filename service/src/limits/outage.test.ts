@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { testApp, type TestApp } from "../../test/harness.ts";
 import { startRedis, type TestRedis } from "../../test/redis.ts";
+import { waitFor } from "../../test/wait.ts";
 import { clockedApp, describeSent, freshIp, limitsConfig, makeLink, send, type Clock } from "./test-kit.ts";
 
 let redis: TestRedis;
@@ -16,13 +17,7 @@ afterAll(async () => {
   await redis?.stop();
 }, 30_000);
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await Bun.sleep(20);
-  }
-}
+const until = (condition: () => boolean, what: string) => waitFor(what, condition, 10_000, { everyMs: 20 });
 
 describe("Redis stopped mid-run", () => {
   test("redirects keep answering 302, the per-instance limiter still limits, and Redis takes over again when back", async () => {
