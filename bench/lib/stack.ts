@@ -108,13 +108,14 @@ export async function startBaselines(n: number): Promise<{ children: Child[]; po
 /** Caddy with the repository's Caddyfile, as the supervisor runs it (caddy.ts), on free ports. */
 export async function startCaddy(dir: string, name: string, upstreams: number[]): Promise<{ child: Child; port: number }> {
   const bin = requireTool("caddy");
-  const [port, admin] = [await freePort(), await freePort()];
+  const [port, admin, metrics] = [await freePort(), await freePort(), await freePort()];
   const state = join(dir, `caddy-${name}`);
   const child = spawnChild(`caddy-${name}`, [bin, "run", "--config", join(ROOT, "Caddyfile"), "--adapter", "caddyfile"], {
     env: {
       LINKFORT_UPSTREAMS: upstreams.map((p) => `127.0.0.1:${p}`).join(" "),
       LINKFORT_PUBLIC_PORT: String(port),
       LINKFORT_CADDY_ADMIN: `127.0.0.1:${admin}`,
+      LINKFORT_CADDY_METRICS: `127.0.0.1:${metrics}`,
       XDG_CONFIG_HOME: join(state, "config"),
       XDG_DATA_HOME: join(state, "data"),
       HOME: state,

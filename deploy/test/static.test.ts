@@ -140,6 +140,9 @@ describe("Caddyfile", () => {
     expect(r.code, r.out).toBe(0);
     return JSON.parse(r.stdout) as { apps: { http: { servers: Record<string, { listen: string[]; routes: Route[]; metrics?: object; logs?: object }> } }; logging?: { logs: Record<string, { writer?: { filename?: string }; encoder?: { format?: string } }> } };
   }
+  /** The public site's server: every profile also has Caddy's metrics site on 127.0.0.1:2019. */
+  const publicServer = (config: ReturnType<typeof adapt>) =>
+    Object.values(config.apps.http.servers).find((server) => !server.listen.includes("127.0.0.1:2019"))!;
   /** The routes of the one site, unwrapped from a host-matched subroute when there is a domain. */
   const siteRoutes = (routes: Route[]) => (routes[0]?.match?.[0]?.host ? routes[0].handle[0]!.routes! : routes);
 
@@ -149,7 +152,7 @@ describe("Caddyfile", () => {
     ["VM with a domain", { ...vm, LINKFORT_SITE: "links.example.com" }],
   ])("%s: /metrics is answered by Caddy with a JSON 404 before any route reaches an instance", (_, env: Record<string, string>) => {
     const config = adapt(env);
-    const [server] = Object.values(config.apps.http.servers);
+    const server = publicServer(config);
     const routes = siteRoutes(server!.routes);
     const metrics = routes.findIndex((r) => r.match?.[0]?.path?.includes("/metrics"));
     const proxy = routes.findIndex((r) => JSON.stringify(r).includes('"handler":"reverse_proxy"'));
@@ -166,10 +169,32 @@ describe("Caddyfile", () => {
 
   test("VM: every interface on :8080, a domain gets :443 (Caddy adds the :80 redirect), JSON access log to /var/log/caddy", () => {
     const plain = adapt({ ...vm, LINKFORT_SITE: ":8080" });
-    expect(Object.values(plain.apps.http.servers).map((s) => s.listen)).toEqual([[":8080"]]);
+    expect(publicServer(plain).listen).toEqual([":8080"]);
     const domain = adapt({ ...vm, LINKFORT_SITE: "links.example.com" });
-    expect(Object.values(domain.apps.http.servers).map((s) => s.listen)).toEqual([[":443"]]);
+    expect(publicServer(domain).listen).toEqual([":443"]);
     expect(domain.logging!.logs.log0).toMatchObject({ writer: { filename: "/var/log/caddy/linkfort-access.log" }, encoder: { format: "json" } });
+  });
+});
+
+describe("Caddy's admin API and metrics on a VM", () => {
+  // Regression: the admin API, which can rewrite Caddy's config, listened on TCP 127.0.0.1:2019
+  // where any local user could reach it.
+  test("the admin API is a unix socket in /run/caddy, and only the metrics answer on 127.0.0.1:2019", () => {
+    const r = run([requireTool("caddy"), "adapt", "--adapter", "caddyfile", "--config", join(ROOT, "Caddyfile")], {
+      HOME: tmpdir(), LINKFORT_PROFILE: "vm", LINKFORT_SITE: ":8080", LINKFORT_UPSTREAMS: "127.0.0.1:8081",
+    });
+    expect(r.code, r.out).toBe(0);
+    const config = JSON.parse(r.stdout) as { admin: unknown; apps: { http: { servers: Record<string, { listen: string[]; routes: unknown[] }> } } };
+    expect(config.admin).toEqual({ listen: "unix//run/caddy/admin.sock" });
+    const metrics = Object.values(config.apps.http.servers).find((s) => s.listen.includes("127.0.0.1:2019"));
+    expect(metrics?.listen).toEqual(["127.0.0.1:2019"]);
+    expect(JSON.stringify(metrics?.routes)).toBe(JSON.stringify([{ match: [{ host: ["127.0.0.1"] }], handle: [{ handler: "subroute", routes: [{ handle: [{ handler: "metrics" }] }] }], terminal: true }]));
+  });
+
+  test("the caddy drop-in gives the socket's directory to Caddy's user alone", async () => {
+    const dropin = await Bun.file(join(ROOT, "deploy/caddy-dropin.conf")).text();
+    expect(dropin).toContain("RuntimeDirectory=caddy\n");
+    expect(dropin).toContain("RuntimeDirectoryMode=0700\n");
   });
 });
 

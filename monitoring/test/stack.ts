@@ -22,7 +22,7 @@ import { run } from "./tools.ts";
 export interface LinkfortStack {
   instancePorts: number[];
   statusPort: number;
-  /** Caddy's admin endpoint (its metrics), as the supervisor started it. */
+  /** Caddy's metrics endpoint (2019 on a VM), as the supervisor started it. */
   caddyAdminPort: number;
   redis: TestRedis;
   /** DATA_DIR/spool: the instances' click spools, one directory per port. */
@@ -99,7 +99,7 @@ export async function startLinkfort(): Promise<LinkfortStack> {
       return Number(started.at(-1)!.pid);
     };
     return {
-      instancePorts, statusPort: statusPort!, caddyAdminPort: Number(String(caddy.admin).split(":")[1]), redis, proxy, monitorDsn, adminKey,
+      instancePorts, statusPort: statusPort!, caddyAdminPort: Number(String(caddy.metrics).split(":")[1]), redis, proxy, monitorDsn, adminKey,
       spoolRoot: join(dir, "spool"),
       supervisor, pidOf, stop,
     };

@@ -64,13 +64,6 @@ function caddyfilePath(): string {
   return existsSync(here) || COMPILED ? here : join(ROOT, "Caddyfile");
 }
 
-function freeLoopbackPort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
-
 export async function createInstances(opts: InstancesOptions): Promise<Instances> {
   const { config, logger } = opts;
   const host = config.instanceHost;
@@ -88,7 +81,7 @@ export async function createInstances(opts: InstancesOptions): Promise<Instances
   }
   const caddy = shared ? undefined : await startCaddy({
     bin: opts.caddyBin!, caddyfile: caddyfilePath(), publicPort: config.publicPort,
-    upstreams: config.ports.map((p) => `${host}:${p}`), adminAddress: `127.0.0.1:${freeLoopbackPort()}`,
+    upstreams: config.ports.map((p) => `${host}:${p}`),
     dataDir: config.dataDir, baseEnv: opts.env, output: opts.output, logger,
   });
   if (shared) logger.warn("caddy not used: instances share the public port with reusePort; hung instances cannot be told apart", { public_port: config.publicPort });

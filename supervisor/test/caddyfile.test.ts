@@ -16,22 +16,38 @@ function adapt(env: Record<string, string>): { code: number; json: unknown; stde
 }
 
 describe("Caddyfile", () => {
-  test("with the supervisor's variables: loopback admin, the public port, each instance an upstream, /ready health checks and retries", () => {
-    const r = adapt({ LINKFORT_UPSTREAMS: "127.0.0.1:9081 127.0.0.1:9082", LINKFORT_PUBLIC_PORT: "9080", LINKFORT_CADDY_ADMIN: "127.0.0.1:9019" });
+  test("with the supervisor's variables: the admin socket, the public port, each instance an upstream, /ready health checks and retries, edge body limits, a loopback metrics site", () => {
+    const r = adapt({ LINKFORT_UPSTREAMS: "127.0.0.1:9081 127.0.0.1:9082", LINKFORT_PUBLIC_PORT: "9080", LINKFORT_CADDY_ADMIN: "unix//tmp/lf/admin.sock", LINKFORT_CADDY_METRICS: "127.0.0.1:9019" });
     expect(r.code, r.stderr).toBe(0);
     // The quickstart profile of the shared Caddyfile (deploy/test/caddyfile.test.ts covers the vm one):
     // HSTS on https only, a request id made at the edge, the instances' /metrics answered with a JSON 404.
+    const upload = { method: ["POST"], path: ["/users/bulk"] };
+    const tooLarge = (condition: string, limit: number) => ({
+      group: "group5", match: [{ expression: condition.replaceAll("LENGTH", "{http.request.header.Content-Length}") }], handle: [{ handler: "subroute", routes: [{ handle: [
+        { handler: "headers", response: { set: { "Content-Type": ["application/json;charset=utf-8"] } } },
+        { handler: "static_response", status_code: 413, body: JSON.stringify({ error: "Payload Too Large", message: `request body is larger than ${limit} bytes`, limit_bytes: limit }) },
+      ] }] }],
+    });
+    const isUpload = '{http.request.method} == "POST" && {http.request.uri.path} == "/users/bulk"';
     expect(r.json).toEqual({
-      admin: { listen: "127.0.0.1:9019" },
+      admin: { listen: "unix//tmp/lf/admin.sock" },
       logging: { logs: { default: { level: "WARN" } } },
-      apps: { http: { servers: { srv0: { listen: ["127.0.0.1:9080"], metrics: {}, routes: [
+      apps: { http: { servers: {
+        srv0: { listen: ["127.0.0.1:9019"], metrics: {}, automatic_https: { skip: ["127.0.0.1"] }, routes: [
+          { match: [{ host: ["127.0.0.1"] }], handle: [{ handler: "subroute", routes: [{ handle: [{ handler: "metrics" }] }] }], terminal: true },
+        ] },
+        srv1: { listen: ["127.0.0.1:9080"], metrics: {}, routes: [
         { match: [{ protocol: "https" }], handle: [{ handler: "headers", response: { set: { "Strict-Transport-Security": ["max-age=31536000"] } } }] },
+        { match: [upload], handle: [{ handler: "request_body", max_size: 11 * 1024 * 1024 }] },
+        { match: [{ not: [upload] }], handle: [{ handler: "request_body", max_size: 2 * 1024 * 1024 }] },
         { handle: [{ handler: "headers", request: { set: { "X-Request-Id": ["{http.request.uuid}"] } } }] },
-        { group: "group2", match: [{ path: ["/metrics", "/metrics/*"] }], handle: [{ handler: "subroute", routes: [{ handle: [
+        { group: "group5", match: [{ path: ["/metrics", "/metrics/*"] }], handle: [{ handler: "subroute", routes: [{ handle: [
           { handler: "headers", response: { set: { "Content-Type": ["application/json;charset=utf-8"] } } },
           { handler: "static_response", status_code: 404, body: '{"error":"Not Found","message":"no route for {http.request.method} /metrics"}' },
         ] }] }] },
-        { group: "group2", handle: [{ handler: "subroute", routes: [{ handle: [{
+        tooLarge(`${isUpload} && LENGTH != "" && int(LENGTH) > 10551296`, 10551296),
+        tooLarge(`!(${isUpload}) && LENGTH != "" && int(LENGTH) > 1048576`, 1048576),
+        { group: "group5", handle: [{ handler: "subroute", routes: [{ handle: [{
           handler: "reverse_proxy",
           health_checks: { active: { interval: 250_000_000, timeout: 500_000_000, uri: "/ready" }, passive: { fail_duration: 2_000_000_000 } },
           load_balancing: { try_duration: 5_000_000_000, try_interval: 50_000_000 },
