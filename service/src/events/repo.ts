@@ -1,5 +1,5 @@
 /** Every SQL statement about events, including the one the urls repo runs inside its transactions. */
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, gt } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { driverError, isForeignKeyViolation } from "../db/errors.ts";
 import { events, type EventRow } from "../db/schema.ts";
@@ -51,6 +51,7 @@ export function createEventsRepo(db: Db) {
         filter.urlId === undefined ? undefined : eq(events.urlId, filter.urlId),
         filter.userId === undefined ? undefined : eq(events.userId, filter.userId),
         filter.eventType === undefined ? undefined : eq(events.eventType, filter.eventType),
+        page.afterId === undefined ? undefined : gt(events.id, page.afterId),
       );
       return db.select().from(events).where(where).orderBy(asc(events.id)).limit(page.limit).offset(page.offset);
     },

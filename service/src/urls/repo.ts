@@ -1,5 +1,5 @@
 /** Every SQL statement about links. Writes record their event in the same transaction. */
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { retiredCodes, urls, type UrlRow } from "../db/schema.ts";
 import { isForeignKeyViolation } from "../db/errors.ts";
@@ -75,6 +75,7 @@ export function createUrlsRepo(db: Db, opts: { newCode?: () => string } = {}) {
       const where = and(
         filter.userId === undefined ? undefined : eq(urls.userId, filter.userId),
         filter.isActive === undefined ? undefined : eq(urls.isActive, filter.isActive),
+        page.afterId === undefined ? undefined : gt(urls.id, page.afterId),
       );
       return db.select().from(urls).where(where).orderBy(asc(urls.id)).limit(page.limit).offset(page.offset);
     },

@@ -1,5 +1,5 @@
 /** Every SQL statement about users. */
-import { asc, eq, or, sql } from "drizzle-orm";
+import { and, asc, eq, gt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { retiredCodes, urls, users, type UserRow } from "../db/schema.ts";
 import { isUniqueViolation } from "../db/errors.ts";
@@ -29,8 +29,11 @@ export function createUsersRepo(db: Db) {
     },
 
     list(page: Page, onlyId?: number): Promise<UserRow[]> {
-      return db.select().from(users).where(onlyId === undefined ? undefined : eq(users.id, onlyId))
-        .orderBy(asc(users.id)).limit(page.limit).offset(page.offset);
+      const where = and(
+        onlyId === undefined ? undefined : eq(users.id, onlyId),
+        page.afterId === undefined ? undefined : gt(users.id, page.afterId),
+      );
+      return db.select().from(users).where(where).orderBy(asc(users.id)).limit(page.limit).offset(page.offset);
     },
 
     async update(id: number, patch: { username?: string; email?: string }): Promise<UserRow | UserConflict | undefined> {

@@ -67,7 +67,8 @@ describe("GET /users", () => {
     expect(clamped.json).toEqual(all.json.slice(0, 100));
     const tiny = await h.request("GET", "/users?per_page=0");
     expect(tiny.json).toEqual(all.json.slice(0, 1));
-    const past = await h.request("GET", "/users?page=9999");
+    // Past the end but within the depth bound (http/deep-paging.test.ts covers beyond it).
+    const past = await h.request("GET", "/users?page=500");
     expect(past.status).toBe(200);
     expect(past.json).toEqual([]);
   });
