@@ -22,6 +22,7 @@ import { VERSION } from "./lib/version.ts";
 import { createRequestLimiter, rateLimitHook } from "./limits/hook.ts";
 import { REDIRECT_ROUTE, redirectFastPath } from "./redirect/fast-path.ts";
 import { bansRoutes } from "./limits/routes.ts";
+import { RESERVED_SEGMENTS, requireReserved } from "./redirect/reserved-segments.ts";
 
 export interface AppOptions {
   /** Serve GET /:short_code from Bun's router (redirect/fast-path.ts); false: through Elysia only. */
@@ -33,11 +34,8 @@ export function createApp(deps: Deps, options: AppOptions = {}) {
   const renderError = createErrorRenderer({ logger: deps.logger, metrics: deps.metrics, routes: () => routes });
   const observer = createObserver({ logger: deps.logger, metrics: deps.metrics, accessLog: deps.config.accessLog });
   const limiter = createRequestLimiter({ limits: deps.rateLimits.limits, clientIp: deps.clientIp, exempt: deps.rateLimits.exempt, logger: deps.logger });
-  // Fixed one-segment paths are filled in below, once the routes exist; Bun's router sends them
-  // to their own handlers anyway, so this only keeps a stray one away from the fast path.
-  const fixed = new Set<string>();
   const fastRedirect = redirectFastPath({
-    redirect: deps.redirect, clientIp: deps.clientIp, observer, limiter, renderError, fixed,
+    redirect: deps.redirect, clientIp: deps.clientIp, observer, limiter, renderError, fixed: RESERVED_SEGMENTS,
     elysia: (request) => app.fetch(request),
   });
 
@@ -70,7 +68,8 @@ export function createApp(deps: Deps, options: AppOptions = {}) {
     ;
 
   routes.push(...app.routes.map((r) => ({ method: r.method, path: r.path })));
-  for (const { path } of routes) if (/^\/[^/:*]+$/.test(path)) fixed.add(path.slice(1));
+  // A route whose first segment is not reserved could be issued as a short code: refuse to start.
+  requireReserved(routes);
   return app;
 }
 

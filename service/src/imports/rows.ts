@@ -12,6 +12,7 @@ import { parseTimestamp } from "../lib/time.ts";
 import { CreateEventBody } from "../events/model.ts";
 import { CreateUrlBody, originalUrlProblem } from "../urls/model.ts";
 import { CreateUserBody, type CreateUserInput } from "../users/model.ts";
+import { RESERVED_SEGMENTS } from "../redirect/reserved-segments.ts";
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
 /** Reads a field of the current record by column name ("" when absent). */
@@ -71,6 +72,7 @@ export function seedUrl(get: Field): Checked<SeedUrl> {
   if (!userId.ok) return userId;
   const code = get("short_code");
   if (!SHORT_CODE.test(code)) return fail(`short_code ${show(code)} must be 1 to 16 letters or digits`);
+  if (RESERVED_SEGMENTS.has(code)) return fail(`short_code ${show(code)} is a fixed path (/${code}) and would never redirect`);
   const url = get("original_url");
   const urlProblem = originalUrlProblem(url);
   if (urlProblem) return fail(`original_url ${show(url)} ${urlProblem}`);

@@ -29,7 +29,7 @@ export interface FastPathDeps {
   renderError(context: { code: string; error: unknown; request: Request }): Response;
   /** Elysia's own handling, for requests this path does not take. */
   elysia(request: Request): Response | Promise<Response>;
-  /** First path segments that are fixed routes (e.g. "health"): Elysia answers those. */
+  /** First path segments of fixed routes (RESERVED_SEGMENTS, e.g. "health"): Elysia routes those. */
   fixed: ReadonlySet<string>;
 }
 
