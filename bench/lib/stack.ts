@@ -3,7 +3,7 @@
  * PostgreSQL (embedded, or DATABASE_URL), redis-server, linkfort instances (compiled binary or
  * source), Caddy with the repo's Caddyfile in front of three, and the same for the baseline.
  */
-import { chmod, mkdtemp } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEmbeddedPostgres, ensureDatabase } from "../../service/src/lib/embedded-postgres.ts";
@@ -80,10 +80,14 @@ export async function adminKey(cmd: string[], env: Record<string, string>): Prom
 export async function startInstances(cmd: string[], n: number, env: Record<string, string>): Promise<{ children: Child[]; ports: number[] }> {
   const children: Child[] = [];
   const ports: number[] = [];
+  // The click spools in a folder of this run, not in the checkout's ./data, where the next run
+  // (on another database) would adopt them.
+  const spools = await mkdtemp(join(tmpdir(), "linkfort-bench-spool-"));
+  onCleanup(() => rm(spools, { recursive: true, force: true }));
   for (let i = 0; i < n; i++) {
     const port = await freePort();
     const child = spawnChild(`linkfort-${i + 1}`, [...cmd, "serve"], {
-      env: { ...INSTANCE_RUNTIME_ENV, HOST: "127.0.0.1", PORT: String(port), EXIT_WITH_STDIN: "true", ...env },
+      env: { ...INSTANCE_RUNTIME_ENV, HOST: "127.0.0.1", PORT: String(port), EXIT_WITH_STDIN: "true", CLICK_SPOOL_DIR: spools, ...env },
       quiet: process.env.BENCH_VERBOSE !== "1",
     });
     children.push(child);
