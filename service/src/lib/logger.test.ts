@@ -78,3 +78,53 @@ describe("stdout batching", () => {
     }, 30_000);
   }
 });
+
+// Regression: with stdout stalled (journald stuck, a reader gone), the logger held every line in
+// memory without bound. A child logs ~12 MB into a pipe nobody reads until it reports.
+const STALLED = `
+import { writeSync } from "node:fs";
+import { createLogger, stdoutLogStats } from ${JSON.stringify(join(import.meta.dir, "logger.ts"))};
+const count = Number(process.argv[2]);
+process.stdout.write("start\\n");
+const logger = createLogger("info", { pad: "x".repeat(1000) });
+let n = 0;
+const turn = () => {
+  for (let i = 0; i < 500 && n < count; i++) logger.info("line", { n: n++ });
+  if (n < count) return void setTimeout(turn, 1);
+  writeSync(2, JSON.stringify(stdoutLogStats()) + "\\n");
+  // The reader starts now; once the backlog is out, one more line says what was lost.
+  const wait = setInterval(() => {
+    if (stdoutLogStats().heldBytes > 0) return;
+    clearInterval(wait);
+    logger.info("after the stall");
+  }, 5);
+};
+turn();
+`;
+
+describe("a stdout nobody reads", () => {
+  test("holds at most STDOUT_HELD_MAX_BYTES, drops the rest, and the next line that gets out counts them", async () => {
+    const { STDOUT_HELD_MAX_BYTES } = await import("./logger.ts");
+    const COUNT = 12_000;
+    const script = join(dir, "stalled.ts");
+    const errFile = join(dir, "stalled.err");
+    await Bun.write(script, STALLED);
+    // The reader waits for the report (or for a child that died before making one).
+    const shell = `("$0" "$1" ${COUNT} 2>"$2"; touch "$2.done") | (until grep -q heldBytes "$2" 2>/dev/null || [ -e "$2.done" ]; do sleep 0.01; done; cat)`;
+    const proc = Bun.spawn(["sh", "-c", shell, process.execPath, script, errFile], { stdout: "pipe", stderr: "inherit" });
+    const out = await new Response(proc.stdout).text();
+    const err = await Bun.file(errFile).text();
+    expect(await proc.exited, err).toBe(0);
+    const report = JSON.parse(err.split("\n").find((l) => l.includes("heldBytes")) ?? "null") as { heldBytes: number; dropped: number } | null;
+    expect(report, err).not.toBeNull();
+    expect(report!.heldBytes, err).toBeLessThanOrEqual(STDOUT_HELD_MAX_BYTES);
+    expect(report!.dropped, err).toBeGreaterThan(0);
+
+    const lines = out.split("\n").filter(Boolean).slice(1).map((l) => JSON.parse(l) as { msg: string; n?: number; log_lines_dropped?: number });
+    const kept = lines.filter((l) => l.msg === "line").map((l) => l.n);
+    // What got out is a prefix in order: lines are dropped at the tail, never reordered.
+    expect(kept).toEqual(Array.from({ length: kept.length }, (_, i) => i));
+    expect(lines.at(-1)).toMatchObject({ msg: "after the stall", log_lines_dropped: report!.dropped });
+    expect(kept.length + report!.dropped).toBe(COUNT);
+  }, 60_000);
+});

@@ -31,15 +31,31 @@ export const renderJson: Render = (entry) => JSON.stringify(entry);
 const EXIT_FLUSH_MS = 5_000;
 /** How soon a write the pipe refused is tried again; 5 ms. */
 const RETRY_MS = 5;
+/**
+ * Most bytes held for a stdout that does not take them (journald stalled, a reader stopped);
+ * 4 MiB, about 15,000 access-log lines: a hiccup loses nothing, a reader gone for good costs at
+ * most this much memory, not the instance. Lines past it are dropped and counted.
+ */
+export const STDOUT_HELD_MAX_BYTES = 4 * 1024 * 1024;
+
+/** What the stdout sink holds now and has dropped since the last line that said so. */
+export interface StdoutLogStats {
+  heldBytes: number;
+  dropped: number;
+}
+const stdoutStats: StdoutLogStats = { heldBytes: 0, dropped: 0 };
+/** For tests and /health-like views: the stdout sink's backlog and its not yet reported drops. */
+export const stdoutLogStats = (): StdoutLogStats => ({ ...stdoutStats });
 
 /**
  * Lines wait for the end of the event-loop turn and go out in one write(2) on fd 1: with the
  * access log on, one write per request was half of the log's cost. Not `process.stdout`: Bun
  * drops what that stream still holds when the process exits, so the last lines of a shutdown or
  * a crash could vanish. When the pipe is full (Bun makes fd 1 non-blocking), the rest is kept
- * here, in order, and tried again; at exit it is written before the process ends.
+ * here, in order, up to STDOUT_HELD_MAX_BYTES, and tried again; at exit it is written before the
+ * process ends. Returns false for a line dropped because the backlog is full.
  */
-function turnBatchedStdout(): Sink {
+function turnBatchedStdout(): (line: string) => boolean {
   let lines: string[] = [];
   let refused: Uint8Array | undefined;
   let scheduled = false;
@@ -58,11 +74,13 @@ function turnBatchedStdout(): Sink {
     } catch (error) {
       if ((error as { code?: unknown }).code === "EAGAIN") {
         refused = refused!.subarray(offset);
+        stdoutStats.heldBytes = refused.length;
         return false;
       }
       // The reader is gone (EPIPE) or stdout is closed: logging must not take the process down.
     }
     refused = undefined;
+    stdoutStats.heldBytes = 0;
     return true;
   };
   const flush = () => {
@@ -77,18 +95,25 @@ function turnBatchedStdout(): Sink {
     while (!writeHeld() && Date.now() < deadline) Bun.sleepSync(1);
   };
   return (line) => {
+    const size = Buffer.byteLength(line) + 1;
+    if (stdoutStats.heldBytes + size > STDOUT_HELD_MAX_BYTES) {
+      stdoutStats.dropped++;
+      return false;
+    }
+    stdoutStats.heldBytes += size;
     lines.push(line + "\n");
-    if (scheduled) return;
+    if (scheduled) return true;
     scheduled = true;
     setImmediate(flush);
     if (!exitHooked) {
       exitHooked = true;
       process.on("exit", flushBeforeExit);
     }
+    return true;
   };
 }
 
-let stdoutSink: Sink | undefined;
+let stdoutSink: ((line: string) => boolean) | undefined;
 // JSON until the program says otherwise: CLI tools and tests keep today's lines.
 let stdoutRender: Render = renderJson;
 const followStdout: Render = (entry) => stdoutRender(entry);
@@ -124,6 +149,7 @@ function isoNow(): string {
 /** Without a sink, lines go to stdout in its format (setStdoutFormat); a sink gets JSON unless `render` says otherwise. */
 export function createLogger(level: LogLevel = "info", base: LogFields = {}, sink?: Sink, render?: Render): Logger {
   const min = LEVEL_RANK[level];
+  const toStdout = sink === undefined;
   const out = sink ?? (stdoutSink ??= turnBatchedStdout());
   const toLine = render ?? (sink ? renderJson : followStdout);
   const write = (lvl: LogLevel, msg: string, fields?: LogFields) => {
@@ -132,7 +158,10 @@ export function createLogger(level: LogLevel = "info", base: LogFields = {}, sin
     const entry: LogFields = { time: isoNow(), level: lvl, msg };
     for (const key in base) entry[key] = base[key];
     if (fields) for (const key in fields) entry[key] = loggable(fields[key]);
-    out(toLine(entry));
+    // The first line stdout takes after a stall says how many were lost before it.
+    const dropped = toStdout ? stdoutStats.dropped : 0;
+    if (dropped > 0) entry.log_lines_dropped = dropped;
+    if (out(toLine(entry)) !== false && dropped > 0) stdoutStats.dropped -= dropped;
   };
   return {
     debug: (msg, fields) => write("debug", msg, fields),
