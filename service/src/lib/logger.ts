@@ -19,7 +19,8 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-type Sink = (line: string) => void;
+/** A sink may return false for a line it dropped (the stdout sink past its bound). */
+type Sink = (line: string) => void | boolean;
 /** Turns one entry into the line a sink receives. */
 export type Render = (entry: LogFields) => string;
 /** LOG_FORMAT: auto is text on a terminal, JSON anywhere else. */
