@@ -71,7 +71,7 @@ export const serviceSettings = {
   }),
   clickSpoolMaxBytes: setting({
     env: "CLICK_SPOOL_MAX_BYTES", parse: int(1_048_576, 1_099_511_627_776), default: 1_073_741_824,
-    doc: "most bytes of this instance's spool (about 150 bytes a click); clicks beyond it are dropped and counted, the redirects still answer",
+    doc: "most bytes of this instance's spool (100–250 bytes a click, by its headers); clicks beyond it are dropped and counted, the redirects still answer",
   }),
   clickSegmentBytes: setting({
     env: "CLICK_SEGMENT_BYTES", parse: int(4_096, 1_073_741_824), default: 16_777_216,
