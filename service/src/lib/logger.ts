@@ -19,8 +19,7 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-/** A sink may return false for a line it dropped (the stdout sink past its bound). */
-type Sink = (line: string) => void | boolean;
+type Sink = (line: string) => void;
 /** Turns one entry into the line a sink receives. */
 export type Render = (entry: LogFields) => string;
 /** LOG_FORMAT: auto is text on a terminal, JSON anywhere else. */
@@ -151,7 +150,8 @@ function isoNow(): string {
 export function createLogger(level: LogLevel = "info", base: LogFields = {}, sink?: Sink, render?: Render): Logger {
   const min = LEVEL_RANK[level];
   const toStdout = sink === undefined;
-  const out = sink ?? (stdoutSink ??= turnBatchedStdout());
+  // The stdout sink answers false for a line it dropped; a caller's sink answers nothing.
+  const out: (line: string) => unknown = sink ?? (stdoutSink ??= turnBatchedStdout());
   const toLine = render ?? (sink ? renderJson : followStdout);
   const write = (lvl: LogLevel, msg: string, fields?: LogFields) => {
     if (LEVEL_RANK[lvl] < min) return;
