@@ -13,8 +13,12 @@ const early = new WeakMap<Request, Principal>();
 /** The principal onRequest found for this request, if it looked. */
 export const earlyPrincipal = (request: Request): Principal | undefined => early.get(request);
 
-/** Whether the client sends a body: a length above zero, or a chunked one of unknown length. */
+// Methods whose bodies Elysia never parses; the public routes (probes, /docs, redirects) are all GET.
+const BODILESS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Whether the client sends a body to be parsed: a length above zero, or a chunked one of unknown length. */
 export function carriesBody(request: Request): boolean {
+  if (BODILESS.has(request.method)) return false;
   const length = request.headers.get("content-length");
   if (length !== null) return length.trim() !== "0";
   return request.headers.has("transfer-encoding");
