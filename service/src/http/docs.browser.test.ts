@@ -59,10 +59,10 @@ test("/docs renders the API reference offline, from linkfort's own assets, under
   expect(response?.status()).toBe(200);
   expect(response?.headers()["content-security-policy"]).toContain("default-src 'none'");
   // The reference has rendered the document: its title, a route's summary and every tag in the sidebar.
-  const rendered = await page.waitForFunction(
-    () => ["linkfort", "Ready for traffic (not starting, not draining)", "users", "urls", "events", "keys", "bans"].every((text) => document.body.innerText.includes(text)),
-    { timeout: 30_000 },
-  ).then(() => true, () => false);
+  // A string, because it runs in the page, where `document` exists (this file has no DOM types).
+  const texts = ["linkfort", "Ready for traffic (not starting, not draining)", "users", "urls", "events", "keys", "bans"];
+  const rendered = await page.waitForFunction(`${JSON.stringify(texts)}.every((text) => document.body.innerText.includes(text))`, { timeout: 30_000 })
+    .then(() => true, () => false);
   const screenshot = join(dir, "docs.png");
   await page.screenshot({ path: screenshot, fullPage: false });
   const context = `screenshot: ${screenshot}\noutside requests: ${outside.join(", ")}\nerrors: ${problems.join("\n")}`;
