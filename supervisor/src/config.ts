@@ -90,6 +90,8 @@ export const supervisorSettings = {
 
   statusHost: setting({ env: "STATUS_HOST", flag: "status-host", parse: str, default: "127.0.0.1", doc: "the status server binds here (keep loopback)" }),
   statusPort: setting({ env: "STATUS_PORT", flag: "status-port", parse: int(0, 65535), default: 9100, doc: "status server port: /status, /metrics, / (page), POST /rolling-restart" }),
+  controlTokenFile: setting({ env: "CONTROL_TOKEN_FILE", flag: "control-token-file", parse: optional(str), default: undefined as string | undefined,
+    doc: "the token POST /rolling-restart needs, written fresh (mode 0600) at every start and read by `rolling-restart`; default BACKUP_DIR/.control-token" }),
   logLevel: setting({ env: "LOG_LEVEL", flag: "log-level", parse: oneOf<LogLevel>("debug", "info", "warn", "error"), default: "info" as LogLevel, doc: "least severe level logged" }),
   logFormat: setting({ env: "LOG_FORMAT", flag: "log-format", parse: oneOf<LogFormatSetting>("auto", "json", "text"), default: "auto" as LogFormatSetting,
     doc: "auto: one readable line per event when stdout is a terminal, else one JSON object per line; json; text (instances inherit it)" }),

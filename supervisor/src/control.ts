@@ -1,8 +1,9 @@
 /**
  * @module The CLI side of the status server: `status` prints GET /status as tables,
- * `rolling-restart` calls POST /rolling-restart and prints its result.
+ * `rolling-restart` calls POST /rolling-restart with the daemon's control token and prints its result.
  */
 import type { SupervisorConfig } from "./config.ts";
+import { controlTokenPath, readControlToken } from "./status/control-token.ts";
 import type { StatusSnapshot } from "./status/snapshot.ts";
 import { formatStatusTable } from "./status/table.ts";
 
@@ -27,10 +28,12 @@ export async function printStatus(config: SupervisorConfig, out: Out): Promise<n
 }
 
 export async function requestRollingRestart(config: SupervisorConfig, out: Out): Promise<number> {
+  const token = await readControlToken(controlTokenPath(config));
+  if (!token.ok) { out(token.error); return 1; }
   out(`rolling restart of ${config.ports.length} instances, one at a time…`);
   try {
     // No client timeout: each instance drains, restarts and must become ready; the server bounds it.
-    const res = await fetch(`${base(config)}/rolling-restart`, { method: "POST" });
+    const res = await fetch(`${base(config)}/rolling-restart`, { method: "POST", headers: { Authorization: `Bearer ${token.token}` } });
     const body = (await res.json().catch(() => ({}))) as { ok?: boolean; detail?: string; message?: string };
     out(`${body.ok ? "done" : "FAILED"}: ${body.detail ?? body.message ?? `HTTP ${res.status}`}`);
     return body.ok ? 0 : 1;

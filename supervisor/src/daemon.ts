@@ -17,6 +17,7 @@ import { createSupervisorMetrics } from "./metrics.ts";
 import { findCaddy } from "./proxy/caddy.ts";
 import { createRollingRestart, type RollingResult } from "./rolling/rolling-restart.ts";
 import { createInstances } from "./instances.ts";
+import { controlTokenPath, createControlToken } from "./status/control-token.ts";
 import { createStatusServer } from "./status/server.ts";
 import type { StatusSnapshot } from "./status/snapshot.ts";
 import { probeReady } from "./watch/probe.ts";
@@ -115,7 +116,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       version: VERSION, runner: config.runner, uptime_seconds: Math.round((Date.now() - started) / 1000),
       instances: watcher.snapshot(), backups: backups.snapshot(), alerts: alerter.snapshot(),
     });
-    const status = createStatusServer({ host: config.statusHost, port: config.statusPort, snapshot, metrics, onRollingRestart: rollingRestart, logger });
+    const controlToken = await createControlToken(controlTokenPath(config));
+    const status = createStatusServer({ host: config.statusHost, port: config.statusPort, snapshot, metrics, controlToken, onRollingRestart: rollingRestart, logger });
     parts.push({ name: "status server", stop: () => status.stop() });
 
     logger.info("supervisor started", {

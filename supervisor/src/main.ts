@@ -21,6 +21,7 @@ usage:
   linkfort-supervisor [run] [--flag value …]   run the daemon (default); Ctrl-C stops everything in order
   linkfort-supervisor status                   the running daemon's state as tables
   linkfort-supervisor rolling-restart          restart the instances one at a time, each ready before the next
+                                               (reads the control token the daemon wrote: run as its user)
   linkfort-supervisor backup now|list|verify FILE|restore FILE [--into-live --yes]|check
   linkfort-supervisor version                  the version baked into this binary
   linkfort-supervisor help

@@ -72,7 +72,7 @@ describe("quick start", () => {
 
     // `linkfort-supervisor rolling-restart` goes through the daemon's POST /rolling-restart.
     const firstPids = pidsFrom(sup, "instance started");
-    const rolled = Bun.spawnSync([process.execPath, "supervisor/src/main.ts", "rolling-restart", "--status-port", String(statusPort)], { cwd: ROOT });
+    const rolled = Bun.spawnSync([process.execPath, "supervisor/src/main.ts", "rolling-restart", "--status-port", String(statusPort), "--backup-dir", join(dataDir, "backups")], { cwd: ROOT });
     expect(rolled.exitCode, rolled.stdout.toString()).toBe(0);
     expect(rolled.stdout.toString()).toContain("done: restarted 3 instances one at a time");
     for (const pid of firstPids) expect(alive(pid)).toBe(false);

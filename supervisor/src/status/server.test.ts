@@ -10,11 +10,13 @@ const metrics = createSupervisorMetrics();
 let nextRolling: () => Promise<RollingRestartResult> = async () => ({ ok: true, detail: "3 instances restarted" });
 let rollingCalls = 0;
 let server: StatusServer;
+const TOKEN = "0123456789abcdef".repeat(4);
+const authorized = { Authorization: `Bearer ${TOKEN}` };
 let base: string;
 
 beforeAll(() => {
   server = createStatusServer({
-    host: "127.0.0.1", port: 0, snapshot: () => snapshot, metrics, logger: silentLogger,
+    host: "127.0.0.1", port: 0, snapshot: () => snapshot, metrics, logger: silentLogger, controlToken: TOKEN,
     onRollingRestart: () => { rollingCalls++; return nextRolling(); },
   });
   base = `http://127.0.0.1:${server.port}`;
@@ -68,9 +70,9 @@ describe("POST /rolling-restart", () => {
     let finish!: (r: RollingRestartResult) => void;
     nextRolling = () => new Promise((resolve) => { finish = resolve; });
     const before = rollingCalls;
-    const first = call("/rolling-restart", { method: "POST" });
+    const first = call("/rolling-restart", { method: "POST", headers: authorized });
     await waitFor("the first call to start the rolling restart", () => rollingCalls > before, 10_000, { everyMs: 5 });
-    const second = await call("/rolling-restart", { method: "POST" });
+    const second = await call("/rolling-restart", { method: "POST", headers: authorized });
     expect(second.status).toBe(409);
     expect(second.json()).toEqual({ error: "Conflict", message: "a rolling restart is already running" });
     finish({ ok: true, detail: "3 instances restarted" });
@@ -82,16 +84,28 @@ describe("POST /rolling-restart", () => {
 
   test("a failed or throwing restart is 500 with ok false, and the next one may run", async () => {
     nextRolling = async () => ({ ok: false, detail: "8082 did not become ready within 20 s" });
-    const failed = await call("/rolling-restart", { method: "POST" });
+    const failed = await call("/rolling-restart", { method: "POST", headers: authorized });
     expect([failed.status, failed.json()]).toEqual([500, { ok: false, detail: "8082 did not become ready within 20 s" }]);
     nextRolling = async () => { throw new Error("runner gone"); };
-    const thrown = await call("/rolling-restart", { method: "POST" });
+    const thrown = await call("/rolling-restart", { method: "POST", headers: authorized });
     expect([thrown.status, thrown.json()]).toEqual([500, { ok: false, detail: "runner gone" }]);
+  });
+
+  // Regression: any local process or user could POST /rolling-restart (loopback and the
+  // Host/Origin checks only stop browsers) and restart production at will.
+  test("a post without the control token, or with another, is 401 and runs nothing", async () => {
+    const before = rollingCalls;
+    const message = "POST needs the control token (Authorization: Bearer <the token file's contents>); `linkfort-supervisor rolling-restart` sends it";
+    for (const headers of [{} as Record<string, string>, { Authorization: "Bearer wrong" }, { Authorization: TOKEN }, { Authorization: `Bearer ${TOKEN}x` }]) {
+      const res = await call("/rolling-restart", { method: "POST", headers });
+      expect([res.status, res.json()], JSON.stringify(headers)).toEqual([401, { error: "Unauthorized", message }]);
+    }
+    expect(rollingCalls).toBe(before);
   });
 
   test("a cross-site browser post is refused before the callback runs", async () => {
     const before = rollingCalls;
-    const res = await call("/rolling-restart", { method: "POST", headers: { Origin: "https://evil.example" } });
+    const res = await call("/rolling-restart", { method: "POST", headers: { ...authorized, Origin: "https://evil.example" } });
     expect(res.status).toBe(403);
     expect(res.json()).toEqual({ error: "Forbidden", message: 'Origin "https://evil.example" is not this server' });
     expect(rollingCalls).toBe(before);
@@ -116,7 +130,7 @@ describe("errors and binding", () => {
   test("binds 127.0.0.1 only, and refuses a non-loopback host unless allowed", async () => {
     const reachedV6 = await fetch(`http://[::1]:${server.port}/status`, { signal: AbortSignal.timeout(2_000) }).then(() => true, () => false);
     expect(reachedV6).toBe(false);
-    expect(() => createStatusServer({ host: "0.0.0.0", port: 0, snapshot: () => snapshot, metrics, logger: silentLogger, onRollingRestart: nextRolling }))
+    expect(() => createStatusServer({ host: "0.0.0.0", port: 0, snapshot: () => snapshot, metrics, logger: silentLogger, controlToken: TOKEN, onRollingRestart: nextRolling }))
       .toThrow("STATUS_HOST=0.0.0.0 is not a loopback address");
   });
 });

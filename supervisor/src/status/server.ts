@@ -1,10 +1,12 @@
 /**
  * The supervisor's own HTTP server: GET /status (JSON), GET /metrics (Prometheus), GET / (the
- * status page), POST /rolling-restart. Loopback only by default, see loopback.ts for why.
+ * status page), POST /rolling-restart. Loopback only by default, see loopback.ts for why; a POST
+ * also needs the control token (control-token.ts).
  */
 import type { Server } from "bun";
 import type { Logger } from "../../../service/src/lib/logger.ts";
 import type { SupervisorMetrics } from "../metrics.ts";
+import { tokenMatches } from "./control-token.ts";
 import { isLoopbackHost, refusal } from "./loopback.ts";
 import { renderStatusPage } from "./page.ts";
 import type { StatusSnapshot } from "./snapshot.ts";
@@ -18,6 +20,8 @@ export interface StatusServerOptions {
   port: number;
   snapshot: () => StatusSnapshot;
   metrics: SupervisorMetrics;
+  /** Every POST must carry it as `Authorization: Bearer <token>` (control-token.ts). */
+  controlToken: string;
   /** Runs the rolling restart; the request waits for it. At most one runs at a time (else 409). */
   onRollingRestart: () => Promise<RollingRestartResult>;
   logger: Logger;
@@ -74,6 +78,9 @@ export function createStatusServer(opts: StatusServerOptions): StatusServer {
     if (req.method !== method) return problem(405, "Method Not Allowed", `${path} accepts ${method} only`, { Allow: method });
     const refused = refusal(req, { loopbackOnly });
     if (refused) return problem(403, "Forbidden", refused);
+    if (method === "POST" && !tokenMatches(req.headers.get("authorization"), opts.controlToken)) {
+      return problem(401, "Unauthorized", "POST needs the control token (Authorization: Bearer <the token file's contents>); `linkfort-supervisor rolling-restart` sends it");
+    }
     if (path === "/status") return json(200, opts.snapshot());
     if (path === "/metrics") {
       return new Response(await opts.metrics.registry.metrics(), { headers: { ...COMMON, "Content-Type": opts.metrics.registry.contentType } });
