@@ -34,6 +34,14 @@ export const webhookUrl: Parser<string> = (raw) => {
   return new ConfigProblem("must be an https:// URL (http:// only for a loopback test server)");
 };
 
+/** Like the service's REDIS_URL. */
+const redisUrl: Parser<string> = (raw) => {
+  try {
+    if (["redis:", "rediss:"].includes(new URL(raw).protocol)) return raw;
+  } catch { /* fall through */ }
+  return new ConfigProblem("must be a redis:// or rediss:// URL");
+};
+
 /** A croner expression (5 fields, or 6 with seconds first), parsed at load so a typo fails the start by name. */
 export const cronPattern: Parser<string> = (raw) => {
   try {
@@ -80,6 +88,8 @@ export const supervisorSettings = {
   restoreCheckSchedule: setting({ env: "RESTORE_CHECK_SCHEDULE", flag: "restore-check-schedule", parse: cronPattern, default: "0 0 4 * * 0", doc: "croner expression for the weekly restore test into a scratch database, UTC" }),
   backupMinFreeMb: setting({ env: "BACKUP_MIN_FREE_MB", flag: "backup-min-free-mb", parse: int(0, 10_000_000), default: 1_024, doc: "alert (and skip the dump) when the backup disk has less free space (MB)" }),
   backupMaxAgeHours: setting({ env: "BACKUP_MAX_AGE_HOURS", flag: "backup-max-age-hours", parse: int(1, 10_000), default: 26, doc: "alert when the newest good backup is older (hours)" }),
+  redisUrl: setting({ env: "REDIS_URL", flag: "redis-url", parse: optional(redisUrl), default: undefined as string | undefined, secret: true,
+    doc: "the instances' Redis: `backup restore --into-live` empties the redirect cache and bans it holds for the replaced data" }),
   pgBinDir: setting({ env: "PG_BIN_DIR", flag: "pg-bin-dir", parse: optional(str), default: undefined as string | undefined,
     doc: "folder of pg_dump/pg_restore; default: /usr/lib/postgresql/<server major>/bin, else PATH" }),
 

@@ -11,6 +11,7 @@ import { runBackupRound } from "./backup-round.ts";
 import { closeSession, databaseName, openSession, redactUrl, serverVersion } from "./connection.ts";
 import { findPgTools, parseToolVersion, type ToolsResult } from "./pg-tools.ts";
 import { runRestoreCheck } from "./restore-check.ts";
+import { restoreIntoLive } from "./live-restore.ts";
 import { restoreBackup, scratchDatabaseName } from "./restore.ts";
 import { verifyBackupFile } from "./verify.ts";
 
@@ -27,7 +28,9 @@ export const BACKUP_USAGE = `usage: linkfort-supervisor backup <command>
   list                             backups in BACKUP_DIR, newest first
   verify FILE                      check FILE against its sha256 sidecar and that pg_restore can read it
   restore FILE                     restore FILE into a NEW database; its name is printed
-  restore FILE --into-live --yes   replace the live database's contents with FILE (stop the instances first)
+  restore FILE --into-live --yes   replace the live database's contents with FILE: refused while instances
+                                   are connected (stop them first); dumps the current data first and prints
+                                   how to undo; empties the Redis cache and bans (REDIS_URL)
   check                            restore the newest good backup into a scratch database, compare row counts, drop it
 FILE is a path, or the name of a file in BACKUP_DIR.`;
 
@@ -120,13 +123,18 @@ async function verify(io: Io, file: string): Promise<number> {
 async function restore(io: Io, file: string, intoLive: boolean): Promise<number> {
   const found = await toolsFor(io, file, true);
   if (!found.ok) return fail(io, found.error);
-  const database = intoLive ? databaseName(io.databaseUrl) : scratchDatabaseName("linkfort_restore", new Date());
-  io.out(intoLive ? `restoring ${file} INTO THE LIVE DATABASE ${database} (one transaction: all or nothing)…` : `restoring ${file} into new database ${database}…`);
-  const result = await restoreBackup({ tools: found.tools, file, databaseUrl: io.databaseUrl, target: intoLive ? { kind: "live" } : { kind: "new", database } });
+  if (intoLive) {
+    const live = await restoreIntoLive({ tools: found.tools, file, databaseUrl: io.databaseUrl, backupDir: io.config.backupDir, redisUrl: io.config.redisUrl, out: io.out });
+    if (live.restored) io.logger.warn("live database restored from backup", { file, database: live.restored.database, sha256: live.restored.sha256, safety_dump: live.safety });
+    return live.code;
+  }
+  const database = scratchDatabaseName("linkfort_restore", new Date());
+  io.out(`restoring ${file} into new database ${database}…`);
+  const result = await restoreBackup({ tools: found.tools, file, databaseUrl: io.databaseUrl, target: { kind: "new", database } });
   if (!result.ok) return fail(io, `restore failed (${result.stage}): ${result.error}`);
-  io.logger.warn(intoLive ? "live database restored from backup" : "backup restored into a new database", { file, database: result.database, sha256: result.sha256 });
+  io.logger.warn("backup restored into a new database", { file, database: result.database, sha256: result.sha256 });
   io.out(`restored into database ${result.database} in ${result.durationSeconds.toFixed(1)} s`);
-  if (!intoLive) io.out(`its URL: ${redactUrl(result.url)} (point DATABASE_URL at it to use it)`);
+  io.out(`its URL: ${redactUrl(result.url)} (point DATABASE_URL at it to use it)`);
   return 0;
 }
 
