@@ -22,8 +22,7 @@ beforeAll(async () => {
   redis = await startRedis();
   client = new Redis(redis.url, { lazyConnect: true });
   await client.connect();
-  rig = await backupRig();
-  rig.config.redisUrl = redis.url;
+  rig = await backupRig({ redisUrl: redis.url });
   const made = await run("now");
   backup = /backup written: \S+\/(linkfort-\S+\.dump)/.exec(made.text)?.[1] ?? "";
   if (!backup) throw new Error(made.text);
