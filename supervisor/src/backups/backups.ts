@@ -18,7 +18,7 @@ import type { BackupSnapshot } from "../status/snapshot.ts";
 import { alertOnBackup, alertOnRestoreCheck, createStalenessAlert } from "./backup-alerts.ts";
 import { scanBackupDir, type BackupEntry } from "./backup-files.ts";
 import { runBackupRound, type BackupResult } from "./backup-round.ts";
-import { runRestoreCheck, type RestoreCheckResult } from "./restore-check.ts";
+import { dropStaleScratchDatabases, runRestoreCheck, type RestoreCheckResult } from "./restore-check.ts";
 
 export type { BackupResult, RestoreCheckResult };
 
@@ -63,6 +63,7 @@ export function createBackups(deps: BackupsDeps): Backups {
   let checkInFlight: Promise<RestoreCheckResult> | null = null;
   let files: BackupEntry[] = [];
   let firstCheck: Promise<boolean> | null = null;
+  let firstCleanup: Promise<void> | null = null;
   let lockedAt: Date | null = null;
   const last = { successAt: null as string | null, failureAt: null as string | null, error: null as string | null, duration: null as number | null, size: null as number | null };
 
@@ -139,6 +140,13 @@ export function createBackups(deps: BackupsDeps): Backups {
     return result;
   }
 
+  /** Scratch databases of checks interrupted before this start. */
+  async function cleanScratch(): Promise<void> {
+    const { dropped, error } = await dropStaleScratchDatabases(deps.databaseUrl, now());
+    if (dropped.length > 0) log.info("dropped leftover restore-check databases", { databases: dropped });
+    if (error) log.warn("could not drop leftover restore-check databases", { error });
+  }
+
   const runOnce = () => (backupInFlight ??= backupRound().finally(() => { backupInFlight = null; }));
   const restoreCheckOnce = () => (checkInFlight ??= checkRound().finally(() => { checkInFlight = null; }));
 
@@ -156,12 +164,13 @@ export function createBackups(deps: BackupsDeps): Backups {
         new Cron(STALENESS_SCHEDULE, options, async () => { await checkStaleness(); }),
       );
       firstCheck = checkStaleness();
+      firstCleanup = cleanScratch().catch((error: unknown) => log.warn("could not drop leftover restore-check databases", { error }));
       log.info("backup schedules started", { backup: config.backupSchedule, restore_check: config.restoreCheckSchedule, dir: config.backupDir });
     },
     async stop() {
       abort.abort();
       for (const job of jobs) job.stop();
-      await Promise.allSettled([backupInFlight, checkInFlight, firstCheck]);
+      await Promise.allSettled([backupInFlight, checkInFlight, firstCheck, firstCleanup]);
     },
     snapshot(): BackupSnapshot {
       const newest = files.find((f) => f.good);

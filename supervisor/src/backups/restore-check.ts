@@ -30,6 +30,44 @@ export interface RestoreCheckInput {
 }
 
 export const SCRATCH_PREFIX = "linkfort_restore_check";
+/** A scratch database younger than this (by the stamp in its name) may be another supervisor's check still running; 6 h. */
+const SCRATCH_STALE_MS = 6 * 3_600_000;
+
+/**
+ * Drops the scratch databases that interrupted checks left (killed supervisor, reboot): older than
+ * SCRATCH_STALE_MS by their name and with no session open. Returns the names dropped, or why not.
+ */
+export async function dropStaleScratchDatabases(databaseUrl: string, now: Date): Promise<{ dropped: string[]; error?: string }> {
+  const sql = openSession(databaseUrl, "linkfort-restore-check");
+  let names: string[];
+  try {
+    const rows = await sql<{ name: string }[]>`
+      select datname as name from pg_database d
+      where datname like ${`${SCRATCH_PREFIX}\_%`}
+        and not exists (select 1 from pg_stat_activity a where a.datname = d.datname)`;
+    names = rows.map((r) => r.name).filter((name) => {
+      const at = stampOf(name);
+      return at !== null && now.getTime() - at.getTime() > SCRATCH_STALE_MS;
+    });
+  } catch (err) {
+    return { dropped: [], error: (err as Error).message };
+  } finally {
+    await closeSession(sql);
+  }
+  const dropped: string[] = [];
+  for (const name of names) {
+    const failed = await dropDatabase(databaseUrl, name);
+    if (failed) return { dropped, error: failed };
+    dropped.push(name);
+  }
+  return { dropped };
+}
+
+/** The time in a scratch name ("…_20261122t030000z_3fa1"), or null. */
+function stampOf(name: string): Date | null {
+  const m = /_(\d{4})(\d\d)(\d\d)t(\d\d)(\d\d)(\d\d)z_[0-9a-z]+$/.exec(name);
+  return m ? new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`) : null;
+}
 
 export async function runRestoreCheck(input: RestoreCheckInput): Promise<RestoreCheckResult> {
   const started = performance.now();
@@ -43,6 +81,7 @@ export async function runRestoreCheck(input: RestoreCheckInput): Promise<Restore
   const found = await findPgTools(major, input.config.pgBinDir);
   if (!found.ok) return failed(found.error);
 
+  await dropStaleScratchDatabases(input.databaseUrl, input.now);
   const database = scratchDatabaseName(SCRATCH_PREFIX, input.now);
   try {
     const restored = await restoreBackup({ tools: found.tools, file: backup.path, databaseUrl: input.databaseUrl, target: { kind: "new", database }, signal: input.signal });
