@@ -6,7 +6,7 @@
  * in place and the last fence was heard. On a re-LISTEN after a drop the LRU is emptied.
  *
  * A writer calls `settle(codes)` after its commit: it forgets the codes here at once, writes
- * their tombstones, and waits (at most SETTLE_TIMEOUT_MS) until its fence, a NOTIFY sent after
+ * their tombstones (not for new codes), and waits (at most SETTLE_TIMEOUT_MS) until its fence, a NOTIFY sent after
  * the commit, came back here and every live instance acked it (fences.ts): by then every
  * instance has evicted the codes, so a redirect anywhere after the write returned reflects it.
  */
@@ -27,6 +27,9 @@ export interface CacheGate {
 }
 
 export const createGate = (): CacheGate => ({ trusted: false, redisBypassUntil: 0 });
+
+/** A new code, or one whose answer changed (updated, deactivated, deleted). */
+export type CodeChange = "created" | "changed";
 
 /** What invalidation acts on: the redirect lookup's LRU and its lookups in flight. */
 export interface InvalidationTarget {
@@ -83,10 +86,11 @@ export function createInvalidation(opts: InvalidationOptions) {
       metrics.cacheInvalidations.inc({ kind: "flush" });
       return;
     }
-    const codes = payload.split(" ");
+    const created = payload.charCodeAt(0) === 43; // "+": new codes, only a cached 404 to drop here
+    const codes = (created ? payload.slice(1) : payload).split(" ");
     for (const code of codes) target.forget(code);
     // Here too, not only in the writer: a write from psql, or a writer that died after commit.
-    void tier.tombstone(codes);
+    if (!created) void tier.tombstone(codes);
     metrics.cacheInvalidations.inc({ kind: "code" }, codes.length);
   };
 
@@ -158,10 +162,11 @@ export function createInvalidation(opts: InvalidationOptions) {
      * For every write path, after its commit: the codes whose answer changed (a new link's too,
      * for a cached 404). Resolves once this instance has heard the write, or after SETTLE_TIMEOUT_MS.
      */
-    async settle(shortCodes: readonly string[]): Promise<void> {
+    async settle(shortCodes: readonly string[], change: CodeChange = "changed"): Promise<void> {
       for (const code of shortCodes) target.forget(code);
       const started = performance.now();
-      await Promise.all([fence("w", SETTLE_TIMEOUT_MS), tier.tombstone(shortCodes)]);
+      // A new code needs no tombstone (Redis holds no 404s), so its first lookups fill Redis at once.
+      await Promise.all([fence("w", SETTLE_TIMEOUT_MS), change === "created" ? true : tier.tombstone(shortCodes)]);
       metrics.cacheSettle.observe((performance.now() - started) / 1000);
     },
     /** One heartbeat round, as the job runs it (tests call it directly): true once heard here. */

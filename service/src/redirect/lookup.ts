@@ -84,8 +84,10 @@ export function createLookup(opts: LookupOptions) {
     (value.kind === "missing" ? count.dbMiss : count.dbHit).inc();
     if (!flight.stale) {
       remember(shortCode, value);
-      // A slow lookup may have read the row before a write whose tombstone is gone by now.
-      if (useRedis && performance.now() - flight.startedAt < FILL_WITHIN_MS) void tier.fill(shortCode, encode(value), ttlOf(value));
+      // A slow lookup may have read the row before a write whose tombstone is gone by now. A 404
+      // stays local: one read just before a create would otherwise be shared by every instance,
+      // and creates write no tombstone (so a new link reaches Redis on its first lookup).
+      if (useRedis && value.kind !== "missing" && performance.now() - flight.startedAt < FILL_WITHIN_MS) void tier.fill(shortCode, encode(value), ttlOf(value));
     }
     return value;
   }

@@ -10,7 +10,7 @@ import type { UrlPatch, UrlsRepo } from "./repo.ts";
  * Told, after the commit, of the codes whose redirect changed (a new link's too: a 404 may be
  * cached for it); resolves once this instance's caches reflect the write (cache/invalidation.ts).
  */
-export type CodesChanged = (shortCodes: readonly string[]) => Promise<void>;
+export type CodesChanged = (shortCodes: readonly string[], change?: "created" | "changed") => Promise<void>;
 
 export function createUrlsService(repo: UrlsRepo, settle: CodesChanged = async () => {}) {
   async function get(principal: Principal, id: number): Promise<UrlRow> {
@@ -30,7 +30,7 @@ export function createUrlsService(repo: UrlsRepo, settle: CodesChanged = async (
       if (!isDbId(input.user_id)) throw notFound(`user ${input.user_id} not found`);
       const row = await repo.insert({ userId: input.user_id, originalUrl: input.original_url, title: input.title ?? null });
       if (row === "no-user") throw notFound(`user ${input.user_id} not found`);
-      await settle([row.shortCode]);
+      await settle([row.shortCode], "created");
       return row;
     },
 

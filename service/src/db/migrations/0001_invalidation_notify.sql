@@ -3,13 +3,16 @@
 -- (cache/listener.ts), and no write path (API, CSV import, a cascade from users, an operator's
 -- psql) can forget it. Statement-level with transition tables: one trigger run per statement,
 -- however many rows. The payload is codes separated by spaces, in chunks under NOTIFY's
--- 8000-byte limit; '*' means "drop everything" (a huge statement, or a code the separator
--- cannot carry). Only adds triggers, so a previous release running alongside is unaffected.
+-- 8000-byte limit, after a '+' when the codes are new (an INSERT: nothing in Redis can be stale
+-- for them, since Redis never holds a "missing" answer); '*' means "drop everything" (a huge
+-- statement, or a code the separator cannot carry). Only adds triggers, so a previous release
+-- running alongside is unaffected.
 CREATE FUNCTION linkfort_notify_codes() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   codes text[];
   chunk text := '';
   code text;
+  mark text := CASE WHEN TG_OP = 'INSERT' THEN '+' ELSE '' END;
 BEGIN
   IF TG_OP = 'INSERT' THEN
     SELECT array_agg(DISTINCT n.short_code) INTO codes FROM new_rows n;
@@ -34,12 +37,12 @@ BEGIN
   END IF;
   FOREACH code IN ARRAY codes LOOP
     IF octet_length(chunk) + octet_length(code) + 1 > 7900 THEN
-      PERFORM pg_notify('linkfort_invalidate', chunk);
+      PERFORM pg_notify('linkfort_invalidate', mark || chunk);
       chunk := '';
     END IF;
     chunk := CASE WHEN chunk = '' THEN code ELSE chunk || ' ' || code END;
   END LOOP;
-  PERFORM pg_notify('linkfort_invalidate', chunk);
+  PERFORM pg_notify('linkfort_invalidate', mark || chunk);
   RETURN NULL;
 END
 $$;
