@@ -36,12 +36,14 @@ export async function restoreBackup(input: RestoreInput): Promise<RestoreResult>
   if (!sum.ok) return { ok: false, stage: "checksum", error: sum.error };
   const live = input.target.kind === "live";
   const database = input.target.kind === "new" ? input.target.database : null;
+  const owner = await serviceRole(input.databaseUrl);
+  if (typeof owner !== "object") return { ok: false, stage: "create", error: owner };
   if (database) {
-    const created = await createDatabase(input.databaseUrl, database);
+    const created = await createDatabase(input.databaseUrl, database, owner.role);
     if (created !== null) return { ok: false, stage: "create", error: created };
   }
   const url = database ? urlForDatabase(input.databaseUrl, database) : input.databaseUrl;
-  const run = await pgRestore(input.tools, input.file, url, live, input.signal);
+  const run = await pgRestore(input.tools, input.file, url, live, input.signal, owner.role);
   if (run !== null) {
     if (database) await dropDatabase(input.databaseUrl, database);
     return { ok: false, stage: "restore", error: run };
@@ -49,25 +51,43 @@ export async function restoreBackup(input: RestoreInput): Promise<RestoreResult>
   return { ok: true, database: database ?? databaseName(url), url, sha256: sum.sha256, durationSeconds: (performance.now() - started) / 1000 };
 }
 
-/** pg_restore into `url`; null on success, else why. */
-export async function pgRestore(tools: PgTools, file: string, url: string, clean: boolean, signal?: AbortSignal): Promise<string | null> {
+/**
+ * The role that owns the live database (the service's), when it is not the one we connect as
+ * (a supervisor on its own role, which may create databases while the service's may not); else
+ * undefined. A string says why it could not be read.
+ */
+async function serviceRole(databaseUrl: string): Promise<{ role: string | undefined } | string> {
+  const sql = openSession(databaseUrl, "linkfort-restore");
+  try {
+    const [row] = await sql<{ owner: string; me: string }[]>`
+      select pg_get_userbyid(datdba) as owner, current_user as me from pg_database where datname = current_database()`;
+    return { role: row && row.owner !== row.me ? row.owner : undefined };
+  } catch (err) {
+    return `reading the live database's owner: ${(err as Error).message}`;
+  } finally {
+    await closeSession(sql);
+  }
+}
+
+/** pg_restore into `url` (as `role` when given); null on success, else why. */
+export async function pgRestore(tools: PgTools, file: string, url: string, clean: boolean, signal?: AbortSignal, role?: string): Promise<string | null> {
   const { dbname, env } = libpqTarget(url);
   const args = [tools.pgRestore, "--no-password", "--exit-on-error", "--single-transaction",
-    // Objects belong to whoever restores (the same role the service connects as), whatever role
-    // owned them on the source: restoring onto another server must not need that role to exist.
-    "--no-owner",
+    // Objects belong to whoever restores, whatever role owned them on the source: restoring onto
+    // another server must not need that role to exist. With --role that is the service's role.
+    "--no-owner", ...(role ? [`--role=${role}`] : []),
     ...(clean ? ["--clean", "--if-exists"] : []),
     `--dbname=${dbname}`, file];
   const run = await runTool(args, { env, signal });
   return run.code === 0 ? null : describeFailure("pg_restore", run);
 }
 
-/** null when created, else why not. */
-export async function createDatabase(databaseUrl: string, name: string): Promise<string | null> {
+/** null when created (owned by `owner` when given), else why not. */
+export async function createDatabase(databaseUrl: string, name: string, owner?: string): Promise<string | null> {
   const sql = openSession(databaseUrl, "linkfort-restore");
   try {
     // template0: an empty database, whatever someone added to template1.
-    await sql.unsafe(`create database ${quoteIdent(name)} template template0`);
+    await sql.unsafe(`create database ${quoteIdent(name)}${owner ? ` owner ${quoteIdent(owner)}` : ""} template template0`);
     return null;
   } catch (err) {
     return `create database ${name}: ${(err as Error).message}`;
