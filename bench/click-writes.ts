@@ -1,8 +1,8 @@
 #!/usr/bin/env bun
 /**
  * What one click costs PostgreSQL at a dataset's size: WAL bytes, full-page images and time per
- * click, written by the consumer's own statement (clicks/repo.ts insertBatch) in the consumer's
- * batch size, with url ids uniform over every link (like redirect-spread). Each measurement starts
+ * click, written by the spool shipper's own statement (clicks/repo.ts insertBatch) in batches
+ * like the shipper's, with url ids uniform over every link (like redirect-spread). Each measurement starts
  * right after a CHECKPOINT, so every page is touched for the first time since it: the worst case
  * of a checkpoint cycle, and the same for every run. Click ids are random (v4) or time-ordered
  * (v7), alternating, so the two can be compared in one run; the clicks are taken out afterwards.
@@ -22,7 +22,7 @@ const HELP = `bun bench/click-writes.ts [options]
   --size L/E            links/events of the dataset (default 1000000/10000000)
   --clicks N            clicks per measurement (default 100000)
   --rounds N            measurements of each id kind, alternating (default 2)
-  --batch N             clicks per statement (default 500, the consumer's CLICK_STREAM_BATCH)
+  --batch N             clicks per statement (default 500; the shipper sends up to CLICK_BATCH_MAX, 1000)
   --pg-settings LIST    PostgreSQL settings on top of the embedded server's, e.g. wal_compression=off
   --pg-dir DIR          keep PostgreSQL's files in DIR and reuse a dataset filled there (growth.ts fills the same)
   --without-fks         drop the click tables' foreign keys for the measurement (what their checks cost);

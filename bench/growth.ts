@@ -17,7 +17,7 @@ import { explainReads } from "./lib/explain.ts";
 import { runLoad, type LoadResult, type Tool } from "./lib/load.ts";
 import { cpuSeconds, installExitHooks, onCleanup, rssMb, runScript } from "./lib/procs.ts";
 import * as stack from "./lib/stack.ts";
-import { waitStreamDrained } from "./lib/stream.ts";
+import { waitSpoolsDrained } from "./lib/spool.ts";
 
 const HELP = `bun bench/growth.ts [options]
   --small L/E           links/events of the small dataset (default 10000/100000)
@@ -35,6 +35,8 @@ const HELP = `bun bench/growth.ts [options]
   --pg-settings LIST    PostgreSQL settings, e.g. shared_buffers=2GB,max_wal_size=8GB on top of the quick start's (QUICK_START_SETTINGS in service/src/lib/embedded-postgres.ts)
   --pg-dir DIR          keep PostgreSQL's files in DIR and reuse datasets already filled there
   --source              run the service from source instead of the compiled binary
+  --drain-timeout S     longest wait for an instance's click spool to be shipped before and after each
+                        measurement (default 900; the run fails past it)
   --json FILE           result file (default bench/results/growth.json)
 Environment: BENCH_PG_ADMIN_URL uses an existing PostgreSQL server instead of an embedded one.`;
 
@@ -52,6 +54,7 @@ const connections = Number(args.get("connections") ?? 50);
 const tool = (args.get("tool") ?? "autocannon") as Tool;
 const rate = args.has("rate") ? Number(args.get("rate")) : undefined;
 const jsonPath = args.get("json") ?? join(stack.ROOT, "bench/results/growth.json");
+const drainTimeoutMs = Number(args.get("drain-timeout") ?? 900) * 1000;
 // Reads first: the redirects add clicks (events, rollups of the fill day), the reads then see them.
 const ALL_SCENARIOS = ["events", "stats", "redirect-spread"] as const;
 type Scenario = (typeof ALL_SCENARIOS)[number];
@@ -112,17 +115,17 @@ async function main(): Promise<void> {
     startedAt: new Date().toISOString(), loadBefore: (await Bun.file("/proc/loadavg").text()).trim(),
     sizes, rounds, duration, connections, tool, rate, extraEnv, pgSettings,
   };
-  const targets = {} as Record<SizeName, { base: string; key: string; pid: number; files: Awaited<ReturnType<typeof pathFiles>>; url: string; redisUrl: string; range: { from: string; to: string } }>;
+  const targets = {} as Record<SizeName, { base: string; key: string; pid: number; files: Awaited<ReturnType<typeof pathFiles>>; url: string; range: { from: string; to: string } }>;
   const fills: Record<string, number> = {};
   for (const name of ["small", "large"] as const) {
     const data = await dataset(cluster, cmd, `linkfort_${name}`, sizes[name], log);
     fills[name] = data.fillSeconds;
-    // A redis-server per size: the two datasets share codes, and one stream would mix their clicks.
+    // A redis-server per size: the two datasets share codes, and one cache tier would mix their links.
     const redisUrl = await stack.startRedis();
     const env = { DATABASE_URL: data.url, REDIS_URL: redisUrl, ACCESS_LOG: "false", LOG_LEVEL: "warn", RATE_LIMITS: "false", ...extraEnv[name] };
     const { children, ports } = await stack.startInstances(cmd, 1, env);
     const range = generatedRange(data.fill.day);
-    targets[name] = { base: `http://127.0.0.1:${ports[0]}`, key: data.key, pid: children[0]!.pid, files: await pathFiles(dir, name, sizes[name], range), url: data.url, redisUrl, range };
+    targets[name] = { base: `http://127.0.0.1:${ports[0]}`, key: data.key, pid: children[0]!.pid, files: await pathFiles(dir, name, sizes[name], range), url: data.url, range };
   }
   out.fillSeconds = fills;
 
@@ -155,17 +158,17 @@ async function main(): Promise<void> {
         const redirect = scenario === "redirect-spread";
         const spec = { url: t.base, connections, duration, pathsFile: t.files[scenario], createRatio: 0, users: 1, threads: 1, ...(rate ? { rate } : {}), ...(redirect ? {} : { key: t.key }) };
         const expected = new Set([redirect ? 302 : 200]);
-        // Clicks left unwritten by an earlier measurement (either size: they share the cores and
+        // Clicks left unshipped by an earlier measurement (either size: they share the cores and
         // the PostgreSQL server) would otherwise be written during this one.
-        for (const size of ["small", "large"] as const) await waitStreamDrained(targets[size].redisUrl);
+        await waitSpoolsDrained([targets.small.base, targets.large.base], drainTimeoutMs);
         await runLoad(tool, { ...spec, duration: 2 }, expected);
         const cpu0 = cpuSeconds(t.pid);
         const started = performance.now();
         const sessions = await sampleConnections(t.url, () => runLoad(tool, spec, expected));
         const r = sessions.result;
         const serverCpu = (cpuSeconds(t.pid) - cpu0) / ((performance.now() - started) / 1000);
-        // How long the consumer took to write this measurement's clicks after it: the ingest cost at this size.
-        const drainS = await waitStreamDrained(t.redisUrl, 900_000);
+        // How long the spool took to ship this measurement's clicks after it: the ingest cost at this size.
+        const drainS = await waitSpoolsDrained([t.base], drainTimeoutMs);
         samples[scenario]![name].push({ ...r, round, rssMb: rssMb(t.pid), serverCpu, pgConnections: sessions.max, drainS });
         log(`${scenario} ${name} round ${round}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, unexpected ${r.unexpected}, errors ${r.errors}, srv cpu ${serverCpu.toFixed(2)}, pg connections ≤ ${sessions.max}, clicks drained in ${drainS.toFixed(1)} s`);
         if (r.unexpected > 0 || r.errors > 0) throw new Error(`${scenario} on ${name}: ${r.unexpected} unexpected statuses, ${r.errors} errors`);

@@ -1,9 +1,9 @@
 #!/usr/bin/env bun
 /**
  * Memory target (docs/PERFORMANCE.md): an instance's RSS stays under a bound (default 256 MB) after
- * redirecting 1M distinct codes. One instance (Redis on, so clicks go through the stream and its
- * consumer as in production) gets every code of the dataset exactly once, in order, from a Bun
- * client with a fixed number of connections, while RSS is sampled every second. With several
+ * redirecting 1M distinct codes. One instance (Redis on for the shared cache tier, clicks through
+ * its spool on disk, as in production) gets every code of the dataset exactly once, in order, from
+ * a Bun client with a fixed number of connections, while RSS is sampled every second. With several
  * --cache-entries values it runs once per value on a fresh instance, which gives the LRU's cost
  * per entry (the slope of final RSS against entries).
  */
@@ -13,6 +13,7 @@ import { parseArgs } from "./generate.ts";
 import { codeOf } from "./lib/data.ts";
 import { dataset, parseSettings, startCluster } from "./lib/databases.ts";
 import { installExitHooks, onCleanup, rssMb, runScript } from "./lib/procs.ts";
+import { waitSpoolsDrained } from "./lib/spool.ts";
 import * as stack from "./lib/stack.ts";
 
 const HELP = `bun bench/memory.ts [options]
@@ -26,6 +27,7 @@ const HELP = `bun bench/memory.ts [options]
   --pg-settings LIST    PostgreSQL settings, e.g. shared_buffers=2GB,max_wal_size=8GB on top of the quick start's (QUICK_START_SETTINGS in service/src/lib/embedded-postgres.ts)
   --pg-dir DIR          keep PostgreSQL's files in DIR and reuse the dataset
   --source              run the service from source instead of the compiled binary
+  --drain-timeout S     longest wait for the click spool to be shipped after the redirects (default 300)
   --json FILE           result file (default bench/results/memory.json)`;
 
 const args = parseArgs(process.argv.slice(2));
@@ -38,6 +40,7 @@ const boundMb = Number(args.get("bound") ?? 256);
 const smol = args.has("smol");
 const extraEnv = Object.fromEntries((args.get("env") ?? "").split(",").filter(Boolean).map((kv) => kv.split("=", 2) as [string, string]));
 const jsonPath = args.get("json") ?? join(stack.ROOT, "bench/results/memory.json");
+const drainTimeoutMs = Number(args.get("drain-timeout") ?? 300) * 1000;
 const log = (line: string) => process.stderr.write(`[memory] ${line}\n`);
 installExitHooks();
 
@@ -90,17 +93,17 @@ async function main(): Promise<void> {
     const timer = setInterval(() => samples.push(rssMb(instance.pid)), 1000);
     const sent = await redirectAll(base, codes);
     clearInterval(timer);
-    // Let the consumer finish the stream's backlog, then read the settled size.
-    await Bun.sleep(5_000);
+    // Let the shipper send the spool's backlog to PostgreSQL, then read the settled size.
+    const drainS = await waitSpoolsDrained([base], drainTimeoutMs);
     const run = {
-      cacheEntries: entries, ...sent, rps: Math.round(sent.ok / sent.seconds),
+      cacheEntries: entries, ...sent, rps: Math.round(sent.ok / sent.seconds), drainS,
       startMb, peakMb: await peakMb(instance.pid), finalMb: rssMb(instance.pid), boundMb,
       lruEntries: await metric(base, "linkfort_cache_entries"),
       heapUsedMb: ((await metric(base, "linkfort_nodejs_heap_size_used_bytes")) ?? NaN) / 1048576,
       samplesMb: samples,
     };
     runs.push(run);
-    log(`CACHE_MAX_ENTRIES=${entries}: ${sent.ok} redirects (${sent.bad} not 302) in ${sent.seconds.toFixed(0)} s (${run.rps}/s); RSS start ${startMb} MB, peak ${run.peakMb} MB, final ${run.finalMb} MB (bound ${boundMb}); LRU ${run.lruEntries} entries, JS heap used ${run.heapUsedMb.toFixed(1)} MB`);
+    log(`CACHE_MAX_ENTRIES=${entries}: ${sent.ok} redirects (${sent.bad} not 302) in ${sent.seconds.toFixed(0)} s (${run.rps}/s), spool shipped ${drainS.toFixed(1)} s later; RSS start ${startMb} MB, peak ${run.peakMb} MB, final ${run.finalMb} MB (bound ${boundMb}); LRU ${run.lruEntries} entries, JS heap used ${run.heapUsedMb.toFixed(1)} MB`);
     await instance.stop();
   }
   const out: Record<string, unknown> = {

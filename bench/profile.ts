@@ -24,7 +24,7 @@ import { runLoad, type LoadSpec } from "./lib/load.ts";
 import { cpuSeconds, installExitHooks, runScript, type Child } from "./lib/procs.ts";
 import { parseScenarios, shapeOf } from "./lib/scenarios.ts";
 import * as stack from "./lib/stack.ts";
-import { waitStreamDrained } from "./lib/stream.ts";
+import { waitSpoolsDrained } from "./lib/spool.ts";
 
 const args = parseArgs(process.argv.slice(2));
 if (args.has("help")) {
@@ -38,8 +38,8 @@ const warmup = num("warmup", 2);
 const connections = num("connections", 50);
 const links = num("links", 10_000);
 const rounds = num("rounds", 1);
-// Instances beside the measured one, sharing its database and Redis as in production: their
-// click consumers share the stream's work.
+// Idle instances beside the measured one, sharing its database and Redis as in production: their
+// listeners and heartbeat fences run, and they would adopt the measured one's spool if it stopped.
 const others = num("others", 0);
 const scenario = parseScenarios(args.get("scenario") ?? "redirect-hot")[0]!;
 const useRedis = (args.get("redis") ?? "on") !== "off";
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
 
   const redisPort = redisUrl ? new URL(redisUrl).port : undefined;
   const storePids = () => storeProcesses(dir, redisPort);
-  const measure = async (label: string, url: string, child: Child) => {
+  const measure = async (label: string, url: string, child: Child, spools: string[]) => {
     const spec: LoadSpec = { url, connections, duration, users, threads: 1, ...shape };
     if (warmup > 0) await runLoad("wrk", { ...spec, duration: warmup }, expected);
     const cpu0 = cpuSeconds(child.pid);
@@ -118,9 +118,9 @@ async function main(): Promise<void> {
     const wall = (performance.now() - t0) / 1000;
     const srvCores = (cpuSeconds(child.pid) - cpu0) / wall;
     const machine = (machineBusySeconds() - busy0) / wall;
-    // The consumers may lag during the run: count their catch-up too, so a click's whole cost
-    // lands on the variant that made it (and none on the next one).
-    const drainSeconds = redisUrl ? await waitStreamDrained(redisUrl) : 0;
+    // The shipper may lag during the run: count its catch-up too, so a click's whole cost lands
+    // on the variant that made it (and none on the next one).
+    const drainSeconds = await waitSpoolsDrained(spools);
     // Per request, CPU counts until drained; cores are over the run alone.
     const srvCpu = cpuSeconds(child.pid) - cpu0;
     const pgCpu = sumCpu(storePids().pg) - pg0;
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
   console.log("| variant | req/s | p50 ms | p99 ms | unexpected | errors | wrk cpu | srv cores | srv µs/req | redis µs/req | pg µs/req | machine cores | drain s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (let round = 0; round < rounds; round++) {
     const bl = await stack.startBaselines(1);
-    await measure("bare Bun.serve", `http://127.0.0.1:${bl.ports[0]}`, bl.children[0]!);
+    await measure("bare Bun.serve", `http://127.0.0.1:${bl.ports[0]}`, bl.children[0]!, []);
     await bl.children[0]!.stop();
     for (const [i, variant] of variants.entries()) {
       const prof = profDir ? ["--cpu-prof-md", "--cpu-prof-dir", profDir, "--cpu-prof-name", `variant-${i}-round-${round}.md`] : [];
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
       const cmd = [process.execPath, ...prof, join(tree ?? stack.ROOT, "service/src/main.ts")];
       const lf = await stack.startInstances(cmd, 1, { ...base, ...variantEnv });
       const before = redisUrl ? await commandCalls(redisUrl) : undefined;
-      await measure(variant || "(defaults)", `http://127.0.0.1:${lf.ports[0]}`, lf.children[0]!);
+      await measure(variant || "(defaults)", `http://127.0.0.1:${lf.ports[0]}`, lf.children[0]!, [`http://127.0.0.1:${lf.ports[0]}`]);
       if (before && redisUrl) {
         const after = await commandCalls(redisUrl);
         const moved = [...after].filter(([c, n]) => n !== (before.get(c) ?? 0)).map(([c, n]) => `${c} ${n - (before.get(c) ?? 0)}`);

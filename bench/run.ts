@@ -4,13 +4,14 @@
  * against one instance and against Caddy in front of three, with the bare-Bun baseline in the
  * same run and with the same tool, prints one table and writes it as JSON. See docs/PERFORMANCE.md.
  * --clicks-off adds a fourth instance with CLICKS=off (target direct-clicks-off) for the redirect
- * scenarios, so what recording clicks costs is measured in the same run. With Redis, each
- * measurement starts once the click consumers have caught up with the previous one; the `drain s`
- * column is how long they took after it.
+ * scenarios, so what recording clicks costs is measured in the same run. Each measurement starts
+ * once every instance has shipped its click spool to PostgreSQL (their /health `click_spool`);
+ * the `drain s` column is how long that took after it (--drain-timeout, default 300 s, fails the
+ * run instead of waiting for ever). --redis off runs without the shared cache tier.
  *
  *   bun bench/run.ts [--scenarios a,b] [--duration 10] [--warmup 2] [--connections 50]
  *     [--tool autocannon|wrk|both] [--threads 1] [--links 300000] [--redis on|off] [--source]
- *     [--clicks-off] [--rounds 1] [--env K=V,K=V] [--json bench/results/run.json]
+ *     [--clicks-off] [--rounds 1] [--drain-timeout 300] [--env K=V,K=V] [--json bench/results/run.json]
  */
 import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -23,13 +24,14 @@ import { cpuSeconds, installExitHooks, rssMb, runScript } from "./lib/procs.ts";
 import { ratioLines, ratioSpread, ratios, table, type Row } from "./lib/report.ts";
 import { parseScenarios, shapeOf, type Scenario } from "./lib/scenarios.ts";
 import * as stack from "./lib/stack.ts";
-import { waitStreamDrained } from "./lib/stream.ts";
+import { waitSpoolsDrained } from "./lib/spool.ts";
 
 const args = parseArgs(process.argv.slice(2));
 if (args.has("help")) {
   // The usage is the header comment above; a bench run takes minutes, so --help must not start one.
   console.log("usage: bun bench/run.ts [--scenarios a,b] [--duration 10] [--warmup 2] [--connections 50]\n" +
-    "  [--tool autocannon|wrk|both] [--threads 1] [--links 300000] [--redis on|off] [--source]\n  [--clicks-off] [--rounds 1] [--env K=V,K=V] [--json bench/results/run.json]");
+    "  [--tool autocannon|wrk|both] [--threads 1] [--links 300000] [--redis on|off] [--source]\n  [--clicks-off] [--rounds 1] [--drain-timeout 300] [--env K=V,K=V] [--json bench/results/run.json]\n" +
+    "Each measurement waits until every instance's click spool is shipped (at most --drain-timeout seconds).");
   process.exit(0);
 }
 const num = (k: string, d: number) => (args.has(k) ? Number(args.get(k)) : d);
@@ -44,6 +46,7 @@ const scenarios = parseScenarios(args.get("scenarios"));
 const useRedis = (args.get("redis") ?? "on") !== "off";
 const clicksOff = args.has("clicks-off");
 const rounds = num("rounds", 1);
+const drainTimeoutMs = num("drain-timeout", 300) * 1000;
 // The 1/5/15-minute load averages at the start: the machine is shared, so say how busy it was.
 const loadBefore = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 const jsonPath = args.get("json") ?? join(stack.ROOT, `bench/results/run-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
@@ -76,6 +79,8 @@ async function main(): Promise<void> {
   const bl = await stack.startBaselines(3);
   const blCaddy = await stack.startCaddy(dir, "baseline", bl.ports);
   const lfPids = lf.children.map((c) => c.pid);
+  // Every instance's spool: one measurement's clicks must not be shipped during the next.
+  const spools = [...lf.ports, ...(quiet?.ports ?? [])].map((p) => `http://127.0.0.1:${p}`);
   const blPids = bl.children.map((c) => c.pid);
   const targets: stack.Target[] = [
     { name: "direct", base: `http://127.0.0.1:${lf.ports[0]}`, pids: [lfPids[0]!] },
@@ -92,14 +97,14 @@ async function main(): Promise<void> {
   const measure = async (tool: Tool, scenario: Scenario, target: stack.Target, label: string, round: number) => {
     const { shape, expected } = shapeOf(scenario, ctx);
     const spec: LoadSpec = { url: target.base, connections, duration, users, threads, ...shape };
-    if (redisUrl) await waitStreamDrained(redisUrl);
+    await waitSpoolsDrained(spools, drainTimeoutMs);
     if (warmup > 0) await runLoad(tool, { ...spec, duration: warmup }, expected);
     const serverPids = label.startsWith("caddy") || label === "baseline-caddy" ? [...target.pids, label.startsWith("baseline") ? blCaddy.child.pid : lfCaddy.child.pid] : target.pids;
     const cpuBefore = serverPids.reduce((s, p) => s + cpuSeconds(p), 0);
     const t0 = performance.now();
     const result = await runLoad(tool, spec, expected);
     const serverCpu = (serverPids.reduce((s, p) => s + cpuSeconds(p), 0) - cpuBefore) / ((performance.now() - t0) / 1000);
-    const drainS = redisUrl ? await waitStreamDrained(redisUrl) : 0;
+    const drainS = await waitSpoolsDrained(spools, drainTimeoutMs);
     const row: Row = { scenario, target: label, tool, round, ...result, rssMb: target.pids.map(rssMb), serverCpu, drainS };
     log(`${tool} ${scenario} ${label}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99Ms.toFixed(2)} ms, tool cpu ${(result.toolCpu * 100).toFixed(0)}%`);
     rows.push(row);
