@@ -16,7 +16,7 @@ async function freshDatabase(): Promise<string> {
 }
 
 async function start(env: Record<string, string>): Promise<RunningBinary> {
-  const b = await startBinary(bin, { SHUTDOWN_DRAIN_MS: "0", CLICK_FLUSH_MS: "100", ...env });
+  const b = await startBinary(bin, { SHUTDOWN_DRAIN_MS: "0", ...env });
   running.push(b);
   return b;
 }
@@ -49,7 +49,7 @@ describe("dist/linkfort alone", () => {
     expect(redirect.status).toBe(302);
     expect(redirect.headers.get("location")).toBe("https://example.com/from-binary?q=1");
 
-    // The click is buffered in memory; a graceful stop must write it before exiting.
+    // The click waits in the spool on disk; a graceful stop must ship it before exiting.
     expect(await b.stop("SIGTERM")).toBe(0);
     const sql = postgres(url, { max: 1 });
     const clicks = await sql`select count(*)::int as n from events where event_type = 'clicked'`;

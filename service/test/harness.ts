@@ -3,6 +3,7 @@
  * that calls it in process (`app.handle`, no port). Each test file: `const h = await testApp()`
  * in beforeAll, `await h.close()` in afterAll.
  */
+import { rm } from "node:fs/promises";
 import { createApp, type App } from "../src/app.ts";
 import { testConfig, type ServiceConfig } from "../src/config.ts";
 import { buildDeps, type Deps } from "../src/deps.ts";
@@ -42,7 +43,9 @@ export interface TestApp {
 
 export async function testApp(overrides: Partial<ServiceConfig> = {}): Promise<TestApp> {
   const database = await createDatabase();
-  const config = testConfig(overrides);
+  // testConfig makes a temporary spool directory even when `overrides` names another; close() removes it.
+  const base = testConfig();
+  const config = { ...base, ...overrides };
   const deps = buildDeps(config, silentLogger, database.url);
   deps.health.markReady();
   const app = createApp(deps);
@@ -80,6 +83,7 @@ export async function testApp(overrides: Partial<ServiceConfig> = {}): Promise<T
     app, deps, databaseUrl: database.url, adminKey, request, insertKey,
     async close() {
       await deps.close();
+      await rm(base.clickSpoolDir!, { recursive: true, force: true });
       await dropDatabase(database.name);
     },
   };
