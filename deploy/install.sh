@@ -111,15 +111,23 @@ create_user_and_dirs() {
 
 write_env_files() {
   step "env files in $LF_ETC"
-  local count=${INSTANCES:-3} url
+  local count=${INSTANCES:-3} url sup_url redis_url
   local ports="8081-$((8080 + count))" upstreams="" p
   for p in $(seq 8081 $((8080 + count))); do upstreams+="${upstreams:+ }127.0.0.1:$p"; done
   url=$(env_value "$LF_SERVICE_ENV" DATABASE_URL)
   [ -n "$url" ] || url="postgres://$LF_USER:$(generate_password)@127.0.0.1:5432/linkfort"
-  write_env_once "$HERE/env/linkfort.env" "$LF_SERVICE_ENV" DATABASE_URL "$url"
-  write_env_once "$HERE/env/supervisor.env" "$LF_SUPERVISOR_ENV" DATABASE_URL "$url" INSTANCE_PORTS "$ports"
+  sup_url=$(supervisor_database_url "$url")
+  redis_url=$(env_value "$LF_SERVICE_ENV" REDIS_URL)
+  # Empty, or the password-less URL of releases before the ACL user: this machine's Redis gets one.
+  [ -n "$redis_url" ] && [ "$redis_url" != "$LF_REDIS_OPEN_URL" ] || redis_url="redis://$LF_REDIS_USER:$(generate_password)@127.0.0.1:6379/0"
+  write_env_once "$HERE/env/linkfort.env" "$LF_SERVICE_ENV" DATABASE_URL "$url" REDIS_URL "$redis_url"
+  write_env_once "$HERE/env/supervisor.env" "$LF_SUPERVISOR_ENV" DATABASE_URL "$sup_url" REDIS_URL "$redis_url" INSTANCE_PORTS "$ports"
   write_env_once "$HERE/env/caddy.env" "$LF_CADDY_ENV" LINKFORT_SITE "${DOMAIN:-:8080}" LINKFORT_UPSTREAMS "$upstreams"
   chmod 0600 "$LF_SERVICE_ENV" "$LF_SUPERVISOR_ENV" "$LF_CADDY_ENV"
+  # An install from before the supervisor's own role and Redis's ACL user moves to them.
+  if set_env_value "$LF_SERVICE_ENV" REDIS_URL "$redis_url"; then INSTANCES_CHANGED=1; fi
+  if set_env_value "$LF_SUPERVISOR_ENV" REDIS_URL "$redis_url"; then SUPERVISOR_CHANGED=1; fi
+  if set_env_value "$LF_SUPERVISOR_ENV" DATABASE_URL "$sup_url"; then SUPERVISOR_CHANGED=1; fi
   if [ -n "$INSTANCES" ]; then
     set_env_value "$LF_SUPERVISOR_ENV" INSTANCE_PORTS "$ports" && SUPERVISOR_CHANGED=1
     set_env_value "$LF_CADDY_ENV" LINKFORT_UPSTREAMS "$upstreams" && CADDY_RESTART=1
@@ -276,6 +284,7 @@ main() {
   create_user_and_dirs
   write_env_files
   setup_database
+  setup_redis
   install_release
   install_units
   install_caddyfile

@@ -4,7 +4,8 @@
 #   deploy/uninstall.sh                 stop and remove the units, releases, symlinks and Caddy
 #                                       drop-in; put the original Caddyfile back. KEEPS the data:
 #                                       /var/lib/linkfort (backups), /etc/linkfort, the database.
-#   deploy/uninstall.sh --purge [--yes] also drops the database and role and deletes
+#   deploy/uninstall.sh --purge [--yes] also drops the database and roles, removes Redis's linkfort
+#                                       user (the default user is on again) and deletes
 #                                       /var/lib/linkfort (backups too), /etc/linkfort and the user.
 #                                       Asks first; --yes skips the question (needed without a tty).
 #
@@ -72,17 +73,25 @@ remove_release() {
 }
 
 purge() {
-  step "purging data: database, role, $LF_STATE, $LF_ETC, user $LF_USER"
+  step "purging data: database, roles, Redis user, $LF_STATE, $LF_ETC, user $LF_USER"
   if runuser -u postgres -- true 2>/dev/null && systemctl is-active --quiet postgresql; then
-    runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -v role="$LF_USER" <<'SQL'
+    runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -v role="$LF_USER" -v supervisor_role="$LF_SUPERVISOR_ROLE" <<'SQL'
 DROP DATABASE IF EXISTS linkfort WITH (FORCE);
 SELECT format('DROP DATABASE %I WITH (FORCE)', datname) FROM pg_database
   WHERE datname LIKE 'linkfort\_restore\_%' \gexec
+SELECT format('DROP ROLE %I', :'supervisor_role') WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'supervisor_role') \gexec
 SELECT format('DROP ROLE %I', :'role') WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
 SQL
-    log "dropped database linkfort and role $LF_USER"
+    log "dropped database linkfort and roles $LF_USER, $LF_SUPERVISOR_ROLE"
   else
     warn "PostgreSQL is not running: database linkfort and role $LF_USER were not dropped"
+  fi
+  if [ -f "$LF_REDIS_ACL" ]; then
+    # Redis goes back to its package's default (no users of ours, the default user on).
+    sed -i "\|^# linkfort: ACL users|d; \|^include $LF_REDIS_ACL\$|d" "$LF_REDIS_CONF"
+    rm -f "$LF_REDIS_ACL"
+    systemctl try-restart redis-server || warn "redis-server did not restart: journalctl -u redis-server -n 20"
+    log "removed Redis user $LF_REDIS_USER ($LF_REDIS_ACL)"
   fi
   rm -rf "$LF_STATE" "$LF_ETC"
   if getent passwd "$LF_USER" >/dev/null; then userdel "$LF_USER"; log "removed user $LF_USER"; fi

@@ -14,6 +14,13 @@ readonly LF_ADMIN_KEY=$LF_ETC/admin-key
 readonly LF_STATE=/var/lib/linkfort
 readonly LF_BACKUPS=$LF_STATE/backups
 readonly LF_USER=linkfort
+# The supervisor's PostgreSQL role: a member of $LF_USER that may create scratch databases.
+readonly LF_SUPERVISOR_ROLE=linkfort_supervisor
+readonly LF_REDIS_USER=linkfort
+# REDIS_URL as releases before the ACL user wrote it: replaced by one with credentials.
+readonly LF_REDIS_OPEN_URL=redis://127.0.0.1:6379/0
+readonly LF_REDIS_CONF=/etc/redis/redis.conf
+readonly LF_REDIS_ACL=/etc/redis/linkfort-acl.conf
 readonly LF_UNIT_DIR=/etc/systemd/system
 readonly LF_CADDYFILE=/etc/caddy/Caddyfile
 readonly LF_CADDYFILE_ORIG=/etc/caddy/Caddyfile.dpkg-linkfort-orig

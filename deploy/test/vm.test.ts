@@ -158,6 +158,21 @@ describe("a VM deployment on a real systemd", () => {
     expect(await bed.sh(`cd /var/lib/linkfort/backups && sha256sum -c ${file}.sha256`)).toContain(": OK");
   }, 2 * MINUTE);
 
+  // Issue 17: before, any local process could use Redis (and rewrite cached redirects) or POST a
+  // rolling restart, and the service's role could create databases.
+  test("Redis wants linkfort's credentials, the service's role cannot create databases, POST /rolling-restart wants the token", async () => {
+    expect((await bed.exec("redis-cli -h 127.0.0.1 ping")).stdout).toContain("NOAUTH");
+    expect(await bed.sh("stat -c '%a %U %G' /etc/redis/linkfort-acl.conf /var/lib/linkfort/backups/.control-token")).toBe("640 root redis\n600 root root");
+    expect(await bed.sh("grep -c '^REDIS_URL=redis://linkfort:[0-9a-f]*@127.0.0.1:6379/0$' /etc/linkfort/linkfort.env /etc/linkfort/supervisor.env"))
+      .toBe("/etc/linkfort/linkfort.env:1\n/etc/linkfort/supervisor.env:1");
+    expect(JSON.parse(await bed.sh("curl -s http://127.0.0.1:8081/health"))).toMatchObject({ redis: "ok" });
+    expect(await bed.sh(`runuser -u postgres -- psql -X -Atc "select rolname, rolcreatedb from pg_roles where rolname like 'linkfort%' and rolname <> 'linkfort_monitor' order by 1"`))
+      .toBe("linkfort|f\nlinkfort_supervisor|t");
+    const check = await bed.sh("set -a; . /etc/linkfort/supervisor.env; set +a; linkfort-supervisor backup check");
+    expect(check).toContain("restore check passed");
+    expect(await bed.sh("curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:9100/rolling-restart")).toBe("401");
+  }, 2 * MINUTE);
+
   test("a second install.sh run (from the tarball) changes nothing and restarts nothing", async () => {
     const before = await snapshotDeployment(bed);
     const out = await timed("install.sh (second run)", () =>
