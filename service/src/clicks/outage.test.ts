@@ -63,7 +63,6 @@ describe("PostgreSQL down under load", () => {
     const during = await health();
     await proxy.start();
 
-    expect(other).toBe(0);
     expect(during.db).toBe("down");
     expect(during.click_spool.unshipped_clicks).toBeGreaterThan(answered / 2);
     expect(during.click_spool.oldest_unshipped_age_seconds).toBeGreaterThan(OUTAGE_MS / 2000);
@@ -71,20 +70,26 @@ describe("PostgreSQL down under load", () => {
     // the backlog grew many times over, memory must not follow it.
     const early = rss.find((s) => s.at >= rss[0]!.at + OUTAGE_MS / 4)!.bytes;
     const late = rss.at(-1)!.bytes;
-    console.log(`outage: ${answered} redirects in ${OUTAGE_MS / 1000} s, spool ${during.click_spool.bytes} bytes, RSS early ${(early / 2 ** 20).toFixed(1)} MiB, late ${(late / 2 ** 20).toFixed(1)} MiB`);
+    console.log(`outage: ${answered} redirects answered 302 (${other} other answers) in ${OUTAGE_MS / 1000} s, spool ${during.click_spool.bytes} bytes, RSS early ${(early / 2 ** 20).toFixed(1)} MiB, late ${(late / 2 ** 20).toFixed(1)} MiB`);
     expect(late / early).toBeLessThan(1.5);
 
     const sql = postgres(db.url, { max: 1, onnotice: () => {} });
     try {
       const clicked = async () => (await sql<{ n: number }[]>`select count(*)::int as n from events where event_type = 'clicked'`)[0]!.n;
-      const deadline = Date.now() + 60_000;
+      const back = Date.now();
+      // Shipping a long outage's backlog takes about as long as the outage on a loaded machine.
+      const deadline = back + Math.max(60_000, 2 * OUTAGE_MS);
       while ((await clicked()) < answered && Date.now() < deadline) await Bun.sleep(200);
-      expect(await clicked()).toBe(answered);
+      const n = await clicked();
+      console.log(`outage: PostgreSQL back, ${n} clicked events of ${answered} 302s (lost ${answered - n}) after ${((Date.now() - back) / 1000).toFixed(1)} s`);
+      expect(n).toBe(answered);
+      // Last, so that a failing run still reports every number above.
+      expect(other).toBe(0);
       const after = await health();
       expect(after.click_spool.unshipped_clicks).toBe(0);
       expect(after.click_spool.oldest_unshipped_age_seconds).toBe(0);
     } finally {
       await sql.end();
     }
-  }, 150_000);
+  }, Math.max(150_000, 3 * OUTAGE_MS + 60_000));
 });
