@@ -1,7 +1,7 @@
 /**
  * The linkfort side of the live monitoring test, as on a VM but on random loopback ports: a real
- * supervisor (process runner) running three compiled instances behind Caddy, with Redis (so the
- * click stream runs), PostgreSQL behind a TCP proxy (so the test can take it away), backups every
+ * supervisor (process runner) running three compiled instances behind Caddy, with Redis (the
+ * shared cache tier and the limiter), PostgreSQL behind a TCP proxy (so the test can take it away), backups every
  * 2 s, and the read-only `linkfort_monitor` role the postgres exporter logs in with.
  */
 import { mkdtempSync, rmSync } from "node:fs";
