@@ -77,6 +77,11 @@ export function createMetrics() {
       labelNames: ["tier", "result"] as const,
       registers: [registry],
     }),
+    cacheRedisRejected: new Counter({
+      name: "linkfort_cache_redis_rejected_total",
+      help: "Values read from the Redis tier that linkfort did not write (wrong shape, or a destination the API would refuse): treated as a miss and deleted",
+      registers: [registry],
+    }),
     cacheEntries: new Gauge({ name: "linkfort_cache_entries", help: "Short codes held in this instance's LRU", registers: [registry] }),
     cacheListening: new Gauge({
       name: "linkfort_cache_listening",

@@ -7,8 +7,13 @@
  * Invalidation writes a tombstone instead of deleting, and fills only set a key that does not
  * exist (NX): a lookup that read PostgreSQL just before a write committed cannot put the old
  * answer back after the write's tombstone, as long as it fills within TOMBSTONE_MS of reading.
+ *
+ * A value read here is input, not trusted: `accept` (the redirect's decode) must take it, or it
+ * is a miss, counted, and deleted (only if it still holds that value, so a tombstone written
+ * meanwhile stays), so the lookup's fill puts back what PostgreSQL says.
  */
-import type { RedisClients } from "../redis.ts";
+import type { Counter } from "prom-client";
+import { luaScript, type RedisClients } from "../redis.ts";
 
 export const codeKey = (shortCode: string) => `lf:code:${shortCode}`;
 
@@ -24,10 +29,27 @@ export type TierRead = { status: "hit"; raw: string } | { status: "miss" } | { s
 
 const MISS: TierRead = { status: "miss" };
 const ERROR: TierRead = { status: "error" };
+// Deletes KEYS[1] only while it still holds ARGV[1].
+const deleteIfSame = luaScript("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0");
+
+export interface TierChecks {
+  /** True for a value linkfort could have written; anything else is a miss and is deleted. */
+  accept(raw: string): boolean;
+  /** Counts the values `accept` refused. */
+  rejected?: Pick<Counter, "inc">;
+}
+
 // One pipeline per this many codes: a user with thousands of links is one round trip per chunk.
 const TOMBSTONE_BATCH = 1_000;
 
-export function createRedisTier(redis: RedisClients | undefined) {
+export function createRedisTier(redis: RedisClients | undefined, checks?: TierChecks) {
+  function reject(key: string, raw: string): TierRead {
+    checks?.rejected?.inc();
+    // Not awaited: the caller goes to PostgreSQL at once; the delete goes first on this connection.
+    if (redis) deleteIfSame(redis.command, [key], [raw]).catch(() => undefined);
+    return MISS;
+  }
+
   return {
     /** True when there is a Redis to talk to at all (REDIS_URL set). */
     configured: redis !== undefined,
@@ -36,8 +58,10 @@ export function createRedisTier(redis: RedisClients | undefined) {
       // Skipping the call while down saves a rejected promise per redirect during an outage.
       if (!redis?.up) return ERROR;
       try {
-        const raw = await redis.command.get(codeKey(shortCode));
-        return raw === null || raw === TOMBSTONE ? MISS : { status: "hit", raw };
+        const key = codeKey(shortCode);
+        const raw = await redis.command.get(key);
+        if (raw === null || raw === TOMBSTONE) return MISS;
+        return checks && !checks.accept(raw) ? reject(key, raw) : { status: "hit", raw };
       } catch {
         return ERROR;
       }

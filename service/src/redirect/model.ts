@@ -2,6 +2,7 @@
  * What a short code resolves to, as one value the lookup returns and the caches hold, how the
  * Redis tier stores it, and which paths can be codes.
  */
+import { originalUrlProblem } from "../urls/model.ts";
 
 /** Where an answer came from; the redirect sends it as `X-Cache`. */
 export type CacheSource = "lru" | "redis" | "db";
@@ -57,13 +58,23 @@ export function encode(lookup: Lookup): string {
   return `f${lookup.urlId} ${lookup.location}`;
 }
 
-/** Undefined for anything we did not write (a tombstone, a hand-set key): treat as a miss. */
+// Exactly what `encode` writes for a found link: a canonical positive id, one space, a
+// header-safe location. Anything else in Redis was not written by linkfort.
+const FOUND_VALUE = /^f([1-9][0-9]{0,15}) ([\x21-\x7E]+)$/;
+
+/**
+ * Undefined for anything we did not write (a tombstone, a hand-set key): treat as a miss. A
+ * value read from Redis is input like any other: a location must pass the API's own checks for
+ * original_url (http or https, a host), so a process that can write Redis cannot send a link's
+ * visitors to `javascript:` or `data:`. Runs on a Redis read only, never on an LRU hit.
+ */
 export function decode(raw: string): Lookup | undefined {
   if (raw === "m") return MISSING.redis;
   if (raw === "i") return INACTIVE.redis;
-  if (!raw.startsWith("f")) return undefined;
-  const space = raw.indexOf(" ");
-  const urlId = Number(raw.slice(1, space));
-  if (space < 2 || !Number.isSafeInteger(urlId)) return undefined;
-  return { kind: "found", urlId, location: locationOf(raw.slice(space + 1)), source: "redis" };
+  const found = FOUND_VALUE.exec(raw);
+  if (!found) return undefined;
+  const urlId = Number(found[1]);
+  const location = found[2]!;
+  if (!Number.isSafeInteger(urlId) || originalUrlProblem(location) !== undefined) return undefined;
+  return { kind: "found", urlId, location, source: "redis" };
 }

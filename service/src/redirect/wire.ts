@@ -13,7 +13,7 @@ import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RedisClients } from "../redis.ts";
 import { createLookup } from "./lookup.ts";
-import type { Lookup } from "./model.ts";
+import { decode, type Lookup } from "./model.ts";
 import { createRedirectRepo } from "./repo.ts";
 
 export interface RedirectCacheDeps {
@@ -28,7 +28,7 @@ export interface RedirectCacheDeps {
 export function wireRedirectCache(deps: RedirectCacheDeps) {
   const { config, metrics } = deps;
   const gate = createGate();
-  const tier = createRedisTier(deps.redis);
+  const tier = createRedisTier(deps.redis, { accept: (raw) => decode(raw) !== undefined, rejected: metrics.cacheRedisRejected });
   const lookup = createLookup({
     lru: createLru<Lookup>({ maxEntries: config.cacheMaxEntries }), tier, gate, metrics,
     resolve: createRedirectRepo(deps.sql).resolve, ttlMs: config.cacheTtlMs, negativeTtlMs: config.cacheNegativeTtlMs,
