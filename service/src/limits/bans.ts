@@ -21,7 +21,8 @@ export function createBansService(repo: BansRepo, limits: Limits | undefined, no
       requireAdmin(principal);
       const row = await repo.lift(id, new Date(now()));
       if (!row) throw notFound(`ban ${id} not found`);
-      await limits?.forget(row.kind, row.subject);
+      // Its id too: a sync that read this ban as active just before must not copy it back.
+      await limits?.forget(row.kind, row.subject, row.id);
       return row;
     },
   };

@@ -9,14 +9,18 @@
  */
 import { LruMap } from "../lib/lru.ts";
 import {
-  allowedResult, gcra, limitedResult, type Bucket, type HitResult, type LimitStore, type Strike, type StrikeRule, type StrikeState,
+  allowedResult, gcra, limitedResult, LIFT_TOMBSTONE_MS, type Bucket, type HitResult, type LimitStore, type Strike, type StrikeRule,
+  type StrikeState, type SyncedBan,
 } from "./store.ts";
 
 export interface MemoryStore extends LimitStore {
   /** Memory always answers. */
   hit(subjects: readonly string[], buckets: readonly Bucket[], now: number, strikes: StrikeRule): Promise<HitResult>;
-  /** Replaces the known bans with PostgreSQL's list (the ban sync); `until` null: permanent. */
-  replaceBans(bans: ReadonlyMap<string, number | null>): void;
+  /**
+   * Replaces the known bans with PostgreSQL's list (the ban sync); `until` null: permanent. A ban
+   * this instance lifted after the list was read (its row or an older one) is left out.
+   */
+  replaceBans(bans: ReadonlyMap<string, SyncedBan>): void;
   /** This instance's strikes of `subject`: what it counted itself or last heard from Redis. */
   known(subject: string): StrikeState | undefined;
   /**
@@ -31,6 +35,12 @@ export function createMemoryStore(maxSubjects: number): MemoryStore {
   const tats = new LruMap<number>(maxSubjects);
   const strikes = new LruMap<StrikeState>(maxSubjects);
   let bans = new Map<string, number | null>();
+  // Lifts made here: subject → the lifted row and when (see replaceBans). Bounded like the rest.
+  const lifted = new LruMap<{ id: number; at: number }>(maxSubjects);
+  const liftedBefore = (subject: string, id: number) => {
+    const lift = lifted.peek(subject);
+    return lift !== undefined && lift.id >= id && Date.now() - lift.at < LIFT_TOMBSTONE_MS;
+  };
 
   function strike(subject: string, now: number, rule: StrikeRule): Strike {
     const state = strikes.get(subject) ?? { last: -Infinity, count: 0, since: now };
@@ -64,18 +74,25 @@ export function createMemoryStore(maxSubjects: number): MemoryStore {
       strikes.delete(subject);
       return true;
     },
-    async copyBan(subject: string, until: number | null): Promise<boolean> {
+    async copyBan(subject: string, until: number | null, _now: number, banId: number): Promise<boolean> {
+      if (liftedBefore(subject, banId)) return false;
       bans.set(subject, until);
       return true;
     },
-    async unban(subject: string, bucketKeys: readonly string[]): Promise<boolean> {
+    async unban(subject: string, bucketKeys: readonly string[], _now: number, _rule: StrikeRule, liftedBanId?: number): Promise<boolean> {
+      if (liftedBanId !== undefined && !liftedBefore(subject, liftedBanId)) lifted.set(subject, { id: liftedBanId, at: Date.now() });
       bans.delete(subject);
       for (const key of bucketKeys) tats.delete(key);
       strikes.delete(subject);
       return true;
     },
-    replaceBans(next: ReadonlyMap<string, number | null>) {
-      bans = new Map(next);
+    async relift(): Promise<boolean> {
+      return true; // replaceBans already leaves out what PostgreSQL no longer lists
+    },
+    replaceBans(next: ReadonlyMap<string, SyncedBan>) {
+      const kept = new Map<string, number | null>();
+      for (const [subject, ban] of next) if (!liftedBefore(subject, ban.id)) kept.set(subject, ban.until);
+      bans = kept;
     },
     known(subject: string): StrikeState | undefined {
       return strikes.peek(subject);

@@ -7,12 +7,46 @@
  */
 import type { ChainableCommander, default as Redis } from "ioredis";
 import { luaScript } from "../redis.ts";
-import { allowedResult, limitedResult, type Bucket, type HitResult, type KnownStrikes, type LimitStore, type StrikeRule } from "./store.ts";
+import {
+  allowedResult, limitedResult, LIFT_TOMBSTONE_MS, type Bucket, type HitResult, type KnownStrikes, type LimitStore, type StrikeRule,
+} from "./store.ts";
 
 const PREFIX = "limits:";
 export const banKey = (subject: string) => `${PREFIX}ban:${subject}`;
 const tatKey = (bucketKey: string) => `${PREFIX}tat:${bucketKey}`;
 const strikeKey = (subject: string) => `${PREFIX}strike:${subject}`;
+/** A lift's tombstone: the highest ban row lifted for the subject in the last LIFT_TOMBSTONE_MS. */
+export const liftedKey = (subject: string) => `${PREFIX}lifted:${subject}`;
+
+// The sync's copy: KEYS ban, tombstone; ARGV ban id, value, TTL in ms ("" for none). Not made
+// when a lift of this row or a later one is remembered: the copy may come from a read made
+// before that lift (issue 17, finding 5). One script, so a lift cannot fall between check and set.
+const COPY = `
+local lifted = redis.call('GET', KEYS[2])
+if lifted and tonumber(lifted) >= tonumber(ARGV[1]) then return 0 end
+if ARGV[3] == '' then redis.call('SET', KEYS[1], ARGV[2]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return 1
+`;
+// Remembers a lift: KEYS tombstone; ARGV lifted ban id, tombstone TTL. Keeps the highest id.
+// Returns 1 when this id was not remembered yet.
+const REMEMBER_LIFT = `
+local lifted = tonumber(redis.call('GET', KEYS[1]) or '0')
+local id = tonumber(ARGV[1])
+if lifted >= id then redis.call('PEXPIRE', KEYS[1], ARGV[2]); return 0 end
+redis.call('SET', KEYS[1], tostring(id), 'PX', ARGV[2])
+return 1
+`;
+// The sync's repair of a lift Redis missed: KEYS tombstone, ban; ARGV lifted ban id, TTL.
+const RELIFT = `
+local lifted = tonumber(redis.call('GET', KEYS[1]) or '0')
+if lifted >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('DEL', KEYS[2])
+return 1
+`;
+const copyScript = luaScript(COPY);
+const rememberLiftScript = luaScript(REMEMBER_LIFT);
+const reliftScript = luaScript(RELIFT);
 
 // One decision per check, for every check made in one turn of the event loop (one round trip,
 // one script call). Per check, ARGV holds nbans, nbuckets, now, strike spacing, strike window,
@@ -187,13 +221,18 @@ export function createRedisStore(redis: { command: Redis; readonly up: boolean }
       await setBan(restartStrikes(redis.command.multi(), subject, now, strikes), subject, until, now).exec();
       return true;
     }),
-    copyBan: (subject, until, now) => attempt(async () => {
-      await setBan(redis.command.multi(), subject, until, now).exec();
-      return true;
+    copyBan: (subject, until, now, banId) => attempt(async () => {
+      const ttl = until === null ? "" : Math.max(1, Math.ceil(until - now));
+      return (await copyScript(redis.command, [banKey(subject), liftedKey(subject)], [banId, until === null ? "0" : String(until), ttl])) === 1;
     }),
-    unban: (subject, bucketKeys, now, strikes) => attempt(async () => {
+    unban: (subject, bucketKeys, now, strikes, liftedBanId) => attempt(async () => {
+      // The tombstone first: from then on no copy of the lifted row lands, and the DEL after it
+      // removes one that landed before.
+      if (liftedBanId !== undefined) await rememberLiftScript(redis.command, [liftedKey(subject)], [liftedBanId, LIFT_TOMBSTONE_MS]);
       await restartStrikes(redis.command.multi().del(banKey(subject), ...bucketKeys.map(tatKey)), subject, now, strikes).exec();
       return true;
     }),
+    relift: (subject, liftedBanId) => attempt(async () =>
+      (await reliftScript(redis.command, [liftedKey(subject), banKey(subject)], [liftedBanId, LIFT_TOMBSTONE_MS])) === 1),
   };
 }

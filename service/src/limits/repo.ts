@@ -25,6 +25,11 @@ export function createBansRepo(db: Db) {
       return db.select().from(bans).where(active(now)).orderBy(asc(bans.id));
     },
 
+    /** Bans an admin lifted since `since`, by id: the sync re-applies them where a store missed the lift. */
+    liftedSince(since: Date): Promise<BanRow[]> {
+      return db.select().from(bans).where(gt(bans.liftedAt, since)).orderBy(asc(bans.id));
+    },
+
     /** Active bans, plus those lifted or expired since `since` when asked. */
     list(now: Date, since: Date | undefined): Promise<BanRow[]> {
       const recent = since ? or(gt(bans.liftedAt, since), and(isNull(bans.liftedAt), gt(bans.until, since))) : undefined;

@@ -10,7 +10,7 @@ import type { Metrics } from "../metrics.ts";
 import type { MemoryStore } from "./memory-store.ts";
 import type { BanKind, BansRepo } from "./repo.ts";
 import type { RouteKind } from "./route-kind.ts";
-import type { Bucket, HitResult, LimitStore, StrikeRule } from "./store.ts";
+import { LIFT_TOMBSTONE_MS, SYNC_COPY_WITHIN_MS, type Bucket, type HitResult, type LimitStore, type StrikeRule, type SyncedBan } from "./store.ts";
 
 const MINUTE_MS = 60_000;
 // A client that keeps hammering earns one strike per minute, not one per refused request:
@@ -131,22 +131,52 @@ export function createLimits(opts: LimitsOptions) {
       if (result.kind === "limited") return { pass: false, error: await refuse(result, req.kind, at) };
       return { pass: true, headers: req.kind === "redirect" ? {} : rateLimitHeaders(result.limit, result.remaining, result.resetMs) };
     },
-    /** Forgets a lifted ban in both stores, with its strikes and buckets: allowed again at once. */
-    async forget(kind: BanKind, id: string): Promise<void> {
+    /**
+     * Forgets a lifted ban in both stores, with its strikes and buckets: allowed again at once.
+     * `banId`: the lifted row, remembered so that a sync that read it as active just before the
+     * lift cannot copy it back (issue 17, finding 5).
+     */
+    async forget(kind: BanKind, id: string, banId?: number): Promise<void> {
       const subject = subjectOf(kind, id);
       const keys = BUDGETS.map((b) => `${b}:${subject}`);
       const at = now();
-      await opts.redis?.unban(subject, keys, at, strikes);
-      await opts.memory.unban(subject, keys, at, strikes);
+      await opts.redis?.unban(subject, keys, at, strikes, banId);
+      await opts.memory.unban(subject, keys, at, strikes, banId);
     },
-    /** Copies the active bans (PostgreSQL is their record) into Redis and this instance. */
+    /**
+     * Copies the active bans (PostgreSQL is their record) into Redis and this instance, and
+     * re-applies the recent lifts a store may have missed (Redis down during the lift). A lift
+     * wins over a copy made from a read before it: the stores refuse copies of a lifted row
+     * (`copyBan`), and a read older than SYNC_COPY_WITHIN_MS, whose lifts' tombstones may be
+     * gone, copies nothing (the next round reads afresh).
+     */
     async syncOnce(): Promise<void> {
       const at = now();
-      const rows = await opts.repo.active(new Date(at));
-      const known = new Map(rows.map((r) => [subjectOf(r.kind, r.subject), r.until ? r.until.getTime() : null]));
+      const readAt = performance.now();
+      const [rows, lifted] = await Promise.all([
+        opts.repo.active(new Date(at)),
+        opts.repo.liftedSince(new Date(at - LIFT_TOMBSTONE_MS)),
+      ]);
+      const fresh = () => {
+        if (performance.now() - readAt <= SYNC_COPY_WITHIN_MS) return true;
+        opts.logger.warn("ban sync stopped: its read of PostgreSQL is too old to copy from; the next round reads again");
+        return false;
+      };
+      // Rows come by id: a subject with several active bans gets its newest.
+      const known = new Map<string, SyncedBan>(rows.map((r) => [subjectOf(r.kind, r.subject), { until: r.until ? r.until.getTime() : null, id: r.id }]));
+      if (!fresh()) return;
       opts.memory.replaceBans(known);
       // Copies, not new bans: the strikes counted since a ban ended (by another clock) stay.
-      for (const [subject, until] of known) await opts.redis?.copyBan(subject, until, at);
+      for (const [subject, ban] of known) {
+        if (!fresh()) return;
+        await opts.redis?.copyBan(subject, ban.until, at, ban.id);
+      }
+      for (const row of lifted) {
+        const subject = subjectOf(row.kind, row.subject);
+        if (known.has(subject)) continue; // banned again since: that ban stands
+        if (!fresh()) return;
+        await opts.redis?.relift(subject, row.id);
+      }
     },
     /** Called when the Redis store answers again after the memory store had to. */
     set onRedisBack(fn: (() => void) | undefined) { onRedisBack = fn; },

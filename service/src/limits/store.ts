@@ -53,11 +53,35 @@ export interface LimitStore {
    * starts a new count, on every instance (strikes an instance knew from before are older).
    */
   ban(subject: string, until: number | null, now: number, strikes: StrikeRule): Promise<boolean | undefined>;
-  /** Copies a ban issued before (the sync): the strikes counted since it ended are kept. */
-  copyBan(subject: string, until: number | null, now: number): Promise<boolean | undefined>;
-  /** Also forgets `bucketKeys`, so a lifted subject is allowed again at once; its strikes start afresh at `now`. */
-  unban(subject: string, bucketKeys: readonly string[], now: number, strikes: StrikeRule): Promise<boolean | undefined>;
+  /**
+   * Copies a ban issued before (the sync): the strikes counted since it ended are kept. `banId`
+   * is its row in PostgreSQL: a copy of a ban that was lifted meanwhile (a lift of that row or a
+   * later one, see `unban`) is not made, so a sync that read just before a lift cannot undo it.
+   */
+  copyBan(subject: string, until: number | null, now: number, banId: number): Promise<boolean | undefined>;
+  /**
+   * Also forgets `bucketKeys`, so a lifted subject is allowed again at once; its strikes start
+   * afresh at `now`. `liftedBanId`: the row an admin lifted; the store remembers it for
+   * LIFT_TOMBSTONE_MS, and refuses copies of that row and older ones meanwhile.
+   */
+  unban(subject: string, bucketKeys: readonly string[], now: number, strikes: StrikeRule, liftedBanId?: number): Promise<boolean | undefined>;
+  /**
+   * The sync's repair of a lift that did not reach the store (it was down): removes the ban
+   * unless the lift of `liftedBanId` (or a later one) was already applied, and remembers it.
+   */
+  relift(subject: string, liftedBanId: number): Promise<boolean | undefined>;
 }
+
+/**
+ * How long a store remembers a lift (its tombstone). A sync whose PostgreSQL read is older than
+ * SYNC_COPY_WITHIN_MS copies nothing, so no copy can come from a read made before a lift whose
+ * tombstone is gone; the sync also re-applies the lifts of this window (`relift`).
+ */
+export const LIFT_TOMBSTONE_MS = 3_600_000;
+export const SYNC_COPY_WITHIN_MS = 60_000;
+
+/** A ban as the sync copies it: its end (null: permanent) and its row in PostgreSQL. */
+export interface SyncedBan { until: number | null; id: number }
 
 export const intervalOf = (b: Bucket) => b.periodMs / b.limit;
 
