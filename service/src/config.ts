@@ -131,6 +131,10 @@ export const serviceSettings = {
     env: "RATE_LIMIT_EXEMPT", parse: proxyList, default: "127.0.0.1,::1",
     doc: "comma-separated client IPs/CIDRs never limited or banned; loopback by default: local probes and benchmarks, never a client behind Caddy (its X-Forwarded-For address counts)",
   }),
+  rateLimitIpv6Prefix: setting({
+    env: "RATE_LIMIT_IPV6_PREFIX", parse: int(32, 128), default: 64,
+    doc: "IPv6 clients are limited and banned by this prefix length (one /64 is usually one subscriber); IPv4 stays per address; 128: per address",
+  }),
   rateLimitMemorySubjects: setting({
     env: "RATE_LIMIT_MEMORY_SUBJECTS", parse: int(100, 10_000_000), default: 100_000,
     doc: "subjects the per-instance fallback limiter remembers while Redis is down; the least recent are forgotten",

@@ -13,7 +13,7 @@ export const BansQuery = t.Object({
 
 export const Ban = t.Object({
   id: JsonInt(),
-  subject: t.String({ description: "client IP, or SHA-256 hex of the API key as presented" }),
+  subject: t.String({ description: "client IPv4 address, IPv6 network (e.g. 2001:db8:1:2::/64, see RATE_LIMIT_IPV6_PREFIX), or SHA-256 hex of the API key as presented" }),
   kind: t.Union([t.Literal("ip"), t.Literal("key")]),
   level: t.Union([t.Literal("temporary"), t.Literal("permanent")]),
   reason: t.String(),

@@ -10,6 +10,7 @@ import type { Metrics } from "../metrics.ts";
 import type { MemoryStore } from "./memory-store.ts";
 import type { BanKind, BansRepo } from "./repo.ts";
 import type { RouteKind } from "./route-kind.ts";
+import { clientSubject } from "./subject.ts";
 import { LIFT_TOMBSTONE_MS, SYNC_COPY_WITHIN_MS, type Bucket, type HitResult, type LimitStore, type StrikeRule, type SyncedBan } from "./store.ts";
 
 const MINUTE_MS = 60_000;
@@ -25,6 +26,8 @@ export interface LimitsOptions {
   violationWindowMs: number;
   banDurationMs: number;
   banPermanentAfter: number;
+  /** IPv6 clients are one subject per this prefix length (see subject.ts); default 64. */
+  ipv6Prefix?: number;
   redis: LimitStore | undefined;
   memory: MemoryStore;
   repo: BansRepo;
@@ -36,6 +39,7 @@ export interface LimitsOptions {
 
 export interface LimitRequest {
   kind: Exclude<RouteKind, "exempt">;
+  /** The client's full address; the limiter groups IPv6 by prefix itself. */
   ip: string;
   /** SHA-256 hex of the presented bearer token, when there is one (redirects ignore it). */
   keyHash: string | undefined;
@@ -49,6 +53,7 @@ const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 export function createLimits(opts: LimitsOptions) {
   const now = opts.now ?? Date.now;
+  const ipv6Prefix = opts.ipv6Prefix ?? 64;
   const strikes: StrikeRule = { spacingMs: STRIKE_SPACING_MS, windowMs: opts.violationWindowMs };
   let lastStore: "redis" | "memory" | undefined;
   // A ban that reached PostgreSQL but not Redis: copy the bans in again as soon as Redis answers.
@@ -57,7 +62,7 @@ export function createLimits(opts: LimitsOptions) {
 
   function bucketsFor(req: LimitRequest): Bucket[] {
     const limit = opts.perMinute[req.kind];
-    const subjects = [subjectOf("ip", req.ip)];
+    const subjects = [subjectOf("ip", clientSubject(req.ip, ipv6Prefix))];
     if (req.kind !== "redirect" && req.keyHash) subjects.push(subjectOf("key", req.keyHash));
     return subjects.map((subject) => ({ key: `${req.kind}:${subject}`, subject, limit, periodMs: MINUTE_MS }));
   }

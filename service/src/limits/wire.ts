@@ -26,7 +26,7 @@ export interface RateLimits {
 }
 
 type LimitsConfig = Pick<ServiceConfig,
-  "rateLimits" | "rateLimitRedirects" | "rateLimitReads" | "rateLimitWrites" | "rateLimitExempt" | "rateLimitMemorySubjects"
+  "rateLimits" | "rateLimitRedirects" | "rateLimitReads" | "rateLimitWrites" | "rateLimitExempt" | "rateLimitMemorySubjects" | "rateLimitIpv6Prefix"
   | "banAfterViolations" | "banViolationWindowS" | "banDurationS" | "banPermanentAfter" | "banSyncMs">;
 
 export function buildRateLimits(
@@ -42,6 +42,7 @@ export function buildRateLimits(
       violationWindowMs: config.banViolationWindowS * 1000,
       banDurationMs: config.banDurationS * 1000,
       banPermanentAfter: config.banPermanentAfter,
+      ipv6Prefix: config.rateLimitIpv6Prefix,
       redis: deps.redis ? createRedisStore(deps.redis) : undefined,
       memory: createMemoryStore(config.rateLimitMemorySubjects),
       repo, metrics: deps.metrics, logger: deps.logger, now,
