@@ -18,6 +18,7 @@ let deps: Deps;
 let app: App;
 let key: string;
 let code: string;
+let proxiedUrl: string;
 
 async function call(method: string, path: string, body?: unknown): Promise<TestResponse> {
   const headers: Record<string, string> = { authorization: `Bearer ${key}` };
@@ -34,7 +35,8 @@ beforeAll(async () => {
   proxy = tcpProxy({ host: target.hostname, port: Number(target.port) });
   await proxy.start();
   target.port = String(proxy.port);
-  deps = buildDeps(testConfig(), silentLogger, target.toString());
+  proxiedUrl = target.toString();
+  deps = buildDeps(testConfig(), silentLogger, proxiedUrl);
   deps.health.markReady();
   app = createApp(deps);
   const user = await call("POST", "/users", { username: "outage", email: "outage@example.com" });
@@ -61,6 +63,27 @@ describe("PostgreSQL down", () => {
       expect(res.headers.get("x-cache")).toBe("lru");
     } finally {
       await proxy.start();
+    }
+  }, 30_000);
+
+  test("a cached redirect keeps answering past its TTL while PostgreSQL is down", async () => {
+    const ttlMs = 200;
+    const short = buildDeps(testConfig({ cacheTtlMs: ttlMs }), silentLogger, proxiedUrl);
+    short.health.markReady();
+    const shortApp = createApp(short);
+    const follow = () => shortApp.handle(new Request(`http://localhost/${code}`));
+    try {
+      expect((await follow()).status).toBe(302);
+      const cachedAt = Date.now();
+      await proxy.stop();
+      // The TTL runs out during the outage: the entry is expired, not gone.
+      await settle(async () => Date.now(), (now) => now > cachedAt + ttlMs, 5_000, 20);
+      const res = await follow();
+      expect(res.status, await res.clone().text()).toBe(302);
+      expect([res.headers.get("location"), res.headers.get("x-cache")]).toEqual(["https://outage.example/", "lru"]);
+    } finally {
+      await proxy.start();
+      await short.close();
     }
   }, 30_000);
 

@@ -39,8 +39,9 @@ describe("lru", () => {
     expect([lru.get("long"), lru.get("short"), lru.stale("short")]).toEqual(["x", undefined, "y"]);
     c.advance(25_000);
     expect([lru.get("long"), lru.stale("long"), lru.size]).toEqual([undefined, "x", 2]);
+    // Reading "long" made it the more recent of the two expired ones: "short" goes first.
     lru.set("new", "z", 1_000);
-    expect([lru.stale("long"), lru.stale("short"), lru.get("new"), lru.size]).toEqual([undefined, "y", "z", 2]);
+    expect([lru.stale("long"), lru.stale("short"), lru.get("new"), lru.size]).toEqual(["x", undefined, "z", 2]);
   });
 
   test("delete and clear drop entries", () => {

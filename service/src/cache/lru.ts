@@ -1,4 +1,8 @@
-/** The in-process tier: a bounded LRU (lib/lru.ts) with a TTL per entry. */
+/**
+ * The in-process tier: a bounded LRU (lib/lru.ts) with a TTL per entry. An expired entry stays
+ * until the LRU bound pushes it out: `stale` still reads it, so a redirect can be answered from
+ * it while PostgreSQL is down (invalidation, not the TTL, is what removes a changed answer).
+ */
 import { LruMap } from "../lib/lru.ts";
 
 interface Entry<V> {
@@ -18,15 +22,16 @@ export function createLru<V>(opts: LruOptions) {
   const now = opts.now ?? Date.now;
 
   return {
-    /** The live value, or undefined on a miss (absent or expired: an expired entry is dropped). */
+    /** The live value, or undefined on a miss (absent or expired). */
     get(key: string): V | undefined {
       const entry = entries.get(key);
-      if (entry === undefined) return undefined;
-      if (entry.expiresAt <= now()) {
-        entries.delete(key);
-        return undefined;
-      }
+      if (entry === undefined || entry.expiresAt <= now()) return undefined;
       return entry.value;
+    },
+
+    /** The value even past its TTL (until evicted or deleted): the answer of last resort. */
+    stale(key: string): V | undefined {
+      return entries.get(key)?.value;
     },
 
     set(key: string, value: V, ttlMs: number): void {

@@ -155,7 +155,14 @@ export function createLookup(opts: LookupOptions) {
         return confirm(shortCode, hit);
       }
       count.lruMiss.inc();
-      return ask(shortCode);
+      return ask(shortCode).catch((error: unknown) => {
+        // PostgreSQL down and the entry past its TTL: nothing invalidated it, and nothing could
+        // have changed it without PostgreSQL, so it is still the best answer there is.
+        const old = lru.stale(shortCode);
+        if (old === undefined) throw error;
+        count.lruStandIn.inc();
+        return old;
+      });
     },
     /** What invalidation evicts from. */
     target,
