@@ -83,6 +83,22 @@ describe("IPv6 clients are grouped by prefix", () => {
     expect((await send(app, "GET", "/users", { ip: a.addr(12_345), key: h.adminKey })).status).toBe(200);
   });
 
+  test("the click still records the full IPv6 address", async () => {
+    const app = clockedApp(h.deps, clock);
+    const user = await send(app, "POST", "/users", { ip: SETUP_IP, key: h.adminKey, body: { username: "v6clicks", email: "v6clicks@example.com" } });
+    const url = await send(app, "POST", "/urls", { ip: SETUP_IP, key: h.adminKey, body: { user_id: user.body?.id, original_url: "https://example.com/v6" } });
+    expect(url.status, describeSent(url)).toBe(201);
+    const ip = fresh64().addr(3);
+    const res = await send(app, "GET", `/${url.body?.short_code}`, { ip });
+    expect(res.status, describeSent(res)).toBe(302);
+    const recorded = await waitFor("the click shipped", async () => {
+      const rows = await h.deps.sql<{ ip: string }[]>`
+        select details->>'client_ip' as ip from events where url_id = ${Number(url.body?.id)} and event_type = 'clicked'`;
+      return rows[0]?.ip;
+    }, 10_000);
+    expect(recorded).toBe(ip);
+  });
+
   test("IPv4 stays per address", async () => {
     const app = clockedApp(h.deps, clock);
     for (let i = 0; i < 4; i++) await send(app, "GET", "/users", { ip: "203.0.113.41" });
