@@ -9,7 +9,8 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "../../service/src/lib/logger.ts";
 import type { SupervisorConfig } from "./config.ts";
-import { startCaddy, type RunningCaddy } from "./proxy/caddy.ts";
+import type { RunningCaddy } from "./proxy/caddy.ts";
+import { keepCaddyRunning } from "./proxy/caddy-keeper.ts";
 import { createProcessRunner } from "./runners/process.ts";
 import type { Runner } from "./runners/runner.ts";
 import { createSystemdRunner } from "./runners/systemd.ts";
@@ -79,7 +80,7 @@ export async function createInstances(opts: InstancesOptions): Promise<Instances
   if (!shared && config.ports.includes(config.publicPort)) {
     throw new Error(`PUBLIC_PORT=${config.publicPort} is also in INSTANCE_PORTS; Caddy and an instance cannot both listen on it`);
   }
-  const caddy = shared ? undefined : await startCaddy({
+  const caddy = shared ? undefined : await keepCaddyRunning({
     bin: opts.caddyBin!, caddyfile: caddyfilePath(), publicPort: config.publicPort,
     upstreams: config.ports.map((p) => `${host}:${p}`),
     dataDir: config.dataDir, baseEnv: opts.env, output: opts.output, logger,

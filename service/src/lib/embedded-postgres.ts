@@ -13,6 +13,8 @@ export interface EmbeddedPostgres {
   /** URL of the `postgres` database as superuser. */
   adminUrl: string;
   urlFor(database: string): string;
+  /** Resolves when the server process ends, stopped or not. */
+  exited: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -60,10 +62,12 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   // Nothing else stops it if this process exits without calling stop(): ask for a fast shutdown.
   const onExit = () => { try { process.kill(server.pid, "SIGINT"); } catch { /* already gone */ } };
   process.once("exit", onExit);
+  void server.exited.then(() => process.removeListener("exit", onExit));
   const urlFor = (db: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${db}`;
   return {
     adminUrl: urlFor("postgres"),
     urlFor,
+    exited: server.exited,
     async stop() {
       process.removeListener("exit", onExit);
       await server.stop();
@@ -87,10 +91,15 @@ export async function ensureDatabase(adminUrl: string, name: string): Promise<vo
 /** The database name the quick start uses, whether the service or the supervisor starts PostgreSQL. */
 export const EMBEDDED_DB_NAME = "linkfort";
 
+/** The URL of the quick start's database on the embedded server at `port` (the drill reads it, as the instances do). */
+export const embeddedDatabaseUrl = (port: number) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${EMBEDDED_DB_NAME}`;
+
 export interface EmbeddedDatabase {
   url: string;
   /** True when this process started the server (and `release` stops it). */
   owned: boolean;
+  /** Resolves when the server this process started ends; never, when another process owns it. */
+  exited: Promise<void>;
   release(): Promise<void>;
 }
 
@@ -104,7 +113,7 @@ export async function openEmbeddedDatabase(opts: { dataDir: string; port: number
   if (await answers(adminUrl)) {
     opts.logger.info("using the embedded PostgreSQL that is already running", { port: opts.port });
     await ensureDatabase(adminUrl, EMBEDDED_DB_NAME);
-    return { url: adminUrl.replace(/\/postgres$/, `/${EMBEDDED_DB_NAME}`), owned: false, release: async () => {} };
+    return { url: adminUrl.replace(/\/postgres$/, `/${EMBEDDED_DB_NAME}`), owned: false, exited: new Promise<void>(() => {}), release: async () => {} };
   }
   const dir = resolve(opts.dataDir, "postgres");
   opts.logger.info("starting embedded PostgreSQL", { dir, port: opts.port });
@@ -116,6 +125,7 @@ export async function openEmbeddedDatabase(opts: { dataDir: string; port: number
   return {
     url: server.urlFor(EMBEDDED_DB_NAME),
     owned: true,
+    exited: server.exited,
     async release() {
       await server.stop();
       opts.logger.info("embedded PostgreSQL stopped");

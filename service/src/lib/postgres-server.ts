@@ -33,6 +33,8 @@ export interface PostgresServerOptions {
 
 export interface PostgresServer {
   pid: number;
+  /** Resolves when the server process ends, whoever ended it (a stop, a crash, a signal from outside). */
+  exited: Promise<void>;
   /** Fast shutdown (SIGINT), waited for; SIGKILL if it outlasts `timeoutMs`. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -167,7 +169,7 @@ export async function startPostgresServer(opts: PostgresServerOptions): Promise<
     aborted,
     Bun.sleep(START_TIMEOUT_MS).then(() => "timeout" as const),
   ]);
-  if (outcome === "ready") return { pid: proc.pid, stop };
+  if (outcome === "ready") return { pid: proc.pid, exited: proc.exited.then(() => {}), stop };
   await stop(10_000);
   if (outcome === "aborted") throw opts.signal!.reason ?? new Error("aborted");
   if (outcome === "timeout") throw new PostgresServerError(`PostgreSQL did not accept connections within ${START_TIMEOUT_MS / 1000} s: ${lastLines(log)}`);

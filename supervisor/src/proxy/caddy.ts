@@ -40,6 +40,8 @@ export interface RunningCaddy {
   admin: string;
   /** host:port of Caddy's metrics endpoint. */
   metrics: string;
+  /** Resolves when the Caddy process ends, stopped or not. */
+  exited: Promise<void>;
   /** Graceful stop (SIGTERM; Caddy finishes in-flight requests), SIGKILL after 10 s. */
   stop(): Promise<void>;
 }
@@ -152,5 +154,5 @@ export async function startCaddy(opts: CaddyOptions): Promise<RunningCaddy> {
     await Bun.sleep(50);
   }
   log.info("caddy started", { pid: proc.pid, public_port: opts.publicPort, upstreams: opts.upstreams, admin, metrics });
-  return { pid: proc.pid, admin, metrics, stop };
+  return { pid: proc.pid, admin, metrics, exited: proc.exited.then(() => {}), stop };
 }
