@@ -106,6 +106,10 @@ export const supervisorSettings = {
   logFormat: setting({ env: "LOG_FORMAT", flag: "log-format", parse: oneOf<LogFormatSetting>("auto", "json", "text"), default: "auto" as LogFormatSetting,
     doc: "auto: one readable line per event when stdout is a terminal, else one JSON object per line; json; text (instances inherit it)" }),
   noColor: setting({ env: "NO_COLOR", flag: "no-color", parse: () => true, default: false, doc: "any value: no colours in the text log format (no-color.org; instances inherit it)" }),
+  drills: setting({ env: "DRILLS", flag: "drills", parse: oneOf("on", "off"), default: "off" as "on" | "off",
+    doc: "on: `linkfort-supervisor drill` may inject faults into this stack (staging, quick start); off refuses, so production is never drilled by accident" }),
+  adminKey: setting({ env: "LINKFORT_ADMIN_KEY", flag: "admin-key", parse: optional(str), default: undefined as string | undefined, secret: true,
+    doc: "drill: an admin API key; the drill makes its own user and links with it" }),
   instanceAccessLog: setting({ env: "ACCESS_LOG", flag: "access-log", parse: bool, default: true, doc: "passed to process-runner instances" }),
 } as const;
 

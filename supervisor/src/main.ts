@@ -13,6 +13,7 @@ import { loadSupervisorConfig, supervisorSettings, type SupervisorConfig } from 
 import { printStatus, requestRollingRestart } from "./control.ts";
 import { startDaemon } from "./daemon.ts";
 import { openDatabase } from "./database.ts";
+import { DRILL_USAGE, drillArgs, runDrillCommand } from "./drill/cli.ts";
 import { runInOwnSession, stdinClosed } from "./session.ts";
 
 const USAGE = `linkfort-supervisor: runs, watches, restarts and backs up linkfort instances
@@ -23,10 +24,13 @@ usage:
   linkfort-supervisor rolling-restart          restart the instances one at a time, each ready before the next
                                                (reads the control token the daemon wrote: run as its user)
   linkfort-supervisor backup now|list|verify FILE|restore FILE [--into-live --yes]|check
+  linkfort-supervisor drill --fault NAME | --all [--json FILE]   fault drills under load (needs DRILLS=on), see below
   linkfort-supervisor version                  the version baked into this binary
   linkfort-supervisor help
 
 options: --config FILE.toml (settings keyed by their environment names)
+
+${DRILL_USAGE}
 
 settings (flag, environment variable, meaning):
 ${describeSettings(supervisorSettings)}
@@ -97,13 +101,13 @@ async function main(argv: string[]): Promise<void> {
   if (first === "version" || first === "--version") { out(VERSION); return; }
   const command = first === undefined || first.startsWith("--") ? "run" : first;
   const args = command === first ? argv.slice(1) : argv;
-  if (!["run", "daemon", "status", "rolling-restart", "backup"].includes(command)) fail(`unknown command "${command}"\n\n${USAGE}`);
+  if (!["run", "daemon", "status", "rolling-restart", "backup", "drill"].includes(command)) fail(`unknown command "${command}"\n\n${USAGE}`);
 
   // `backup` keeps its own arguments; every other command takes settings as flags.
-  const { flags, rest } = command === "backup" ? backupArgs(args) : parseFlags(args);
+  const { flags, rest } = command === "backup" ? backupArgs(args) : command === "drill" ? drillArgs(args) : parseFlags(args);
   const exitWithStdin = flags.delete("exit-with-stdin");
   const config = await loadConfig(flags);
-  if (command !== "backup" && rest.length > 0) fail(`unexpected arguments: ${rest.join(" ")}`);
+  if (command !== "backup" && command !== "drill" && rest.length > 0) fail(`unexpected arguments: ${rest.join(" ")}`);
   const logger = createLogger(["run", "daemon"].includes(command) ? config.logLevel : "warn", { service: "linkfort-supervisor" });
 
   switch (command) {
@@ -119,6 +123,8 @@ async function main(argv: string[]): Promise<void> {
       process.exit(await requestRollingRestart(config, out));
     case "backup":
       process.exit(await backup(config, logger, rest));
+    case "drill":
+      process.exit(await runDrillCommand(config, rest, out));
   }
 }
 

@@ -1,0 +1,130 @@
+/**
+ * @module The drill's steady load: requests at a fixed offered rate (open loop: a slow answer
+ * does not slow the schedule down) through the public port on loopback, mixed like real traffic:
+ * redirects of the drill's own codes (80 %), unknown codes (8 %), creates (7 %) and reads (5 %).
+ * Every answer is one sample labelled with the phase it started in. Bounded in time, in count and
+ * in requests in flight.
+ */
+
+export type Phase = "before" | "during" | "after";
+export type RequestKind = "redirect" | "unknown" | "create" | "read";
+/** ok: the expected status; conn: no HTTP answer (refused, reset, 5 s timeout); 5xx; 4xx: any other status. */
+export type Outcome = "ok" | "conn" | "5xx" | "4xx";
+
+export interface Sample {
+  phase: Phase;
+  kind: RequestKind;
+  /** performance.now() when it was sent and when it was answered (ms). */
+  sentAt: number;
+  doneAt: number;
+  outcome: Outcome;
+  status: number | null;
+  /** The code a redirect asked for, or the code a create got back (201). */
+  code?: string;
+}
+
+export interface LoadTargets {
+  /** http://127.0.0.1:PORT: the public port; nothing else is ever sent load. */
+  baseUrl: string;
+  adminKey: string;
+  userId: number;
+  links: { id: number; shortCode: string }[];
+}
+
+export interface LoadOptions {
+  /** Offered requests per second (default 100). */
+  rate: number;
+  /** The load stops by itself after this long (ms), whatever happens to the drill. */
+  maxMs: number;
+  /** Requests in flight at most; a request due beyond it is counted as skipped, not sent (default 256). */
+  maxInFlight?: number;
+}
+
+export interface Load {
+  setPhase(phase: Phase): void;
+  /** The samples so far (the array itself, appended to while the load runs). */
+  samples(): readonly Sample[];
+  /** Stops sending, waits for what is in flight, and returns every sample. */
+  stop(): Promise<{ samples: Sample[]; skipped: number }>;
+}
+
+const REQUEST_TIMEOUT_MS = 5_000;
+const TICK_MS = 10;
+
+/** Deterministic mix over 100 requests: 80 redirects, 8 unknown codes, 7 creates, 5 reads. */
+export function kindOf(n: number): RequestKind {
+  const slot = n % 100;
+  return slot < 80 ? "redirect" : slot < 88 ? "unknown" : slot < 95 ? "create" : "read";
+}
+
+interface Planned { url: string; init: RequestInit; expect: number; code?: string }
+
+function plan(kind: RequestKind, n: number, t: LoadTargets): Planned {
+  const link = t.links[n % t.links.length]!;
+  const auth = { authorization: `Bearer ${t.adminKey}` };
+  switch (kind) {
+    case "redirect": return { url: `${t.baseUrl}/${link.shortCode}`, init: { redirect: "manual" }, expect: 302, code: link.shortCode };
+    case "unknown": return { url: `${t.baseUrl}/zzNoDrill${n}`, init: { redirect: "manual" }, expect: 404 };
+    case "read": return { url: `${t.baseUrl}/urls/${link.id}`, init: { headers: auth }, expect: 200 };
+    case "create": return {
+      url: `${t.baseUrl}/urls`, expect: 201,
+      init: { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ user_id: t.userId, original_url: `https://example.com/drill/${n}` }) },
+    };
+  }
+}
+
+async function send(p: Planned, kind: RequestKind): Promise<Pick<Sample, "outcome" | "status" | "code">> {
+  try {
+    const res = await fetch(p.url, { ...p.init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const text = await res.text();
+    const outcome: Outcome = res.status === p.expect ? "ok" : res.status >= 500 ? "5xx" : "4xx";
+    let code = p.code;
+    if (kind === "create" && outcome === "ok") code = (JSON.parse(text) as { short_code?: string }).short_code;
+    return { outcome, status: res.status, code };
+  } catch {
+    return { outcome: "conn", status: null, code: p.code };
+  }
+}
+
+export function startLoad(targets: LoadTargets, opts: LoadOptions): Load {
+  const started = performance.now();
+  const maxInFlight = opts.maxInFlight ?? 256;
+  const samples: Sample[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let phase: Phase = "before";
+  let issued = 0;
+  let skipped = 0;
+  let stopped = false;
+
+  const fire = (n: number) => {
+    const kind = kindOf(n);
+    const sentAt = performance.now();
+    const label = phase;
+    const request = send(plan(kind, n, targets), kind).then((r) => {
+      samples.push({ phase: label, kind, sentAt, doneAt: performance.now(), ...r });
+    });
+    inFlight.add(request);
+    void request.finally(() => inFlight.delete(request));
+  };
+  // One round per tick: send what the schedule says is due by now.
+  const timer = setInterval(() => {
+    const elapsed = performance.now() - started;
+    if (stopped || elapsed > opts.maxMs) { stopped = true; clearInterval(timer); return; }
+    const due = Math.floor((elapsed / 1000) * opts.rate);
+    for (; issued < due; issued++) {
+      if (inFlight.size >= maxInFlight) skipped++;
+      else fire(issued);
+    }
+  }, TICK_MS);
+
+  return {
+    setPhase(next) { phase = next; },
+    samples: () => samples,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+      return { samples, skipped };
+    },
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * @module What a drill measured, as one row per fault: per phase the requests and failures by
+ * class with p50/p99, the time to recover, the data checks, and whether the fault's promise held.
+ * Printed as a table; written as JSON with --json.
+ */
+import type { Phase, Sample } from "./load.ts";
+
+export interface PhaseStats {
+  requests: number;
+  ok: number;
+  conn: number;
+  http_5xx: number;
+  http_4xx: number;
+  /** Failed redirects of the drill's own codes (the redirect user's promise), of any class. */
+  redirect_failures: number;
+  p50_ms: number | null;
+  p99_ms: number | null;
+}
+
+export interface DataCheck {
+  /** Every instance's spool reached 0 unshipped clicks before the deadline. */
+  drained: boolean;
+  creates_answered: number;
+  creates_missing: number;
+  redirects_answered: number;
+  clicks_recorded: number;
+  clicks_lost: number;
+}
+
+export interface Recovery {
+  /** How long the fault was applied (ms). */
+  fault_ms: number;
+  /** From the end of the fault to the first request that succeeded after it (ms). */
+  first_success_ms: number | null;
+  /** From the end of the fault to every instance ready again (ms); null when not within the deadline. */
+  all_ready_ms: number | null;
+}
+
+export interface DrillRow {
+  fault: string;
+  promise: string;
+  /** false: the promise was not met; null: the drill did not run (skipped or failed to start). */
+  met: boolean | null;
+  /** Why it was not met, skipped or failed; empty when met. */
+  why: string[];
+  note?: string;
+  phases?: Record<Phase, PhaseStats>;
+  skipped_requests?: number;
+  recovery?: Recovery;
+  data?: DataCheck;
+}
+
+export interface DrillReport {
+  command: string;
+  started_at: string;
+  host: string;
+  rate_per_second: number;
+  phase_ms: number;
+  rows: DrillRow[];
+}
+
+const PHASES: Phase[] = ["before", "during", "after"];
+
+function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export function phaseStats(samples: readonly Sample[], phase: Phase): PhaseStats {
+  const mine = samples.filter((s) => s.phase === phase);
+  const count = (o: Sample["outcome"]) => mine.filter((s) => s.outcome === o).length;
+  const ms = mine.map((s) => s.doneAt - s.sentAt).sort((a, b) => a - b);
+  const round = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
+  return {
+    requests: mine.length, ok: count("ok"), conn: count("conn"), http_5xx: count("5xx"), http_4xx: count("4xx"),
+    redirect_failures: mine.filter((s) => s.kind === "redirect" && s.outcome !== "ok").length,
+    p50_ms: round(percentile(ms, 50)), p99_ms: round(percentile(ms, 99)),
+  };
+}
+
+export const allPhases = (samples: readonly Sample[]) =>
+  Object.fromEntries(PHASES.map((p) => [p, phaseStats(samples, p)])) as Record<Phase, PhaseStats>;
+
+/** Failed requests over all phases. */
+export const failedRequests = (row: DrillRow) =>
+  PHASES.reduce((n, p) => n + (row.phases ? row.phases[p].conn + row.phases[p].http_5xx + row.phases[p].http_4xx : 0), 0);
+
+const pad = (v: unknown, w: number) => String(v ?? "-").padStart(w);
+
+export function formatTable(report: DrillReport): string {
+  const lines = [`${"fault".padEnd(20)} ${"phase".padEnd(7)} ${pad("requests", 8)} ${pad("conn", 5)} ${pad("5xx", 5)} ${pad("4xx", 5)} ${pad("redir✗", 6)} ${pad("p50 ms", 7)} ${pad("p99 ms", 7)}`];
+  for (const row of report.rows) {
+    lines.push("");
+    if (!row.phases || !row.recovery || !row.data) {
+      lines.push(`${row.fault.padEnd(20)} DID NOT FINISH: ${row.why.join("; ")}`);
+      continue;
+    }
+    PHASES.forEach((p, i) => {
+      const s = row.phases![p];
+      lines.push(`${(i === 0 ? row.fault : "").padEnd(20)} ${p.padEnd(7)} ${pad(s.requests, 8)} ${pad(s.conn, 5)} ${pad(s.http_5xx, 5)} ${pad(s.http_4xx, 5)} ${pad(s.redirect_failures, 6)} ${pad(s.p50_ms, 7)} ${pad(s.p99_ms, 7)}`);
+    });
+    const r = row.recovery;
+    const d = row.data;
+    lines.push(`  recovery: fault held ${r.fault_ms} ms, first success +${r.first_success_ms ?? "never"} ms, all instances ready +${r.all_ready_ms ?? "never"} ms`);
+    lines.push(`  data: ${d.creates_answered - d.creates_missing}/${d.creates_answered} creates in PostgreSQL, ${d.clicks_recorded}/${d.redirects_answered} clicks recorded (${d.clicks_lost} lost)${d.drained ? "" : ", spools NOT drained"}${row.skipped_requests ? `; ${row.skipped_requests} requests not sent (too many in flight)` : ""}`);
+    if (row.note) lines.push(`  note: ${row.note}`);
+    lines.push(`  promise: ${row.promise} → ${row.met ? "MET" : `NOT MET (${row.why.join("; ")})`}`);
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,90 @@
+/**
+ * `linkfort-supervisor drill` against the quick start as people run it (embedded PostgreSQL,
+ * Caddy, three instances from source, Redis): an instance SIGKILLed, PostgreSQL restarted and
+ * Redis restarted empty, each under steady load through the public port, and after each the data
+ * checks: no acknowledged create and no answered click lost. Counts are asserted, not times.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { freePort } from "../../service/test/ports.ts";
+import { startRedis, type TestRedis } from "../../service/test/redis.ts";
+import { requireTool } from "../../service/test/tools.ts";
+import { redisPid } from "../src/drill/redis-fault.ts";
+import type { DrillReport, DrillRow } from "../src/drill/report.ts";
+import { alive } from "./processes.ts";
+import { ROOT, spawnSupervisor, tempDataDir, type SupervisorProcess } from "./supervisor-process.ts";
+
+let sup: SupervisorProcess;
+let redis: TestRedis;
+let dataDir: string;
+let env: Record<string, string>;
+let adminKey: string;
+
+beforeAll(async () => {
+  requireTool("caddy");
+  redis = await startRedis();
+  dataDir = await tempDataDir();
+  const [publicPort, statusPort, pgPort, ...ports] = await Promise.all([1, 2, 3, 4, 5, 6].map(() => freePort()));
+  env = {
+    DATA_DIR: dataDir, BACKUP_DIR: join(dataDir, "backups"), INSTANCE_PORTS: ports.join(","), PUBLIC_PORT: String(publicPort),
+    STATUS_PORT: String(statusPort), EMBEDDED_PG_PORT: String(pgPort), SUPERVISOR_CADDY: "on", SHUTDOWN_DRAIN_MS: "300",
+    ACCESS_LOG: "false", SERVICE_COMMAND: join(ROOT, "service/src/main.ts"), REDIS_URL: redis.url, PROBE_INTERVAL_MS: "250",
+  };
+  sup = spawnSupervisor(["run"], env);
+  const key = await sup.waitForBannerKey(60_000);
+  if (!key) throw new Error(`no admin key in the banner:\n${sup.output().slice(-3000)}`);
+  adminKey = key;
+}, 90_000);
+
+afterAll(async () => {
+  const tree = sup ? sup.tree() : [];
+  if (sup && alive(sup.proc.pid)) {
+    process.kill(-sup.proc.pid, "SIGINT");
+    await Promise.race([sup.proc.exited, Bun.sleep(20_000)]);
+  }
+  for (const pid of [sup?.proc.pid, ...tree]) if (pid && alive(pid)) process.kill(pid, "SIGKILL");
+  // The drill started the Redis that answers now (detached, so it outlives the drill): stop it by PID.
+  const drillRedis = redis ? await redisPid(redis.url) : null;
+  if (drillRedis) process.kill(drillRedis, "SIGKILL");
+  await redis?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+}, 60_000);
+
+function drill(args: string[], extraEnv: Record<string, string>) {
+  const proc = Bun.spawnSync([process.execPath, join(ROOT, "supervisor/src/main.ts"), "drill", ...args], {
+    cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env, ...extraEnv }, stdout: "pipe", stderr: "pipe", timeout: 120_000,
+  });
+  return { code: proc.exitCode, out: proc.stdout.toString() + proc.stderr.toString() };
+}
+
+describe("drill", () => {
+  test("with DRILLS off (the default) the drill is refused and injects nothing", () => {
+    const pids = sup.tree();
+    const { code, out } = drill(["--fault", "instance-kill"], { LINKFORT_ADMIN_KEY: adminKey });
+    expect(code, out).toBe(2);
+    expect(out).toContain("drill refused: drills are off for this supervisor (DRILLS=off, the default)");
+    for (const pid of pids) expect(alive(pid)).toBe(true);
+  });
+
+  test("instance SIGKILL, PostgreSQL restart and Redis restart under load lose no click and no acknowledged write; the instance kill fails no request", async () => {
+    const json = join(dataDir, "drill.json");
+    const { code, out } = drill(["--fault", "instance-kill,postgres-restart,redis-restart", "--rate", "40", "--phase-ms", "1500", "--json", json],
+      { DRILLS: "on", LINKFORT_ADMIN_KEY: adminKey });
+    console.log(out);
+    const report = JSON.parse(await readFile(json, "utf8")) as DrillReport;
+    const row = (name: string): DrillRow => report.rows.find((r) => r.fault === name)!;
+    expect(report.rows.map((r) => r.fault)).toEqual(["instance-kill", "postgres-restart", "redis-restart"]);
+    for (const r of report.rows) {
+      expect(r.phases, `${r.fault}: ${r.why.join("; ")}\n${out}`).toBeDefined();
+      expect(r.data, out).toMatchObject({ drained: true, creates_missing: 0, clicks_lost: 0 });
+      expect(r.data!.redirects_answered, out).toBeGreaterThan(50);
+      expect(r.data!.creates_answered, out).toBeGreaterThan(0);
+    }
+    const kill = row("instance-kill").phases!;
+    for (const phase of [kill.before, kill.during, kill.after]) expect(phase, out).toMatchObject({ conn: 0, http_5xx: 0, http_4xx: 0 });
+    expect(row("postgres-restart").note, out).toContain("the supervisor started it again");
+    expect(row("redis-restart").note, out).toContain("SIGKILL to redis-server");
+    expect([0, 1], out).toContain(code!);
+  }, 120_000);
+});
