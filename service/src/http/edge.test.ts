@@ -129,7 +129,11 @@ describe("observability", () => {
   test("/health, /live and /ready answer without a key", async () => {
     const health = await h.request("GET", "/health", { key: null });
     expect(health.status, show(health)).toBe(200);
-    expect(health.json).toEqual({ status: "ok", version: expect.any(String), uptime_seconds: expect.any(Number), lifecycle: "ready", db: "ok", redis: "off" });
+    expect(health.json).toEqual({
+      status: "ok", version: expect.any(String), uptime_seconds: expect.any(Number), lifecycle: "ready", db: "ok", redis: "off",
+      // unshipped_clicks is null until the shipper's first round has read the committed position.
+      click_spool: { bytes: expect.any(Number), unshipped_clicks: health.json.click_spool?.unshipped_clicks === null ? null : expect.any(Number), oldest_unshipped_age_seconds: expect.any(Number) },
+    });
     expect((await h.request("GET", "/live", { key: null })).json).toEqual({ status: "live" });
     expect((await h.request("GET", "/ready", { key: null })).json).toEqual({ status: "ready" });
   });
