@@ -4,6 +4,7 @@
  * second (a service manager with Restart=), the drill starts the same binary on the same port
  * with no persistence, detached so it outlives the drill. Needs the user Redis runs as, or root.
  */
+import { existsSync } from "node:fs";
 import Redis from "ioredis";
 import { alive, pollUntil } from "./stack.ts";
 
@@ -47,7 +48,9 @@ export async function restartRedis(url: string): Promise<RedisRestart> {
     const c = before.config;
     const args = ["--port", c.port ?? "6379", "--bind", c.bind || "127.0.0.1", "--save", "", "--appendonly", "no"];
     if (c.requirepass) args.push("--requirepass", c.requirepass);
-    const proc = Bun.spawn([before.executable || "redis-server", ...args], { stdin: "ignore", stdout: "ignore", stderr: "ignore", detached: true });
+    // INFO's executable is argv[0] joined to Redis's working directory: not a path when started from PATH.
+    const bin = before.executable && existsSync(before.executable) ? before.executable : Bun.which("redis-server") ?? "redis-server";
+    const proc = Bun.spawn([bin, ...args], { stdin: "ignore", stdout: "ignore", stderr: "ignore", detached: true });
     proc.unref();
     if ((await pollUntil(answers(url), 10_000, 50)) === null) throw new Error("the restarted Redis does not answer");
     return { killedPid: before.pid, pid: proc.pid, restartedBy: "drill" };

@@ -46,6 +46,8 @@ export interface DrillRow {
   note?: string;
   phases?: Record<Phase, PhaseStats>;
   skipped_requests?: number;
+  /** The first failed requests: phase, kind, status (or "conn") and when, from the fault's start (ms). */
+  failure_examples?: string[];
   recovery?: Recovery;
   data?: DataCheck;
 }
@@ -104,6 +106,7 @@ export function formatTable(report: DrillReport): string {
     lines.push(`  recovery: fault held ${r.fault_ms} ms, first success +${r.first_success_ms ?? "never"} ms, all instances ready +${r.all_ready_ms ?? "never"} ms`);
     lines.push(`  data: ${d.creates_answered - d.creates_missing}/${d.creates_answered} creates in PostgreSQL, ${d.clicks_recorded}/${d.redirects_answered} clicks recorded (${d.clicks_lost} lost)${d.drained ? "" : ", spools NOT drained"}${row.skipped_requests ? `; ${row.skipped_requests} requests not sent (too many in flight)` : ""}`);
     if (row.note) lines.push(`  note: ${row.note}`);
+    if (row.failure_examples?.length) lines.push(`  failures: ${row.failure_examples.join(", ")}`);
     lines.push(`  promise: ${row.promise} → ${row.met ? "MET" : `NOT MET (${row.why.join("; ")})`}`);
   }
   return lines.join("\n");

@@ -65,10 +65,12 @@ export async function runDrill(fault: Fault, opts: DrillOptions): Promise<DrillR
   const recoverTimeoutMs = opts.recoverTimeoutMs ?? 60_000;
   const load = startLoad(targets, { rate: opts.rate, maxMs: opts.phaseMs * 2 + opts.holdMs + recoverTimeoutMs + 240_000 });
   let recovery: Recovery;
+  let faultStart = 0;
   try {
     await Bun.sleep(opts.phaseMs);
     load.setPhase("during");
     const start = performance.now();
+    faultStart = start;
     row.note = await fault.inject({ stack: opts.stack, holdMs: opts.holdMs });
     const end = performance.now();
     const readyAt = await pollUntil(async () => (await allInstancesReady(opts.stack)) && (await (fault.recovered?.(opts.stack) ?? true)), recoverTimeoutMs, 50);
@@ -88,7 +90,9 @@ export async function runDrill(fault: Fault, opts: DrillOptions): Promise<DrillR
   } catch (error) {
     return { ...row, phases, recovery, why: [`data check failed: ${error instanceof Error ? error.message : String(error)}`] };
   }
-  const done: DrillRow = { ...row, phases, skipped_requests: skipped, recovery, data };
+  const failure_examples = samples.filter((s) => s.outcome !== "ok").slice(0, 8)
+    .map((s) => `${s.phase} ${s.kind} ${s.status ?? "conn"} @${Math.round(s.sentAt - faultStart)}ms`);
+  const done: DrillRow = { ...row, phases, skipped_requests: skipped, recovery, data, failure_examples };
   done.why = fault.judge(done);
   if (skipped > 0) done.why.push(`${skipped} requests not sent (load generator saturated)`);
   done.met = done.why.length === 0;
