@@ -7,7 +7,7 @@
 import postgres from "postgres";
 import { readControlToken } from "../status/control-token.ts";
 import { pidListeningOn, postmasterPid } from "./pids.ts";
-import { restartRedis } from "./redis-fault.ts";
+import { pauseRedis, restartRedis } from "./redis-fault.ts";
 import { failedRequests, type DrillRow } from "./report.ts";
 import { alive, pollUntil, readStatus, type Stack } from "./stack.ts";
 
@@ -37,6 +37,13 @@ const lost = (row: DrillRow) => [
 const noFailures = (row: DrillRow) => (failedRequests(row) > 0 ? [`${failedRequests(row)} failed requests`] : []);
 const within = (what: string, ms: number | null | undefined, limit: number) => (ms === null || ms === undefined || ms > limit ? [`${what} ${ms ?? "never"} ms > ${limit} ms`] : []);
 const always = () => null;
+const conn = (row: DrillRow) => (row.phases ? row.phases.before.conn + row.phases.during.conn + row.phases.after.conn : 0);
+const failedRedirects = (row: DrillRow) => {
+  const n = row.phases ? row.phases.during.redirect_failures + row.phases.after.redirect_failures : 0;
+  return n > 0 ? [`${n} failed redirects`] : [];
+};
+/** How long postgres-slow holds its lock: the issue's "slow PostgreSQL" case (ms). */
+const PG_SLOW_MS = 10_000;
 
 async function instancePids(stack: Stack): Promise<{ port: number; pid: number }[]> {
   const status = await readStatus(stack);
@@ -105,7 +112,7 @@ export const FAULTS: Fault[] = [
     name: "postgres-restart",
     promise: "every cached redirect served, writes fail fast (503), 0 acknowledged writes lost, 0 lost clicks, all ready within 5 s of PostgreSQL's return",
     unavailable: (s) => (s.embeddedPgDir ? null : "DATABASE_URL names an external PostgreSQL: restart it with its own tools (systemctl restart postgresql) while a drill holds load"),
-    judge: (r) => [...(r.phases && r.phases.during.redirect_failures + r.phases.after.redirect_failures > 0 ? [`${r.phases.during.redirect_failures + r.phases.after.redirect_failures} failed redirects`] : []), ...lost(r), ...within("all ready", r.recovery?.all_ready_ms, 5_000)],
+    judge: (r) => [...failedRedirects(r), ...lost(r), ...within("all ready", r.recovery?.all_ready_ms, 5_000)],
     recovered: (s) => pgAnswers(s.databaseUrl)(),
     async inject({ stack }) {
       const pid = postmasterPid(stack.embeddedPgDir!);
@@ -124,6 +131,33 @@ export const FAULTS: Fault[] = [
     async inject({ stack }) {
       const r = await restartRedis(stack.redisUrl!);
       return `SIGKILL to redis-server (pid ${r.killedPid}); started again empty by ${r.restartedBy === "drill" ? "the drill" : "its service manager"} (pid ${r.pid})`;
+    },
+  },
+  {
+    name: "postgres-slow",
+    promise: "every cached redirect served, every request answered (503 at the latest at the statement timeout, never a hang), 0 acknowledged writes lost, 0 lost clicks",
+    unavailable: always,
+    judge: (r) => [...failedRedirects(r), ...(conn(r) > 0 ? [`${conn(r)} requests without an answer within 10 s`] : []), ...lost(r)],
+    async inject({ stack }) {
+      const sql = postgres(stack.databaseUrl, { max: 1, connect_timeout: 5, onnotice: () => {} });
+      try {
+        await sql.begin(async (tx) => {
+          await tx`lock table urls in access exclusive mode`;
+          await Bun.sleep(PG_SLOW_MS);
+        });
+      } finally {
+        await sql.end({ timeout: 2 });
+      }
+      return `a session held ACCESS EXCLUSIVE on urls for ${PG_SLOW_MS / 1000} s (every read and write of links waits)`;
+    },
+  },
+  {
+    name: "redis-hang", promise: "0 failed requests, 0 lost clicks, 0 lost writes",
+    unavailable: (s) => (s.redisUrl ? null : "REDIS_URL is not set"),
+    judge: (r) => [...noFailures(r), ...lost(r)],
+    async inject({ stack, holdMs }) {
+      await pauseRedis(stack.redisUrl!, holdMs);
+      return `CLIENT PAUSE ${holdMs} ALL: Redis answered no client for ${holdMs} ms`;
     },
   },
   {

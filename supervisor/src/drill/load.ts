@@ -8,7 +8,7 @@
 
 export type Phase = "before" | "during" | "after";
 export type RequestKind = "redirect" | "unknown" | "create" | "read";
-/** ok: the expected status; conn: no HTTP answer (refused, reset, 5 s timeout); 5xx; 4xx: any other status. */
+/** ok: the expected status; conn: no HTTP answer (refused, reset, 10 s timeout); 5xx; 4xx: any other status. */
 export type Outcome = "ok" | "conn" | "5xx" | "4xx";
 
 export interface Sample {
@@ -48,7 +48,8 @@ export interface Load {
   stop(): Promise<{ samples: Sample[]; skipped: number }>;
 }
 
-const REQUEST_TIMEOUT_MS = 5_000;
+/** Twice the service's default statement timeout (DB_STATEMENT_TIMEOUT_MS, 5 s): a request that fails at that timeout is an answer, not a hang. */
+const REQUEST_TIMEOUT_MS = 10_000;
 const TICK_MS = 10;
 
 /** Deterministic mix over 100 requests: 80 redirects, 8 unknown codes, 7 creates, 5 reads. */

@@ -63,3 +63,15 @@ export async function restartRedis(url: string): Promise<RedisRestart> {
 export async function redisPid(url: string): Promise<number | null> {
   return (await describe(url))?.pid ?? null;
 }
+
+/** Redis hung: `CLIENT PAUSE ms ALL` stops it answering every client (writes and reads) for `ms`; resolves when the pause ends. */
+export async function pauseRedis(url: string, ms: number): Promise<void> {
+  const redis = client(url);
+  try {
+    await redis.connect();
+    await redis.call("CLIENT", "PAUSE", String(ms), "ALL");
+  } finally {
+    redis.disconnect();
+  }
+  await Bun.sleep(ms);
+}

@@ -3,7 +3,7 @@
  * class with p50/p99, the time to recover, the data checks, and whether the fault's promise held.
  * Printed as a table; written as JSON with --json.
  */
-import type { Phase, Sample } from "./load.ts";
+import type { Phase, RequestKind, Sample } from "./load.ts";
 
 export interface PhaseStats {
   requests: number;
@@ -48,6 +48,8 @@ export interface DrillRow {
   skipped_requests?: number;
   /** The first failed requests: phase, kind, status (or "conn") and when, from the fault's start (ms). */
   failure_examples?: string[];
+  /** Failed requests over all phases, by kind of request. */
+  failures_by_kind?: Partial<Record<RequestKind, number>>;
   recovery?: Recovery;
   data?: DataCheck;
 }
@@ -80,6 +82,12 @@ export function phaseStats(samples: readonly Sample[], phase: Phase): PhaseStats
   };
 }
 
+export function failuresByKind(samples: readonly Sample[]): Partial<Record<RequestKind, number>> {
+  const counts: Partial<Record<RequestKind, number>> = {};
+  for (const s of samples) if (s.outcome !== "ok") counts[s.kind] = (counts[s.kind] ?? 0) + 1;
+  return counts;
+}
+
 export const allPhases = (samples: readonly Sample[]) =>
   Object.fromEntries(PHASES.map((p) => [p, phaseStats(samples, p)])) as Record<Phase, PhaseStats>;
 
@@ -106,7 +114,8 @@ export function formatTable(report: DrillReport): string {
     lines.push(`  recovery: fault held ${r.fault_ms} ms, first success +${r.first_success_ms ?? "never"} ms, all instances ready +${r.all_ready_ms ?? "never"} ms`);
     lines.push(`  data: ${d.creates_answered - d.creates_missing}/${d.creates_answered} creates in PostgreSQL, ${d.clicks_recorded}/${d.redirects_answered} clicks recorded (${d.clicks_lost} lost)${d.drained ? "" : ", spools NOT drained"}${row.skipped_requests ? `; ${row.skipped_requests} requests not sent (too many in flight)` : ""}`);
     if (row.note) lines.push(`  note: ${row.note}`);
-    if (row.failure_examples?.length) lines.push(`  failures: ${row.failure_examples.join(", ")}`);
+    const byKind = Object.entries(row.failures_by_kind ?? {}).map(([k, n]) => `${n} ${k}`).join(", ");
+    if (byKind) lines.push(`  failed by kind: ${byKind}; first: ${(row.failure_examples ?? []).join(", ")}`);
     lines.push(`  promise: ${row.promise} → ${row.met ? "MET" : `NOT MET (${row.why.join("; ")})`}`);
   }
   return lines.join("\n");

@@ -7,7 +7,7 @@
 import type { Fault } from "./faults.ts";
 import { startLoad, type LoadTargets, type Sample } from "./load.ts";
 import { checkData } from "./checks.ts";
-import { allPhases, type DrillRow, type Recovery } from "./report.ts";
+import { allPhases, failuresByKind, type DrillRow, type Recovery } from "./report.ts";
 import { allInstancesReady, pollUntil, type Stack } from "./stack.ts";
 
 export interface DrillOptions {
@@ -92,7 +92,7 @@ export async function runDrill(fault: Fault, opts: DrillOptions): Promise<DrillR
   }
   const failure_examples = samples.filter((s) => s.outcome !== "ok").slice(0, 8)
     .map((s) => `${s.phase} ${s.kind} ${s.status ?? "conn"} @${Math.round(s.sentAt - faultStart)}ms`);
-  const done: DrillRow = { ...row, phases, skipped_requests: skipped, recovery, data, failure_examples };
+  const done: DrillRow = { ...row, phases, skipped_requests: skipped, recovery, data, failure_examples, failures_by_kind: failuresByKind(samples) };
   done.why = fault.judge(done);
   if (skipped > 0) done.why.push(`${skipped} requests not sent (load generator saturated)`);
   done.met = done.why.length === 0;
