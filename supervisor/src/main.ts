@@ -24,7 +24,7 @@ usage:
   linkfort-supervisor rolling-restart          restart the instances one at a time, each ready before the next
                                                (reads the control token the daemon wrote: run as its user)
   linkfort-supervisor backup now|list|verify FILE|restore FILE [--into-live --yes]|check
-  linkfort-supervisor drill --fault NAME | --all [--json FILE]   fault drills under load (needs DRILLS=on), see below
+  linkfort-supervisor drill --fault NAME | --all | --monkey MS   fault drills under load (needs DRILLS=on), see below
   linkfort-supervisor version                  the version baked into this binary
   linkfort-supervisor help
 

@@ -30,8 +30,10 @@ describe("drill command line", () => {
 
   describe("bad options exit 2 naming the problem", () => {
     const cases: [string[], string][] = [
-      [[], "give exactly one of --fault NAME or --all"],
-      [["--all", "--fault", "instance-kill"], "give exactly one of --fault NAME or --all"],
+      [[], "give exactly one of --fault NAME, --all or --monkey MS"],
+      [["--all", "--fault", "instance-kill"], "give exactly one of --fault NAME, --all or --monkey MS"],
+      [["--all", "--monkey", "60000"], "give exactly one of --fault NAME, --all or --monkey MS"],
+      [["--monkey", "9000000"], "--monkey must be an integer from 1 to 7200000"],
       [["--fault", "instance-kill,disk-full"], `unknown fault "disk-full"`],
       [["--all", "--rate", "0"], "--rate must be an integer from 1 to 2000"],
       [["--all", "--phase-ms", "ten"], "--phase-ms must be an integer from 1 to 600000"],

@@ -4,6 +4,7 @@
  * Printed as a table; written as JSON with --json.
  */
 import type { Phase, RequestKind, Sample } from "./load.ts";
+import type { MonkeySummary } from "./monkey.ts";
 
 export interface PhaseStats {
   requests: number;
@@ -61,6 +62,8 @@ export interface DrillReport {
   rate_per_second: number;
   phase_ms: number;
   rows: DrillRow[];
+  /** `--monkey`: the drills added up. */
+  monkey?: MonkeySummary;
 }
 
 const PHASES: Phase[] = ["before", "during", "after"];
