@@ -52,9 +52,13 @@ export interface Load {
 const REQUEST_TIMEOUT_MS = 10_000;
 const TICK_MS = 10;
 
-/** Deterministic mix over 100 requests: 80 redirects, 8 unknown codes, 7 creates, 5 reads. */
+/**
+ * Deterministic mix over 100 requests: 80 redirects, 8 unknown codes, 7 creates, 5 reads. The
+ * stride (coprime with 100) spreads each kind over the window, so a phase of a few dozen requests
+ * already holds creates: taken in order, all seven fell into one stretch of 7 requests.
+ */
 export function kindOf(n: number): RequestKind {
-  const slot = n % 100;
+  const slot = (n * 37) % 100;
   return slot < 80 ? "redirect" : slot < 88 ? "unknown" : slot < 95 ? "create" : "read";
 }
 
