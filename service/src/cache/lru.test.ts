@@ -64,7 +64,7 @@ describe("the Redis tier's encoding (redirect/model.ts)", () => {
     for (const junk of ["", "x", "t", "f", "f12", "fx https://a", "f https://a"]) expect(decode(junk)).toBeUndefined();
   });
 
-  // Issue 17, finding 7: only exactly what encode writes is a hit; the lookup then asks
+  // Redis values are input like any other: only exactly what encode writes is a hit; the lookup then asks
   // PostgreSQL and fills Redis afresh (cache/redis-values.test.ts).
   test("an entry an older release wrote (the raw original_url, not header-safe) is a miss", () => {
     expect(decode("f9 https://example.com/ä b")).toBeUndefined();

@@ -1,5 +1,5 @@
 /**
- * Issue 17, finding 7: what the Redis tier holds is input like any other. A local process that
+ * What the Redis tier holds is input like any other. A local process that
  * can write `lf:code:<code>` must not redirect a link anywhere: a value that is not exactly what
  * linkfort writes, or whose URL fails the API's http/https checks, is a miss, is counted, and is
  * deleted; the redirect answers from PostgreSQL. Real PostgreSQL, real redis-server.

@@ -1,5 +1,5 @@
 /**
- * Issue 17, finding 3: a client with an IPv6 /64 holds 2^64 addresses. Limits and bans keyed on
+ * A client with an IPv6 /64 holds 2^64 addresses. Limits and bans keyed on
  * the single address let it rotate out of every budget and ban (and the bans table gained a row
  * per address). IPv6 clients are grouped by RATE_LIMIT_IPV6_PREFIX (default /64); IPv4 stays per
  * address, and IPv4-mapped IPv6 counts as IPv4. Real PostgreSQL, real redis-server.

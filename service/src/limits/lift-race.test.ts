@@ -1,5 +1,5 @@
 /**
- * Issue 17, finding 5: a lifted ban must stay lifted. The ban sync reads PostgreSQL's active
+ * A lifted ban must stay lifted. The ban sync reads PostgreSQL's active
  * bans, then copies them into Redis and this instance's memory; an admin who lifts a ban between
  * that read and the copy used to lose: the copy put the ban back after the lift had removed it,
  * and a permanent ban has no TTL while the sync never deletes, so it stayed for good.

@@ -20,7 +20,7 @@ export const liftedKey = (subject: string) => `${PREFIX}lifted:${subject}`;
 
 // The sync's copy: KEYS ban, tombstone; ARGV ban id, value, TTL in ms ("" for none). Not made
 // when a lift of this row or a later one is remembered: the copy may come from a read made
-// before that lift (issue 17, finding 5). One script, so a lift cannot fall between check and set.
+// before that lift. One script, so a lift cannot fall between check and set.
 const COPY = `
 local lifted = redis.call('GET', KEYS[2])
 if lifted and tonumber(lifted) >= tonumber(ARGV[1]) then return 0 end

@@ -139,7 +139,7 @@ export function createLimits(opts: LimitsOptions) {
     /**
      * Forgets a lifted ban in both stores, with its strikes and buckets: allowed again at once.
      * `banId`: the lifted row, remembered so that a sync that read it as active just before the
-     * lift cannot copy it back (issue 17, finding 5).
+     * lift cannot copy it back.
      */
     async forget(kind: BanKind, id: string, banId?: number): Promise<void> {
       const subject = subjectOf(kind, id);
