@@ -19,8 +19,22 @@ export const pgArrayLiteral = (items: readonly (string | number)[]) =>
 /** Receipts make a second write of one click id a no-op: only the old stream's drain needs that. */
 type Dedup = "receipts" | "none";
 
+/**
+ * Takes the links' owners and then the links themselves FOR KEY SHARE, in id order, before the
+ * insert. A DELETE of a link or a user locks in that order too (user, then links, then their
+ * events and rollups by cascade); without this the insert's foreign-key checks and rollup upserts
+ * took their locks in whatever order its CTEs ran, and a delete meanwhile deadlocked with it (a
+ * 500 for the DELETE, seen under load). Must run in the caller's transaction to hold.
+ */
+async function lockLinks(tx: Sql, urlIds: readonly number[]): Promise<void> {
+  const ids = pgArrayLiteral([...new Set(urlIds)]);
+  await tx`select 1 from users where id in (select user_id from urls where id = any(${ids}::text::int[])) order by id for key share`;
+  await tx`select 1 from urls where id = any(${ids}::text::int[]) order by id for key share`;
+}
+
 async function insertClicks(conn: Sql, clicks: readonly Click[], dedup: Dedup): Promise<number> {
   if (clicks.length === 0) return 0;
+  await lockLinks(conn, clicks.map((c) => c.urlId));
   const col = <T extends string | number>(f: (c: Click) => T) => pgArrayLiteral(clicks.map(f));
   // Joining to urls takes the owner from the link and silently skips clicks whose link was
   // deleted, instead of failing the whole batch on the foreign key. Rollup rows are upserted in
@@ -72,13 +86,14 @@ export function createClicksRepo(sql: Sql) {
      * Inserts one `clicked` event per click (and its rollups) and returns how many were written;
      * clicks of deleted links are skipped. `conn` is the caller's transaction when it has one.
      */
-    insertBatch: (clicks: readonly Click[], conn: Sql = sql) => insertClicks(conn, clicks, "none"),
+    insertBatch: (clicks: readonly Click[], conn?: Sql) =>
+      conn ? insertClicks(conn, clicks, "none") : sql.begin((tx) => insertClicks(tx as unknown as Sql, clicks, "none")),
     /**
      * The same, skipping click ids written before (click_receipts): a crash in the middle of the
      * old stream's drain reads entries again, and a concurrent writer of one id waits on the
      * unique index and then skips it.
      */
-    insertOnce: (clicks: readonly Click[]) => insertClicks(sql, dedupById(clicks), "receipts"),
+    insertOnce: (clicks: readonly Click[]) => sql.begin((tx) => insertClicks(tx as unknown as Sql, dedupById(clicks), "receipts")),
   };
 }
 

@@ -94,6 +94,11 @@ export function fromPostgres(thrown: unknown): DbFailure | undefined {
   if (isPg && code === "23505") return { kind: "unique", status: 409, body: { error: "Conflict", message: "a record with the same unique value already exists" } };
   if (isPg && code === "23503") return { kind: "foreign_key", status: 404, body: { error: "Not Found", message: "a referenced record does not exist" } };
   if (isPg && code.startsWith("22")) return { kind: "data", status: 400, body: { error: "Bad Request", message: "a value was not acceptable to the database" } };
+  // A deadlock or a serialization failure is a collision with another writer, not the client's
+  // mistake and no outage: the same request succeeds when sent again.
+  if (isPg && (code === "40P01" || code === "40001")) {
+    return { kind: "unavailable", status: 503, body: { error: "Service Unavailable", message: "the write collided with another one; send it again" }, headers: { "Retry-After": "1" } };
+  }
   if ((isPg && (code === "57014" || code.startsWith("08") || code === "57P01" || code === "57P03")) || CONNECTION_CODES.has(code)) {
     return {
       kind: "unavailable",
