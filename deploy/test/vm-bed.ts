@@ -13,6 +13,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { rootPrefix } from "../../service/test/tools.ts";
 
 const BED_SH = join(import.meta.dir, "bed.sh");
 const SBIN_PATH = `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/local/sbin:/usr/sbin:/sbin`;
@@ -41,21 +42,9 @@ export interface Bed {
 /** The host commands bed.sh needs (the test requires each with service/test/tools.ts requireTool). */
 export const HOST_TOOLS = ["systemd-nspawn", "mmdebstrap", "nsenter", "tar"] as const;
 
-export const NEEDS_ROOT = "needs root for systemd-nspawn: run the tests as root, or give this user password-free sudo";
-
-/**
- * What runs a command as root: nothing as root, `sudo -n` for a user with password-free sudo;
- * otherwise throws NEEDS_ROOT.
- */
-export function rootPrefix(): string[] {
-  if (process.getuid?.() === 0) return [];
-  const sudo = Bun.which("sudo", { PATH: SBIN_PATH });
-  if (sudo && Bun.spawnSync([sudo, "-n", "true"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exitCode === 0) return [sudo, "-n"];
-  throw new Error(NEEDS_ROOT);
-}
 
 export function createBed(opts: { dir: string; name: string; monitoring: boolean }): Bed {
-  const asRoot = rootPrefix();
+  const asRoot = rootPrefix("systemd-nspawn");
   // Explicit, because sudo starts its command with a reset environment.
   const bedEnv = { PATH: SBIN_PATH, BED: opts.dir, BED_NAME: opts.name, BED_MONITORING: opts.monitoring ? "1" : "" };
   const env = { ...process.env, ...bedEnv };

@@ -45,7 +45,7 @@ describe("a VM deployment on a real systemd", () => {
   const began = performance.now();
 
   beforeAll(async () => {
-    bed = createBed({ dir, name: `lfvm${process.pid}`, monitoring: withMonitoring }); // throws NEEDS_ROOT without root or sudo
+    bed = createBed({ dir, name: `lfvm${process.pid}`, monitoring: withMonitoring }); // fails, saying so, without root or password-free sudo
     for (const command of HOST_TOOLS) requireTool(command);
     // The tree comes from the network, the releases from the CPU: both at once.
     const [built] = await Promise.all([

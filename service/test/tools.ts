@@ -49,3 +49,14 @@ export function requireTool(command: string): string {
   if (!path) throw new Error(missingToolMessage(command));
   return path;
 }
+
+/**
+ * What runs a command as root for a test that needs it (systemd-nspawn, mount): nothing as root,
+ * `sudo -n` for a user with password-free sudo; otherwise a failure saying so, naming `what`.
+ */
+export function rootPrefix(what: string): string[] {
+  if (process.getuid?.() === 0) return [];
+  const sudo = Bun.which("sudo", { PATH: SEARCH_PATH });
+  if (sudo && Bun.spawnSync([sudo, "-n", "true"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exitCode === 0) return [sudo, "-n"];
+  throw new Error(`needs root for ${what}: run the tests as root, or give this user password-free sudo`);
+}

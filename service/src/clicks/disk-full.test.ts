@@ -3,8 +3,10 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { show, testApp, type TestApp } from "../../test/harness.ts";
+import { rootPrefix } from "../../test/tools.ts";
 
-// The spool on a filesystem of its own that the test fills up: a 1 MiB tmpfs (we run as root).
+// The spool on a filesystem of its own that the test fills up: a 1 MiB tmpfs, mounted as root
+// (or through password-free sudo) and owned by the user running the tests.
 let mnt: string;
 let h: TestApp;
 
@@ -14,13 +16,14 @@ async function run(...cmd: string[]): Promise<void> {
 }
 
 beforeAll(async () => {
+  const asRoot = rootPrefix("mounting a small tmpfs");
   mnt = mkdtempSync(join(tmpdir(), "linkfort-full-"));
-  await run("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt);
+  await run(...asRoot, "mount", "-t", "tmpfs", "-o", `size=1m,mode=0700,uid=${process.getuid!()},gid=${process.getgid!()}`, "tmpfs", mnt);
   h = await testApp({ clickSpoolDir: mnt, clickSegmentBytes: 16_384 });
 }, 30_000);
 afterAll(async () => {
   await h?.close();
-  await run("umount", mnt).catch(() => {});
+  await run(...rootPrefix("unmounting the tmpfs"), "umount", mnt).catch(() => {});
   rmSync(mnt, { recursive: true, force: true });
 }, 30_000);
 
