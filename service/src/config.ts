@@ -56,6 +56,10 @@ export const serviceSettings = {
     env: "DB_STATEMENT_TIMEOUT_MS", parse: int(100, 600_000), default: 5_000,
     doc: "a query running longer is cancelled (ms); bulk imports are exempt",
   }),
+  dbLockTimeoutMs: setting({
+    env: "DB_LOCK_TIMEOUT_MS", parse: int(0, 600_000), default: 1_000,
+    doc: "a statement waiting longer for a lock another session holds is cancelled and answered 503 (ms; 0: wait up to the statement timeout); a locked table then fails requests fast instead of queueing them",
+  }),
   clicks: setting({
     env: "CLICKS", parse: bool, default: true,
     doc: "record a clicked event per redirect; off: redirects record none (to measure what clicks cost; events and stats miss them)",

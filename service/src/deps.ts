@@ -76,6 +76,7 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
     url: databaseUrl,
     poolMax: config.dbPoolMax,
     statementTimeoutMs: config.dbStatementTimeoutMs,
+    lockTimeoutMs: config.dbLockTimeoutMs,
     applicationName,
   });
   metrics.dbPoolMax.set(config.dbPoolMax);

@@ -10,6 +10,8 @@ export interface DbOptions {
   url: string;
   poolMax: number;
   statementTimeoutMs: number;
+  /** PostgreSQL's lock_timeout; omitted or 0: a lock wait is bounded by the statement timeout only. */
+  lockTimeoutMs?: number;
   applicationName: string;
 }
 
@@ -25,6 +27,7 @@ export function connect(opts: DbOptions): { sql: Sql; db: Db } {
       application_name: opts.applicationName,
       TimeZone: "UTC",
       statement_timeout: opts.statementTimeoutMs,
+      lock_timeout: opts.lockTimeoutMs ?? 0,
     },
   });
   return { sql, db: drizzle(sql, { schema }) };

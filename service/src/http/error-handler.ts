@@ -99,6 +99,11 @@ export function fromPostgres(thrown: unknown): DbFailure | undefined {
   if (isPg && (code === "40P01" || code === "40001")) {
     return { kind: "unavailable", status: 503, body: { error: "Service Unavailable", message: "the write collided with another one; send it again" }, headers: { "Retry-After": "1" } };
   }
+  // lock_timeout: another session holds what this statement needs (a migration, a long
+  // transaction); failing in DB_LOCK_TIMEOUT_MS keeps requests from piling up behind it.
+  if (isPg && code === "55P03") {
+    return { kind: "locked", status: 503, body: { error: "Service Unavailable", message: "the data this request needs is locked by another database session; try again shortly" }, headers: { "Retry-After": "1" } };
+  }
   if ((isPg && (code === "57014" || code.startsWith("08") || code === "57P01" || code === "57P03")) || CONNECTION_CODES.has(code)) {
     return {
       kind: "unavailable",
