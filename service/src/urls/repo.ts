@@ -1,11 +1,15 @@
-/** Every SQL statement about links. Writes record their event in the same transaction. */
-import { and, asc, eq, gt, sql } from "drizzle-orm";
+/**
+ * Every SQL statement about links. Each write is one prepared statement that records its event
+ * too (statements.ts): one round trip and one implicit transaction per request.
+ */
+import { and, asc, eq, gt } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { retiredCodes, urls, type UrlRow } from "../db/schema.ts";
+import { urls, type UrlRow } from "../db/schema.ts";
 import { isForeignKeyViolation } from "../db/errors.ts";
-import { insertEvent, type Tx } from "../events/repo.ts";
+import { prepared, rowMapper } from "../db/prepared.ts";
 import type { Page } from "../http/params.ts";
 import { generateShortCode } from "./short-code.ts";
+import { DELETE_URL_SQL, FIND_URL_SQL, INSERT_URL_SQL, UPDATE_URL_SQL } from "./statements.ts";
 
 // 62^6 codes: even with millions of links a fresh draw collides rarely; five in a row means
 // something else is wrong, and the request fails instead of looping.
@@ -28,47 +32,34 @@ export interface UrlFilter {
   isActive?: boolean;
 }
 
-const PATCH_FIELDS = ["title", "isActive", "originalUrl"] as const;
-const FIELD_NAMES: Record<keyof UrlPatch, string> = { title: "title", isActive: "is_active", originalUrl: "original_url" };
+const toUrl = rowMapper(urls);
+const firstUrl = (rows: Record<string, unknown>[]): UrlRow | undefined => (rows[0] ? toUrl(rows[0]) : undefined);
 
 export function createUrlsRepo(db: Db, opts: { newCode?: () => string } = {}) {
   const newCode = opts.newCode ?? generateShortCode;
 
-  /** Inserts with a fresh code: never a live one (unique index) nor a retired one. */
-  async function insertWithFreshCode(tx: Tx, input: NewUrl): Promise<UrlRow> {
-    for (let attempt = 0; attempt < CODE_ATTEMPTS; attempt++) {
-      const code = newCode();
-      // A delete retiring this very code in a concurrent, uncommitted transaction is not seen
-      // here; at 1 in 62^6 per pair of racing requests that is accepted.
-      const [retired] = await tx.select({ code: retiredCodes.code }).from(retiredCodes).where(eq(retiredCodes.code, code));
-      if (retired) continue;
-      const [row] = await tx.insert(urls).values({ ...input, shortCode: code }).onConflictDoNothing({ target: urls.shortCode }).returning();
-      if (row) return row;
-    }
-    throw new Error(`no free short code after ${CODE_ATTEMPTS} attempts`);
-  }
-
   return {
-    /** The new link with its `created` event, or "no-user" when the owner does not exist. */
+    /**
+     * The new link with its `created` event, or "no-user" when the owner does not exist. A code
+     * that is live or retired writes nothing and another is drawn. A delete retiring this very
+     * code in a concurrent, uncommitted transaction is not seen; at 1 in 62^6 per pair of racing
+     * requests that is accepted.
+     */
     async insert(input: NewUrl): Promise<UrlRow | "no-user"> {
-      try {
-        return await db.transaction(async (tx) => {
-          const row = await insertWithFreshCode(tx, input);
-          await insertEvent(tx, {
-            urlId: row.id, userId: row.userId, eventType: "created",
-            details: { short_code: row.shortCode, original_url: row.originalUrl },
-          });
-          return row;
-        });
-      } catch (err) {
-        if (isForeignKeyViolation(err)) return "no-user";
-        throw err;
+      for (let attempt = 0; attempt < CODE_ATTEMPTS; attempt++) {
+        try {
+          const row = firstUrl(await prepared(db, INSERT_URL_SQL, [newCode(), input.userId, input.originalUrl, input.title]));
+          if (row) return row;
+        } catch (err) {
+          if (isForeignKeyViolation(err)) return "no-user";
+          throw err;
+        }
       }
+      throw new Error(`no free short code after ${CODE_ATTEMPTS} attempts`);
     },
 
     async findById(id: number): Promise<UrlRow | undefined> {
-      const [row] = await db.select().from(urls).where(eq(urls.id, id));
-      return row;
+      return firstUrl(await prepared(db, FIND_URL_SQL, [id]));
     },
 
     list(filter: UrlFilter, page: Page): Promise<UrlRow[]> {
@@ -82,30 +73,21 @@ export function createUrlsRepo(db: Db, opts: { newCode?: () => string } = {}) {
 
     /**
      * Applies the patch, sets updated_at, and records an `updated` event naming the fields whose
-     * value changed. The row is locked first so the list of changes is exact under concurrency.
+     * value changed (exact under concurrency: the statement locks the row to read it first).
      */
     async update(id: number, patch: UrlPatch): Promise<UrlRow | undefined> {
-      return db.transaction(async (tx) => {
-        const [before] = await tx.select().from(urls).where(eq(urls.id, id)).for("update");
-        if (!before) return undefined;
-        const changed = PATCH_FIELDS.filter((f) => patch[f] !== undefined && patch[f] !== before[f]);
-        const [row] = await tx.update(urls).set({ ...patch, updatedAt: sql`now()` }).where(eq(urls.id, id)).returning();
-        if (!row) return undefined;
-        await insertEvent(tx, {
-          urlId: row.id, userId: row.userId, eventType: "updated",
-          details: { short_code: row.shortCode, original_url: row.originalUrl, changed: changed.map((f) => FIELD_NAMES[f]) },
-        });
-        return row;
-      });
+      const sent = (value: unknown) => value !== undefined;
+      return firstUrl(await prepared(db, UPDATE_URL_SQL, [
+        id,
+        sent(patch.title), patch.title ?? null,
+        sent(patch.isActive), patch.isActive ?? null,
+        sent(patch.originalUrl), patch.originalUrl ?? null,
+      ]));
     },
 
-    /** Hard delete (events go by cascade); the code moves to retired_codes in the same transaction. */
+    /** Hard delete (events go by cascade); the code moves to retired_codes in the same statement. */
     async delete(id: number): Promise<UrlRow | undefined> {
-      return db.transaction(async (tx) => {
-        const [row] = await tx.delete(urls).where(eq(urls.id, id)).returning();
-        if (row) await tx.insert(retiredCodes).values({ code: row.shortCode }).onConflictDoNothing();
-        return row;
-      });
+      return firstUrl(await prepared(db, DELETE_URL_SQL, [id]));
     },
   };
 }

@@ -1,0 +1,65 @@
+/**
+ * The SQL of each write on links, one statement each (so one round trip, one implicit
+ * transaction). bench/lib/pgbench.ts runs these very strings to measure what PostgreSQL alone
+ * can do, so the repo and the ceiling it is compared with cannot drift apart.
+ * Ids are cast to bigint: that fits an integer column and a bigint one alike.
+ */
+
+/**
+ * $1 code, $2 user id, $3 original url, $4 title. No row back: the code is live or retired
+ * (draw another). A missing user fails on the foreign key (23503) and writes nothing.
+ */
+export const INSERT_URL_SQL = `
+with candidate as (
+  select $1::varchar as code
+  where not exists (select 1 from retired_codes where code = $1::varchar)
+), link as (
+  insert into urls (user_id, short_code, original_url, title)
+  select $2::bigint, code, $3::text, $4::text from candidate
+  on conflict (short_code) do nothing
+  returning *
+), created as (
+  insert into events (url_id, user_id, event_type, details)
+  select id, user_id, 'created', jsonb_build_object('short_code', short_code, 'original_url', original_url) from link
+)
+select * from link`;
+
+/**
+ * $1 id; then for title, is_active, original_url a "was sent" flag and the value ($2..$7).
+ * The self-join locks the row and reads its values before the change, so the `updated` event
+ * names exactly the fields whose value changed, even under concurrent updates. The names are in
+ * the order the API has always listed them.
+ */
+export const UPDATE_URL_SQL = `
+with link as (
+  update urls u set
+    title = case when $2::boolean then $3::text else u.title end,
+    is_active = case when $4::boolean then $5::boolean else u.is_active end,
+    original_url = case when $6::boolean then $7::text else u.original_url end,
+    updated_at = now()
+  from (select id, title, is_active, original_url from urls where id = $1::bigint for update) old
+  where u.id = old.id
+  returning u.*,
+    array_remove(array[
+      case when $2::boolean and u.title is distinct from old.title then 'title' end,
+      case when $4::boolean and u.is_active is distinct from old.is_active then 'is_active' end,
+      case when $6::boolean and u.original_url is distinct from old.original_url then 'original_url' end
+    ], null) as changed
+), updated as (
+  insert into events (url_id, user_id, event_type, details)
+  select id, user_id, 'updated',
+    jsonb_build_object('short_code', short_code, 'original_url', original_url, 'changed', to_jsonb(changed)) from link
+)
+select * from link`;
+
+/** $1 id. Events and rollups go by cascade; the code is retired in the same statement. */
+export const DELETE_URL_SQL = `
+with gone as (
+  delete from urls where id = $1::bigint returning *
+), retired as (
+  insert into retired_codes (code) select short_code from gone on conflict do nothing
+)
+select * from gone`;
+
+/** $1 id. */
+export const FIND_URL_SQL = `select * from urls where id = $1::bigint`;
