@@ -90,4 +90,17 @@ describe("drill", () => {
     expect(row("redis-restart").note, out).toContain("SIGKILL to redis-server");
     expect([0, 1], out).toContain(code!);
   }, 120_000);
+
+  test("every PostgreSQL connection slot taken, and an instance killed meanwhile: every request answered, redirects all served, the instance back once slots free up", async () => {
+    const json = join(dataDir, "drill-slots.json");
+    const { out } = drill(["--fault", "postgres-connections-exhausted", "--rate", "40", "--phase-ms", "1500", "--json", json],
+      { DRILLS: "on", LINKFORT_ADMIN_KEY: adminKey });
+    console.log(out);
+    const [row] = (JSON.parse(await readFile(json, "utf8")) as DrillReport).rows;
+    expect(row?.phases, out).toBeDefined();
+    expect(row!.note, out).toContain("held every free connection slot");
+    for (const phase of [row!.phases!.before, row!.phases!.during, row!.phases!.after]) expect(phase, out).toMatchObject({ conn: 0, http_4xx: 0, redirect_failures: 0 });
+    expect(row!.recovery?.all_ready_ms, out).not.toBeNull();
+    expect(row!.data, out).toMatchObject({ drained: true, creates_missing: 0, clicks_lost: 0 });
+  }, 120_000);
 });

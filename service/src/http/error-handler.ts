@@ -104,6 +104,11 @@ export function fromPostgres(thrown: unknown): DbFailure | undefined {
   if (isPg && code === "55P03") {
     return { kind: "locked", status: 503, body: { error: "Service Unavailable", message: "the data this request needs is locked by another database session; try again shortly" }, headers: { "Retry-After": "1" } };
   }
+  // Class 53, insufficient resources: no connection slot left (53300), out of memory, disk full.
+  // The server's trouble, not the client's; a retry may well succeed.
+  if (isPg && code.startsWith("53")) {
+    return { kind: "resources", status: 503, body: { error: "Service Unavailable", message: "the database is out of resources (connections, memory or disk); try again shortly" }, headers: { "Retry-After": "5" } };
+  }
   if ((isPg && (code === "57014" || code.startsWith("08") || code === "57P01" || code === "57P03")) || CONNECTION_CODES.has(code)) {
     return {
       kind: "unavailable",

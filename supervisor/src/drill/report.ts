@@ -101,16 +101,17 @@ export const failedRequests = (row: DrillRow) =>
 const pad = (v: unknown, w: number) => String(v ?? "-").padStart(w);
 
 export function formatTable(report: DrillReport): string {
-  const lines = [`${"fault".padEnd(20)} ${"phase".padEnd(7)} ${pad("requests", 8)} ${pad("conn", 5)} ${pad("5xx", 5)} ${pad("4xx", 5)} ${pad("redir✗", 6)} ${pad("p50 ms", 7)} ${pad("p99 ms", 7)}`];
+  const w = Math.max(20, ...report.rows.map((r) => r.fault.length));
+  const lines = [`${"fault".padEnd(w)} ${"phase".padEnd(7)} ${pad("requests", 8)} ${pad("conn", 5)} ${pad("5xx", 5)} ${pad("4xx", 5)} ${pad("redir✗", 6)} ${pad("p50 ms", 7)} ${pad("p99 ms", 7)}`];
   for (const row of report.rows) {
     lines.push("");
     if (!row.phases || !row.recovery || !row.data) {
-      lines.push(`${row.fault.padEnd(20)} DID NOT FINISH: ${row.why.join("; ")}`);
+      lines.push(`${row.fault.padEnd(w)} DID NOT FINISH: ${row.why.join("; ")}`);
       continue;
     }
     PHASES.forEach((p, i) => {
       const s = row.phases![p];
-      lines.push(`${(i === 0 ? row.fault : "").padEnd(20)} ${p.padEnd(7)} ${pad(s.requests, 8)} ${pad(s.conn, 5)} ${pad(s.http_5xx, 5)} ${pad(s.http_4xx, 5)} ${pad(s.redirect_failures, 6)} ${pad(s.p50_ms, 7)} ${pad(s.p99_ms, 7)}`);
+      lines.push(`${(i === 0 ? row.fault : "").padEnd(w)} ${p.padEnd(7)} ${pad(s.requests, 8)} ${pad(s.conn, 5)} ${pad(s.http_5xx, 5)} ${pad(s.http_4xx, 5)} ${pad(s.redirect_failures, 6)} ${pad(s.p50_ms, 7)} ${pad(s.p99_ms, 7)}`);
     });
     const r = row.recovery;
     const d = row.data;

@@ -102,3 +102,18 @@ export async function pollUntil(check: () => Promise<boolean>, timeoutMs: number
   }
   return null;
 }
+
+/** The instances the daemon lists whose process is alive, with their ports. */
+export async function instancePids(stack: Stack): Promise<{ port: number; pid: number }[]> {
+  const status = await readStatus(stack);
+  if (!status) throw new Error(`the supervisor's status port does not answer (${stack.statusUrl})`);
+  const running = status.instances.filter((i): i is typeof i & { pid: number } => i.pid !== null && alive(i.pid));
+  if (running.length === 0) throw new Error("no instance is running");
+  return running.map((i) => ({ port: i.port, pid: i.pid }));
+}
+
+/** One running instance, the middle one of the list (the same one each time for the same fleet). */
+export const pickInstance = async (stack: Stack) => {
+  const all = await instancePids(stack);
+  return all[Math.floor(all.length / 2)]!;
+};

@@ -1,0 +1,16 @@
+/** @module What a finished drill broke: the pieces each fault's `judge` is made of. */
+import { failedRequests, type DrillRow } from "./report.ts";
+
+export const lost = (row: DrillRow) => [
+  ...(row.data && row.data.clicks_lost > 0 ? [`${row.data.clicks_lost} clicks lost`] : []),
+  ...(row.data && row.data.creates_missing > 0 ? [`${row.data.creates_missing} acknowledged creates missing`] : []),
+  ...(row.data && !row.data.drained ? ["spools not drained"] : []),
+];
+export const noFailures = (row: DrillRow) => (failedRequests(row) > 0 ? [`${failedRequests(row)} failed requests`] : []);
+export const within = (what: string, ms: number | null | undefined, limit: number) => (ms === null || ms === undefined || ms > limit ? [`${what} ${ms ?? "never"} ms > ${limit} ms`] : []);
+export const always = () => null;
+export const conn = (row: DrillRow) => (row.phases ? row.phases.before.conn + row.phases.during.conn + row.phases.after.conn : 0);
+export const failedRedirects = (row: DrillRow) => {
+  const n = row.phases ? row.phases.during.redirect_failures + row.phases.after.redirect_failures : 0;
+  return n > 0 ? [`${n} failed redirects`] : [];
+};

@@ -1,0 +1,105 @@
+/**
+ * @module Faults of PostgreSQL: the embedded server restarted, a table held locked, every
+ * connection slot taken. Each is real: a signal to the postmaster, a session holding a lock,
+ * sessions holding the slots.
+ */
+import postgres from "postgres";
+import type { Fault } from "./faults.ts";
+import { always, conn, failedRedirects, lost, within } from "./judging.ts";
+import { postmasterPid } from "./pids.ts";
+import { alive, pickInstance, pollUntil } from "./stack.ts";
+
+/** How long postgres-slow holds its lock: the issue's "slow PostgreSQL" case (ms). */
+const PG_SLOW_MS = 10_000;
+
+/** How long postgres-connections-exhausted holds every free connection slot (ms). */
+const PG_SLOTS_HELD_MS = 10_000;
+// Bounds the slot grab whatever max_connections says: a drill never opens more.
+const PG_SLOTS_MAX = 2_000;
+
+/** Opens sessions into `held` until PostgreSQL refuses one for lack of slots (SQLSTATE class 53). */
+async function takeEveryFreeSlot(url: string, held: postgres.Sql[]): Promise<void> {
+  while (held.length < PG_SLOTS_MAX) {
+    const session = postgres(url, { max: 1, connect_timeout: 5, idle_timeout: 0, onnotice: () => {} });
+    try {
+      await session`select 1`;
+      held.push(session);
+    } catch (error) {
+      await session.end({ timeout: 1 }).catch(() => {});
+      if (String((error as { code?: unknown }).code).startsWith("53")) return;
+      throw error;
+    }
+  }
+}
+
+const pgAnswers = (url: string) => async () => {
+  const sql = postgres(url, { max: 1, connect_timeout: 1, idle_timeout: 1, onnotice: () => {} });
+  try { await sql`select 1`; return true; } catch { return false; } finally { await sql.end({ timeout: 1 }).catch(() => {}); }
+};
+
+export const POSTGRES_FAULTS: Fault[] = [
+  {
+    name: "postgres-restart",
+    promise: "every cached redirect served, writes fail fast (503), 0 acknowledged writes lost, 0 lost clicks, all ready within 5 s of PostgreSQL's return",
+    unavailable: (s) => (s.embeddedPgDir ? null : "DATABASE_URL names an external PostgreSQL: restart it with its own tools (systemctl restart postgresql) while a drill holds load"),
+    judge: (r) => [...failedRedirects(r), ...lost(r), ...within("all ready", r.recovery?.all_ready_ms, 5_000)],
+    recovered: (s) => pgAnswers(s.databaseUrl)(),
+    async inject({ stack }) {
+      const pid = postmasterPid(stack.embeddedPgDir!);
+      if (pid === null || !alive(pid)) throw new Error(`no running postmaster in ${stack.embeddedPgDir}`);
+      process.kill(pid, "SIGINT"); // fast shutdown: every session ends, the server exits cleanly
+      if ((await pollUntil(async () => !alive(pid), 30_000, 20)) === null) throw new Error(`postmaster ${pid} did not stop within 30 s`);
+      const down = performance.now();
+      if ((await pollUntil(pgAnswers(stack.databaseUrl), 60_000, 100)) === null) throw new Error("nothing started PostgreSQL again within 60 s");
+      return `fast shutdown of the postmaster (pid ${pid}); the supervisor started it again, down ${Math.round(performance.now() - down)} ms`;
+    },
+  },
+  {
+    name: "postgres-slow",
+    promise: "every cached redirect served, every request answered (503 at the latest at the statement timeout, never a hang), 0 acknowledged writes lost, 0 lost clicks",
+    unavailable: always,
+    judge: (r) => [...failedRedirects(r), ...(conn(r) > 0 ? [`${conn(r)} requests without an answer within 10 s`] : []), ...lost(r)],
+    async inject({ stack }) {
+      const sql = postgres(stack.databaseUrl, { max: 1, connect_timeout: 5, onnotice: () => {} });
+      try {
+        await sql.begin(async (tx) => {
+          await tx`lock table urls in access exclusive mode`;
+          await Bun.sleep(PG_SLOW_MS);
+        });
+      } finally {
+        await sql.end({ timeout: 2 });
+      }
+      return `a session held ACCESS EXCLUSIVE on urls for ${PG_SLOW_MS / 1000} s (every read and write of links waits)`;
+    },
+  },
+  {
+    name: "postgres-connections-exhausted",
+    promise: "every cached redirect served, every request answered (503 at worst, never a 500 or a hang), an instance restarted meanwhile ready within 7 s of the slots' release (its start retries with a back-off capped at 5 s), 0 acknowledged writes lost, 0 lost clicks",
+    unavailable: always,
+    judge: (r) => [
+      ...failedRedirects(r), ...(conn(r) > 0 ? [`${conn(r)} requests without an answer within 10 s`] : []),
+      ...within("all ready", r.recovery?.all_ready_ms, 7_000), ...lost(r),
+    ],
+    async inject({ stack }) {
+      const held: postgres.Sql[] = [];
+      let restarted = "";
+      try {
+        await takeEveryFreeSlot(stack.databaseUrl, held);
+        // The pools' open connections keep working; what cannot get a slot is anything new: a
+        // pool growing under load, and the instance killed here once it starts again. The slots
+        // its death frees are taken too, every 100 ms, so nothing new gets one until the end.
+        const { port, pid } = await pickInstance(stack);
+        process.kill(pid, "SIGKILL");
+        restarted = `; SIGKILL to the instance on ${port} (pid ${pid}) once they were taken, and every slot freed meanwhile taken too`;
+        const end = performance.now() + PG_SLOTS_HELD_MS;
+        while (performance.now() < end) {
+          await takeEveryFreeSlot(stack.databaseUrl, held);
+          await Bun.sleep(100);
+        }
+      } finally {
+        await Promise.all(held.map((h) => h.end({ timeout: 1 }).catch(() => {})));
+      }
+      return `held every free connection slot (${held.length} at the end) for ${PG_SLOTS_HELD_MS / 1000} s${restarted}`;
+    },
+  },
+];
