@@ -73,7 +73,7 @@ export function createMetrics() {
     }),
     cacheLookups: new Counter({
       name: "linkfort_cache_lookups_total",
-      help: "Redirect cache lookups by tier (lru, redis, db) and result (hit, miss, error: Redis not answering; lru bypassed: not listening for invalidations, so PostgreSQL was asked; lru stand_in: PostgreSQL did not answer, the LRU did)",
+      help: "Redirect cache lookups by tier (lru, redis, db) and result (hit, miss, error: Redis not answering; lru bypassed: not listening for invalidations, so PostgreSQL was asked; lru stand_in: PostgreSQL did not answer, the LRU did; live_codes absent: a 404 from the set of live codes, no query; live_codes maybe: in the set, looked up; live_codes untrusted: the set loading, not listening or not fresh, looked up)",
       labelNames: ["tier", "result"] as const,
       registers: [registry],
     }),
@@ -94,6 +94,13 @@ export function createMetrics() {
       labelNames: ["kind"] as const,
       registers: [registry],
     }), "kind", ["code", "flush", "reconnect"]),
+    cacheLiveCodes: new Gauge({ name: "linkfort_cache_live_codes", help: "Short codes in this instance's set of live codes (unknown codes answer 404 from it without a query)", registers: [registry] }),
+    cacheLiveCodesReady: new Gauge({
+      name: "linkfort_cache_live_codes_ready",
+      help: "1 while the set of live codes is loaded and kept current; 0 while it loads or after the LISTEN connection dropped (unknown codes are looked up in PostgreSQL)",
+      registers: [registry],
+    }),
+    cacheLiveCodesLoadSeconds: new Gauge({ name: "linkfort_cache_live_codes_load_seconds", help: "How long the last load of the set of live codes took", registers: [registry] }),
     cacheSettle: new Histogram({
       name: "linkfort_cache_settle_seconds",
       help: "How long a write waited after its commit until this instance heard its invalidation (capped at 0.1 s)",

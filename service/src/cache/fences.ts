@@ -9,6 +9,11 @@
  * the writer waits for its own fence and every live peer's ack: two listeners are woken by
  * PostgreSQL independently, and on a busy machine one hears a commit milliseconds after the
  * other, long enough for a client to be answered by the writer and ask the slow one.
+ *
+ * A peer first heard while a write's fence is on its way (it started listening just now) is
+ * waited for too: what it sent committed before the fence, so it is listening and will ack.
+ * `lastHeardSentAt` says when the newest own fence heard back was sent: everything committed
+ * before that moment has been heard here (cache/absence.ts builds on it).
  */
 
 export interface FenceOptions {
@@ -23,6 +28,10 @@ interface Waiter {
   /** Peers that must ack before the writer may go on; emptied as acks arrive. */
   pending: Set<string>;
   wantsAcks: boolean;
+  /** Peers already counted for this fence: waited for, or acked. */
+  asked: Set<string>;
+  /** performance.now() just before the NOTIFY was sent. */
+  sentAt: number;
   done(): void;
 }
 
@@ -31,6 +40,17 @@ export function createFences(opts: FenceOptions) {
   const peers = new Map<string, number>();
   const waiting = new Map<number, Waiter>();
   let sequence = 0;
+  let lastHeardSentAt = Number.NEGATIVE_INFINITY;
+
+  /** A peer heard from: alive now, and waited for by every write fence not yet back here. */
+  const heardFrom = (peer: string) => {
+    peers.set(peer, Date.now());
+    for (const waiter of waiting.values()) {
+      if (!waiter.wantsAcks || waiter.heardOwn || waiter.asked.has(peer)) continue;
+      waiter.asked.add(peer);
+      waiter.pending.add(peer);
+    }
+  };
 
   const settleIfDone = (seq: number, waiter: Waiter) => {
     if (!waiter.heardOwn || (waiter.wantsAcks && waiter.pending.size > 0)) return;
@@ -43,7 +63,7 @@ export function createFences(opts: FenceOptions) {
     const kind = payload[1];
     const from = payload.slice(2, colon);
     if (from !== me) {
-      peers.set(from, Date.now());
+      heardFrom(from);
       if (kind === "w") void opts.send(`?${from}:${payload.slice(colon + 1)}:${me}`);
       return;
     }
@@ -52,14 +72,16 @@ export function createFences(opts: FenceOptions) {
     for (const [n, waiter] of waiting) {
       if (n > seq) break;
       waiter.heardOwn = true;
+      if (waiter.sentAt > lastHeardSentAt) lastHeardSentAt = waiter.sentAt;
       settleIfDone(n, waiter);
     }
   }
 
   function onAck(payload: string): void {
     const [to, seqText, from] = payload.slice(1).split(":");
-    if (to !== me || from === undefined) return;
-    peers.set(from, Date.now());
+    if (from === undefined || from === me) return;
+    heardFrom(from);
+    if (to !== me) return;
     const seq = Number(seqText);
     const waiter = waiting.get(seq);
     if (!waiter) return;
@@ -94,7 +116,8 @@ export function createFences(opts: FenceOptions) {
     async fence(kind: "h" | "w", timeoutMs: number): Promise<"heard" | "unacked" | "missed"> {
       const seq = ++sequence;
       let timer: Timer | undefined;
-      const waiter: Waiter = { heardOwn: false, pending: kind === "w" ? livePeers() : new Set(), wantsAcks: kind === "w", done: () => {} };
+      const pending = kind === "w" ? livePeers() : new Set<string>();
+      const waiter: Waiter = { heardOwn: false, pending, asked: new Set(pending), wantsAcks: kind === "w", sentAt: performance.now(), done: () => {} };
       const complete = new Promise<void>((resolve) => {
         waiter.done = resolve;
         timer = setTimeout(resolve, timeoutMs);
@@ -106,6 +129,11 @@ export function createFences(opts: FenceOptions) {
       waiting.delete(seq);
       if (!waiter.heardOwn) return "missed";
       return waiter.pending.size > 0 ? "unacked" : "heard";
+    },
+
+    /** performance.now() when the newest own fence heard back was sent; -Infinity before the first. */
+    get lastHeardSentAt(): number {
+      return lastHeardSentAt;
     },
 
     /** Peers heard from within peerLifeMs (tests, /health). */

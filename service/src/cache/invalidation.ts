@@ -9,12 +9,18 @@
  * their tombstones (not for new codes), and waits (at most SETTLE_TIMEOUT_MS) until its fence, a NOTIFY sent after
  * the commit, came back here and every live instance acked it (fences.ts): by then every
  * instance has evicted the codes, so a redirect anywhere after the write returned reflects it.
+ *
+ * The same channel keeps the instance's set of live codes current (live-codes.ts): loaded once
+ * LISTEN is in place, added to by every code heard, loaded afresh after a drop or a flush; and
+ * absence.ts says when a code missing from it may be answered 404 without a query.
  */
 import type { Sql } from "../db/client.ts";
 import type { Job } from "../lib/jobs.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../metrics.ts";
+import { createAbsence } from "./absence.ts";
 import { createFences } from "./fences.ts";
+import type { LiveCodes } from "./live-codes.ts";
 import { INVALIDATE_CHANNEL, createListener } from "./listener.ts";
 import type { RedisTier } from "./redis-tier.ts";
 
@@ -45,14 +51,22 @@ export interface InvalidationOptions {
   tier: RedisTier;
   gate: CacheGate;
   target: InvalidationTarget;
+  /** The set of live codes this channel keeps current. */
+  codes: LiveCodes;
   metrics: Metrics;
   logger: Logger;
   /** After a flush, how long Redis is bypassed: the longest a key may live (ms). */
   redisKeyLifeMs: number;
 }
 
-/** The most a writer waits for its fence (ms): past it the write returns anyway. */
+/**
+ * The most a writer waits for its fence and its peers' acks (ms): past it the write returns
+ * anyway. A write not acked by all waits all of it, which is what lets an instance that did not
+ * ack trust a fence of its own younger than half of it (absence.ts).
+ */
 export const SETTLE_TIMEOUT_MS = 100;
+// Past this a request stops waiting for a fresh fence and asks PostgreSQL.
+const FRESH_WAIT_MS = 50;
 // A fence every 2 s finds a connection that died silently (no FIN, a dropped NAT entry) within
 // about 3 s, where TCP keepalive would take minutes; until one is heard again the LRU is bypassed.
 const HEARTBEAT_MS = 2_000;
@@ -61,7 +75,7 @@ const HEARTBEAT_TIMEOUT_MS = 1_000;
 const PEER_LIFE_MS = 3 * HEARTBEAT_MS;
 
 export function createInvalidation(opts: InvalidationOptions) {
-  const { gate, target, tier, metrics, logger } = opts;
+  const { gate, target, tier, codes: liveCodes, metrics, logger } = opts;
   let fenceMissed = false;
 
   const setTrust = (trusted: boolean) => {
@@ -82,6 +96,7 @@ export function createInvalidation(opts: InvalidationOptions) {
     if (fences.heard(payload)) return;
     if (payload === "*") {
       target.clear();
+      void liveCodes.reload();
       gate.redisBypassUntil = Date.now() + opts.redisKeyLifeMs;
       metrics.cacheInvalidations.inc({ kind: "flush" });
       return;
@@ -89,6 +104,7 @@ export function createInvalidation(opts: InvalidationOptions) {
     const created = payload.charCodeAt(0) === 43; // "+": new codes, only a cached 404 to drop here
     const codes = (created ? payload.slice(1) : payload).split(" ");
     for (const code of codes) target.forget(code);
+    liveCodes.add(codes);
     // Here too, not only in the writer: a write from psql, or a writer that died after commit.
     if (!created) void tier.tombstone(codes);
     metrics.cacheInvalidations.inc({ kind: "code" }, codes.length);
@@ -97,7 +113,8 @@ export function createInvalidation(opts: InvalidationOptions) {
   const listener = createListener({
     url: opts.databaseUrl, applicationName: opts.applicationName, logger, onPayload,
     onListening(again) {
-      // Cleared once LISTEN is in place, so nothing committed after the clear can slip by.
+      // Loaded and cleared once LISTEN is in place, so nothing committed after either can slip by.
+      void liveCodes.reload();
       if (again) {
         target.clear();
         metrics.cacheInvalidations.inc({ kind: "reconnect" });
@@ -109,6 +126,7 @@ export function createInvalidation(opts: InvalidationOptions) {
     },
     onDropped() {
       setTrust(false);
+      liveCodes.suspend();
       logger.warn("cache invalidation connection lost; local cache bypassed until it is back");
     },
   });
@@ -125,6 +143,12 @@ export function createInvalidation(opts: InvalidationOptions) {
     if (result === "unacked") logger.debug("cache invalidation fence not acked by every instance in time", { timeout_ms: timeoutMs });
     return result === "heard" && !fenceMissed;
   }
+
+  const absence = createAbsence({
+    gate, codes: liveCodes, metrics, freshMs: SETTLE_TIMEOUT_MS / 2, waitMs: FRESH_WAIT_MS,
+    lastHeardSentAt: () => fences.lastHeardSentAt,
+    fence: () => fence("h", HEARTBEAT_TIMEOUT_MS),
+  });
 
   const abort = new AbortController();
   let heartbeat: Promise<void> | undefined;
@@ -149,6 +173,7 @@ export function createInvalidation(opts: InvalidationOptions) {
       await heartbeat;
       await listener.stop();
       setTrust(false);
+      liveCodes.suspend();
     },
   };
 
@@ -164,11 +189,17 @@ export function createInvalidation(opts: InvalidationOptions) {
      */
     async settle(shortCodes: readonly string[], change: CodeChange = "changed"): Promise<void> {
       for (const code of shortCodes) target.forget(code);
+      liveCodes.add(shortCodes);
       const started = performance.now();
       // A new code needs no tombstone (Redis holds no 404s), so its first lookups fill Redis at once.
-      await Promise.all([fence("w", SETTLE_TIMEOUT_MS), change === "created" ? true : tier.tombstone(shortCodes)]);
+      const [heard] = await Promise.all([fence("w", SETTLE_TIMEOUT_MS), change === "created" ? true : tier.tombstone(shortCodes)]);
+      // Not heard by all (or not sent): the whole bound, even when that was known early (absence.ts relies on it).
+      const left = SETTLE_TIMEOUT_MS - (performance.now() - started);
+      if (!heard && left > 0) await Bun.sleep(left);
       metrics.cacheSettle.observe((performance.now() - started) / 1000);
     },
+    /** True: `code` is in no row of urls, answer 404 without a query (absence.ts). */
+    absent: absence.absent,
     /** One heartbeat round, as the job runs it (tests call it directly): true once heard here. */
     heartbeat: () => fence("h", HEARTBEAT_TIMEOUT_MS),
     /** Other instances heard from lately: the ones a write waits for. */

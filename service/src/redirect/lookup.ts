@@ -7,13 +7,17 @@
  * While the gate is closed (the invalidation listener is not listening, cache/invalidation.ts)
  * a write may go unheard, so the LRU does not answer on its own: the lookup asks Redis and
  * PostgreSQL, and the LRU's entry stands in only when they cannot answer (PostgreSQL down).
+ *
+ * On an LRU miss the set of live codes (cache/live-codes.ts, cache/absence.ts) is asked first: a
+ * code in no row of urls is a 404 from memory (X-Cache: lru), with no Redis or PostgreSQL round
+ * trip and nothing put in the LRU, so a flood of random codes neither queries nor evicts.
  */
 import type { CacheGate, InvalidationTarget } from "../cache/invalidation.ts";
 import type { Lru } from "../cache/lru.ts";
 import { FILL_WITHIN_MS, type RedisTier } from "../cache/redis-tier.ts";
 import { tallies } from "../http/tally.ts";
 import type { Metrics } from "../metrics.ts";
-import { decode, encode, withSource, type Lookup } from "./model.ts";
+import { decode, encode, missing, withSource, type Lookup } from "./model.ts";
 
 export interface LookupOptions {
   lru: Lru<Lookup>;
@@ -26,6 +30,10 @@ export interface LookupOptions {
   ttlMs: number;
   /** Unknown codes (ms). */
   negativeTtlMs: number;
+  /** True when the code is certainly in no row of urls (cache/absence.ts); absent: always look it up. */
+  absent?(shortCode: string): boolean | Promise<boolean>;
+  /** Told when PostgreSQL answered "no such code" with nothing heard about the code meanwhile. */
+  gone?(shortCode: string): void;
 }
 
 /** How long a closed gate's lookup waits for Redis/PostgreSQL before the LRU's entry answers (ms). */
@@ -39,6 +47,8 @@ interface Flight {
   stale: boolean;
   startedAt: number;
 }
+
+const MISSING = missing("lru");
 
 export function createLookup(opts: LookupOptions) {
   const { lru, tier, gate, metrics } = opts;
@@ -83,6 +93,7 @@ export function createLookup(opts: LookupOptions) {
     const value = await opts.resolve(shortCode);
     (value.kind === "missing" ? count.dbMiss : count.dbHit).inc();
     if (!flight.stale) {
+      if (value.kind === "missing") opts.gone?.(shortCode);
       remember(shortCode, value);
       // A slow lookup may have read the row before a write whose tombstone is gone by now. A 404
       // stays local: one read just before a create would otherwise be shared by every instance,
@@ -124,6 +135,16 @@ export function createLookup(opts: LookupOptions) {
     return entry;
   }
 
+  const askOrStandIn = (shortCode: string): Promise<Lookup> =>
+    ask(shortCode).catch((error: unknown) => {
+      // PostgreSQL down and the entry past its TTL: nothing invalidated it, and nothing could
+      // have changed it without PostgreSQL, so it is still the best answer there is.
+      const old = lru.stale(shortCode);
+      if (old === undefined) throw error;
+      count.lruStandIn.inc();
+      return old;
+    });
+
   const target: InvalidationTarget = {
     forget(shortCode) {
       lru.delete(shortCode);
@@ -155,14 +176,10 @@ export function createLookup(opts: LookupOptions) {
         return confirm(shortCode, hit);
       }
       count.lruMiss.inc();
-      return ask(shortCode).catch((error: unknown) => {
-        // PostgreSQL down and the entry past its TTL: nothing invalidated it, and nothing could
-        // have changed it without PostgreSQL, so it is still the best answer there is.
-        const old = lru.stale(shortCode);
-        if (old === undefined) throw error;
-        count.lruStandIn.inc();
-        return old;
-      });
+      const absent = opts.absent?.(shortCode) ?? false;
+      if (absent === true) return MISSING;
+      if (absent === false) return askOrStandIn(shortCode);
+      return absent.then((yes) => (yes ? MISSING : askOrStandIn(shortCode)));
     },
     /** What invalidation evicts from. */
     target,
@@ -171,6 +188,7 @@ export function createLookup(opts: LookupOptions) {
       return lru.size;
     },
   };
+
 }
 
 export type RedirectLookup = ReturnType<typeof createLookup>;

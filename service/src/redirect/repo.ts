@@ -1,4 +1,4 @@
-/** The redirect's lookup in PostgreSQL: one query on the unique index of urls.short_code. */
+/** The redirect's reads of PostgreSQL, each on the unique index of urls.short_code. */
 import type { Sql } from "../db/client.ts";
 import { inactive, locationOf, missing, type Lookup } from "./model.ts";
 
@@ -16,6 +16,11 @@ export function createRedirectRepo(sql: Sql) {
       if (!row) return missing("db");
       if (!row.is_active) return inactive("db");
       return { kind: "found", urlId: row.id, location: locationOf(row.original_url), source: "db" };
+    },
+    /** One page of every code, in the unique index's order: what cache/live-codes.ts loads. */
+    async codesAfter(after: string, limit: number): Promise<string[]> {
+      const rows = await sql<{ short_code: string }[]>`select short_code from urls where short_code > ${after} order by short_code limit ${limit}`;
+      return rows.map((row) => row.short_code);
     },
   };
 }

@@ -1,9 +1,10 @@
 /**
- * Builds the redirect's cache from the config: the LRU, the Redis tier, the lookup over them
- * and the invalidation that keeps them honest. Starts nothing: the invalidation listener is a
+ * Builds the redirect's cache from the config: the LRU, the Redis tier, the set of live codes,
+ * the lookup over them and the invalidation that keeps them honest. Starts nothing: the invalidation listener is a
  * job that `serve` starts once it listens.
  */
 import { createGate, createInvalidation } from "../cache/invalidation.ts";
+import { createLiveCodes } from "../cache/live-codes.ts";
 import { createLru } from "../cache/lru.ts";
 import { createRedisTier, TOMBSTONE_MS } from "../cache/redis-tier.ts";
 import type { ServiceConfig } from "../config.ts";
@@ -29,13 +30,17 @@ export function wireRedirectCache(deps: RedirectCacheDeps) {
   const { config, metrics } = deps;
   const gate = createGate();
   const tier = createRedisTier(deps.redis, { accept: (raw) => decode(raw) !== undefined, rejected: metrics.cacheRedisRejected });
+  const repo = createRedirectRepo(deps.sql);
+  const codes = createLiveCodes({ page: repo.codesAfter, metrics, logger: deps.logger });
   const lookup = createLookup({
     lru: createLru<Lookup>({ maxEntries: config.cacheMaxEntries }), tier, gate, metrics,
-    resolve: createRedirectRepo(deps.sql).resolve, ttlMs: config.cacheTtlMs, negativeTtlMs: config.cacheNegativeTtlMs,
+    resolve: repo.resolve, ttlMs: config.cacheTtlMs, negativeTtlMs: config.cacheNegativeTtlMs,
+    // Called only once requests come, by when `invalidation` below exists.
+    absent: (code) => invalidation.absent(code), gone: codes.gone,
   });
   const invalidation = createInvalidation({
     sql: deps.sql, databaseUrl: deps.databaseUrl, applicationName: `linkfort-listen:${config.port}`,
-    tier, gate, target: lookup.target, metrics, logger: deps.logger,
+    tier, gate, target: lookup.target, codes, metrics, logger: deps.logger,
     redisKeyLifeMs: Math.max(config.cacheTtlMs, config.cacheNegativeTtlMs) + TOMBSTONE_MS,
   });
   const jobs: Job[] = [invalidation.job];
@@ -61,6 +66,8 @@ export function wireRedirectCache(deps: RedirectCacheDeps) {
     get size(): number {
       return lookup.size;
     },
+    /** This instance's set of live codes (loaded once listening). */
+    codes,
     jobs,
   };
 }
