@@ -7,7 +7,7 @@ import { boolean, index, integer, jsonb, pgTable, serial, text, timestamp, varch
 // Click rollups (clicks/repo.ts) need these; a line of their own so schema edits do not collide.
 import { date, primaryKey, uuid } from "drizzle-orm/pg-core";
 // The click spool offsets (clicks/repo.ts).
-import { bigint } from "drizzle-orm/pg-core";
+import { bigint, bigserial } from "drizzle-orm/pg-core";
 
 // Timestamps are UTC without a zone, as the contract prints them; every connection runs with
 // TimeZone=UTC so now() agrees.
@@ -39,10 +39,16 @@ export const urls = pgTable(
   ],
 );
 
+// Partitioned by month of "timestamp" (migration 0003, db/event-partitions.ts): drizzle-kit cannot
+// express partitioning, so the migration that creates it is hand-written. A partitioned table's
+// unique keys must contain the partition key, hence (id, timestamp); ids stay unique because only
+// the sequence assigns them. 64-bit: at 2,500 clicks/s a 32-bit sequence ran out in ten days.
+// mode "number": ids stay plain JSON numbers, exact up to 2^53 (a million clicks a second for
+// 285 years).
 export const events = pgTable(
   "events",
   {
-    id: serial("id").primaryKey(),
+    id: bigserial("id", { mode: "number" }).notNull(),
     urlId: integer("url_id").notNull().references(() => urls.id, { onDelete: "cascade" }),
     userId: integer("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
     eventType: varchar("event_type", { length: 64 }).notNull(),
@@ -55,6 +61,7 @@ export const events = pgTable(
     index("events_user_id_id_idx").on(t.userId, t.id),
     index("events_event_type_id_idx").on(t.eventType, t.id),
     index("events_timestamp_idx").on(t.timestamp),
+    primaryKey({ columns: [t.id, t.timestamp] }),
   ],
 );
 
@@ -88,7 +95,8 @@ export const apiKeys = pgTable(
 export const bans = pgTable(
   "bans",
   {
-    id: serial("id").primaryKey(),
+    // 64-bit: one row per ban of any client IP grows with abuse, not with users (migration 0003).
+    id: bigserial("id", { mode: "number" }).primaryKey(),
     // A client IP, or the SHA-256 hex of an API key as presented (the limiter never looks keys up).
     subject: varchar("subject", { length: 128 }).notNull(),
     kind: varchar("kind", { length: 8 }).$type<"ip" | "key">().notNull(),
