@@ -8,10 +8,15 @@
  * once every instance has shipped its click spool to PostgreSQL (their /health `click_spool`);
  * the `drain s` column is how long that took after it (--drain-timeout, default 300 s, fails the
  * run instead of waiting for ever). --redis off runs without the shared cache tier.
+ * --ceilings (default create,clicks; none to skip) runs pgbench with the write paths' own SQL on
+ * the same PostgreSQL (lib/pgbench.ts): the create ceiling right before each tool's create rows,
+ * which the table's "ceiling" lines divide by; the click-batch ceiling (--click-batch clicks per
+ * batch, default 100) once per round.
  *
  *   bun bench/run.ts [--scenarios a,b] [--duration 10] [--warmup 2] [--connections 50]
  *     [--tool autocannon|wrk|both] [--threads 1] [--links 300000] [--redis on|off] [--source]
  *     [--clicks-off] [--rounds 1] [--drain-timeout 300] [--env K=V,K=V] [--json bench/results/run.json]
+ *     [--ceilings create,clicks|none] [--click-batch 100]
  */
 import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -25,12 +30,14 @@ import { ratioLines, ratioSpread, ratios, table, type Row } from "./lib/report.t
 import { parseScenarios, shapeOf, type Scenario } from "./lib/scenarios.ts";
 import * as stack from "./lib/stack.ts";
 import { waitSpoolsDrained } from "./lib/spool.ts";
+import { CEILINGS, ceilingLine, pgbenchBinary, runPgbench, type Ceiling } from "./lib/pgbench.ts";
 
 const args = parseArgs(process.argv.slice(2));
 if (args.has("help")) {
   // The usage is the header comment above; a bench run takes minutes, so --help must not start one.
   console.log("usage: bun bench/run.ts [--scenarios a,b] [--duration 10] [--warmup 2] [--connections 50]\n" +
     "  [--tool autocannon|wrk|both] [--threads 1] [--links 300000] [--redis on|off] [--source]\n  [--clicks-off] [--rounds 1] [--drain-timeout 300] [--env K=V,K=V] [--json bench/results/run.json]\n" +
+    "  [--ceilings create,clicks|none] [--click-batch 100]\n" +
     "Each measurement waits until every instance's click spool is shipped (at most --drain-timeout seconds).");
   process.exit(0);
 }
@@ -47,6 +54,11 @@ const useRedis = (args.get("redis") ?? "on") !== "off";
 const clicksOff = args.has("clicks-off");
 const rounds = num("rounds", 1);
 const drainTimeoutMs = num("drain-timeout", 300) * 1000;
+const ceilings = (args.get("ceilings") ?? CEILINGS.join(",")).split(",").filter((c) => c && c !== "none").map((c) => {
+  if (!(CEILINGS as readonly string[]).includes(c)) throw new Error(`unknown ceiling ${c} (${CEILINGS.join(", ")}, none)`);
+  return c as Ceiling;
+});
+const clickBatch = num("click-batch", 100);
 // The 1/5/15-minute load averages at the start: the machine is shared, so say how busy it was.
 const loadBefore = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 const jsonPath = args.get("json") ?? join(stack.ROOT, `bench/results/run-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
@@ -56,6 +68,8 @@ installExitHooks();
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
 async function main(): Promise<void> {
+  // Before anything starts: a missing pgbench fails in a second, naming its package.
+  if (ceilings.length > 0) pgbenchBinary();
   const dir = await stack.workDir();
   const dbUrl = await stack.startPostgres(dir);
   const redisUrl = useRedis ? await stack.startRedis() : undefined;
@@ -110,19 +124,40 @@ async function main(): Promise<void> {
     rows.push(row);
   };
 
+  const ceilingLines: string[] = [];
+  const ceiling = async (which: Ceiling, round: number, before: string): Promise<number> => {
+    await waitSpoolsDrained(spools, drainTimeoutMs);
+    const spec = { databaseUrl: dbUrl, clients: connections, threads: Math.max(threads, 2), duration, links, users, key, batch: clickBatch };
+    if (warmup > 0) await runPgbench(which, { ...spec, duration: warmup });
+    const r = await runPgbench(which, spec);
+    const scenario = which === "create" ? "pgbench-create" : `pgbench-clicks×${clickBatch}`;
+    log(`pgbench ${which} (${before}): ${r.tps.toFixed(0)} transactions/s, latency avg ${r.latencyAvgMs.toFixed(2)} ms, ${r.failed} failed`);
+    rows.push({
+      scenario, target: "postgres", tool: "pgbench", round, rps: r.tps, p50Ms: NaN, p99Ms: NaN, total: r.transactions,
+      non23: r.failed, unexpected: r.failed, errors: 0, toolCpu: r.toolCpu, rssMb: [], serverCpu: NaN,
+    });
+    if (which === "clicks") ceilingLines.push(`round ${round} ceiling clicks: ${(r.tps * clickBatch).toFixed(0)} clicks/s (${r.tps.toFixed(0)} batches of ${clickBatch})`);
+    return r.tps;
+  };
+
   // Each ratio's two rows are measured back to back (this machine's load moves within seconds),
   // and --rounds repeats the whole sequence so the spread of each ratio shows.
   const byName = new Map([...baselines, ...targets].map((t) => [t.name, t]));
   const hotOrder = ["baseline-direct", "direct", "direct-clicks-off", "baseline-caddy", "caddy"];
   for (let round = 1; round <= rounds; round++) {
+    if (ceilings.includes("clicks")) await ceiling("clicks", round, "round start");
     for (const tool of tools) {
       // Every run measures the baselines, even when redirect-hot (which pairs them) is not asked for.
       if (!scenarios.includes("redirect-hot")) for (const b of baselines) await measure(tool, "redirect-hot", b, b.name, round);
       for (const scenario of scenarios) {
+        // Right before the create rows it divides, so both see the same machine load.
+        const createCeiling = scenario === "create" && ceilings.includes("create") ? await ceiling("create", round, `before ${tool} create`) : undefined;
         const names = scenario === "redirect-hot" ? hotOrder : targets.map((t) => t.name);
         for (const name of names) {
           const t = byName.get(name);
           if (t && (name !== "direct-clicks-off" || scenario.startsWith("redirect"))) await measure(tool, scenario, t, name, round);
+          const row = rows.at(-1);
+          if (createCeiling && row?.scenario === "create" && row.target === name) ceilingLines.push(`round ${round} ${ceilingLine(`${tool} ${name}`, row.rps, createCeiling)}`);
         }
       }
     }
@@ -138,9 +173,10 @@ async function main(): Promise<void> {
   console.log(`\n${commit} (+${dirty} uncommitted files in service/), redis ${redisUrl ? "on" : "off"}, ${connections} connections, ${duration} s each, ${rounds} round(s), load ${loadBefore} before\n`);
   console.log(table(rows));
   console.log("\n" + ratioLines(ratioList));
+  if (ceilingLines.length > 0) console.log("\n" + ceilingLines.join("\n"));
   if (rounds > 1) console.log("\n" + ratioSpread(ratioList));
   await mkdir(dirname(jsonPath), { recursive: true });
-  await Bun.write(jsonPath, JSON.stringify({ meta, rows, ratios: ratioList }, null, 2));
+  await Bun.write(jsonPath, JSON.stringify({ meta, rows, ratios: ratioList, ceilings: ceilingLines }, null, 2));
   console.log(`\nJSON: ${jsonPath}`);
 }
 

@@ -4,7 +4,8 @@ import type { LoadResult, Tool } from "./load.ts";
 export interface Row extends LoadResult {
   scenario: string;
   target: string;
-  tool: Tool;
+  /** pgbench: a ceiling row (pgbench.ts), PostgreSQL alone running a write path's SQL. */
+  tool: Tool | "pgbench";
   /** RSS of each instance behind the target after the run (MB). */
   rssMb: number[];
   /** CPU the server processes used, in cores (sum over the instances). */
@@ -29,7 +30,7 @@ export function table(rows: Row[]): string {
 }
 
 export interface Ratio {
-  tool: Tool;
+  tool: Row["tool"];
   target: string;
   /** The row it is compared with: the matching bare-Bun baseline, or the clicks-off instance. */
   over: string;

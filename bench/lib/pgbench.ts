@@ -1,0 +1,179 @@
+/**
+ * The physical anchor of the write paths: pgbench sending PostgreSQL the SQL a write sends, on
+ * the bench's own server (same settings, same durability), with as many clients as the load tool
+ * has connections. What it reaches is the most a write path could do on this machine; run.ts
+ * prints linkfort's create rate over it.
+ *
+ * - create: what one POST /urls sends, in order: the API key lookup (keys/repo.ts), the link
+ *   insert itself (urls/statements.ts, the very string the service prepares) and the cache
+ *   fence's NOTIFY (cache/invalidation.ts, here on a channel no instance listens to, so the
+ *   running instances do not take pgbench for a peer). Codes are random numbers, never a
+ *   generated code (six letters and digits), so they cannot collide with the service's.
+ * - clicks: one click-spool batch as clicks/repo.ts and offsets-repo.ts write it (advisory lock,
+ *   spool position, owner and link locks, events plus the three rollups), `batch` clicks on
+ *   random links, each pgbench client shipping its own spool. The click ids, times and details
+ *   are made in SQL, so the statement text differs from the service's; the rows written are the same.
+ */
+import { createHash } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { INSERT_URL_SQL } from "../../service/src/urls/statements.ts";
+import { missingToolMessage, requireTool } from "../../service/test/tools.ts";
+
+export type Ceiling = "create" | "clicks";
+export const CEILINGS: readonly Ceiling[] = ["create", "clicks"];
+
+export interface PgbenchSpec {
+  databaseUrl: string;
+  clients: number;
+  threads: number;
+  duration: number;
+  /** Links and users in the filled database (ids 1..n). */
+  links: number;
+  users: number;
+  /** The admin key the load tools send (create looks its hash up, as the service does). */
+  key: string;
+  /** Clicks per batch (clicks). */
+  batch: number;
+}
+
+export interface PgbenchResult {
+  /** Transactions per second: creates/s for create, batches/s for clicks. */
+  tps: number;
+  latencyAvgMs: number;
+  transactions: number;
+  failed: number;
+  /** pgbench's CPU as a fraction of one core per thread. */
+  toolCpu: number;
+}
+
+/** The pgbench binary; a missing one (or pg_wrapper with no server package behind it) fails naming the install line. */
+export function pgbenchBinary(): string {
+  const bin = requireTool("pgbench");
+  const probe = Bun.spawnSync([bin, "--version"], { stdout: "pipe", stderr: "pipe" });
+  if (probe.exitCode !== 0) throw new Error(`${missingToolMessage("pgbench")} (pgbench --version: ${probe.stderr.toString().trim()})`);
+  return bin;
+}
+
+/** The service's $n placeholders as pgbench variables, in order. */
+const withVariables = (text: string, names: readonly string[]) =>
+  names.reduceRight((sqlText, name, i) => sqlText.replaceAll(`$${i + 1}`, name === "null" ? "null" : `:${name}`), text).trim();
+
+function createScript(): string {
+  return [
+    // 62^6 - 1: as many codes as the service's six characters give.
+    "\\set code random(0, 56800235583)",
+    "\\set user random(1, :users)",
+    "select id, scope, user_id, last_used_at, revoked_at from api_keys where hash = :hash;",
+    `${withVariables(INSERT_URL_SQL, ["code", "user", "url", "null"])};`,
+    "select pg_notify('linkfort_pgbench_fence', '!wpgbench:' || :client_id);",
+  ].join("\n") + "\n";
+}
+
+function clicksScript(): string {
+  const spool = "'pgbench-' || :client_id";
+  return [
+    "\\set segment random(1, 1000000)",
+    // The batch's links, drawn once and used by every statement below, as the shipper's are.
+    "select '{' || string_agg((1 + floor(random() * :links))::int::text, ',') || '}' as ids from generate_series(1, :batch) \\gset",
+    "begin;",
+    `select pg_try_advisory_xact_lock(${0x11f0_0005}, hashtext(${spool}));`,
+    `update spool_offsets set segment = :segment, byte_offset = 0, updated_at = now() where spool_id = ${spool};`,
+    "select 1 from users where id in (select user_id from urls where id = any(:ids::text::int[])) order by id for key share;",
+    "select 1 from urls where id = any(:ids::text::int[]) order by id for key share;",
+    `with c as (
+  select gen_random_uuid() as click_id, u.url_id, now() as at, u.n,
+    jsonb_build_object('short_code', 'pgbench', 'referrer', 'https://ref.example/' || (u.n % 7), 'user_agent', 'Mozilla/5.0 pgbench', 'client_ip', '127.0.0.1') as details,
+    'ref.example' as referrer, 'other' as agent
+  from unnest(:ids::text::int[]) with ordinality as u(url_id, n)
+), kept as (
+  select c.*, l.user_id, (c.at at time zone 'UTC') as ts, (c.at at time zone 'UTC')::date as day
+  from c join urls l on l.id = c.url_id
+), ins as (
+  insert into events (url_id, user_id, event_type, timestamp, details)
+  select url_id, user_id, 'clicked', ts, details from kept order by n
+  returning 1
+), daily as (
+  insert into click_daily (url_id, day, clicks)
+  select url_id, day, count(*) from kept group by 1, 2 order by 1, 2
+  on conflict (url_id, day) do update set clicks = click_daily.clicks + excluded.clicks
+), referrers as (
+  insert into click_referrers (url_id, day, referrer, clicks)
+  select url_id, day, referrer, count(*) from kept group by 1, 2, 3 order by 1, 2, 3
+  on conflict (url_id, day, referrer) do update set clicks = click_referrers.clicks + excluded.clicks
+), agents as (
+  insert into click_agents (url_id, day, agent, clicks)
+  select url_id, day, agent, count(*) from kept group by 1, 2, 3 order by 1, 2, 3
+  on conflict (url_id, day, agent) do update set clicks = click_agents.clicks + excluded.clicks
+)
+select count(*)::int as written from ins;`,
+    "commit;",
+  ].join("\n") + "\n";
+}
+
+/** Values pgbench cannot make itself: the key's hash, the destination, the sizes. */
+function variables(which: Ceiling, spec: PgbenchSpec): Record<string, string> {
+  if (which === "create") {
+    return { hash: createHash("sha256").update(spec.key).digest("hex"), url: "https://example.com/pgbench/ceiling", users: String(spec.users) };
+  }
+  return { links: String(spec.links), batch: String(spec.batch) };
+}
+
+/** Each client's spool row, as a shipper's first batch makes it (pgbench only updates). */
+async function prepareClicks(spec: PgbenchSpec): Promise<void> {
+  const sql = postgres(spec.databaseUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql`insert into spool_offsets (spool_id, segment, byte_offset)
+      select 'pgbench-' || n, 0, 0 from generate_series(0, ${spec.clients - 1}) as n on conflict do nothing`;
+  } finally {
+    await sql.end();
+  }
+}
+
+function parse(out: string): Omit<PgbenchResult, "toolCpu"> {
+  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN);
+  return {
+    tps: num(/^tps = ([\d.]+)/m),
+    latencyAvgMs: num(/^latency average = ([\d.]+) ms/m),
+    transactions: num(/^number of transactions actually processed: (\d+)/m),
+    failed: num(/^number of failed transactions: (\d+)/m) || 0,
+  };
+}
+
+/** One pgbench run of `which` for spec.duration seconds; throws with pgbench's output when it fails. */
+export async function runPgbench(which: Ceiling, spec: PgbenchSpec): Promise<PgbenchResult> {
+  const bin = pgbenchBinary();
+  if (which === "clicks") await prepareClicks(spec);
+  const dir = await mkdtemp(join(tmpdir(), "linkfort-pgbench-"));
+  try {
+    const script = join(dir, `${which}.sql`);
+    await writeFile(script, which === "create" ? createScript() : clicksScript());
+    const u = new URL(spec.databaseUrl);
+    const defines = Object.entries(variables(which, spec)).flatMap(([k, v]) => ["-D", `${k}=${v}`]);
+    const args = [bin, "-n", "-M", "prepared", "-c", String(spec.clients), "-j", String(spec.threads), "-T", String(spec.duration), "-f", script, ...defines];
+    const started = performance.now();
+    const proc = Bun.spawn(args, {
+      stdout: "pipe", stderr: "pipe",
+      env: {
+        PATH: process.env.PATH ?? "", PGHOST: u.hostname, PGPORT: u.port || "5432", PGUSER: decodeURIComponent(u.username),
+        PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: u.pathname.slice(1), PGAPPNAME: `pgbench-${which}`, PGOPTIONS: "-c TimeZone=UTC",
+      },
+    });
+    const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    const wallMs = performance.now() - started;
+    const result = parse(out);
+    if (code !== 0 || !Number.isFinite(result.tps)) throw new Error(`pgbench ${which} exited ${code}: ${err}${out}`);
+    const usage = proc.resourceUsage();
+    const toolCpu = usage ? Number(usage.cpuTime.user + usage.cpuTime.system) / 1000 / wallMs / spec.threads : NaN;
+    return { ...result, toolCpu };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A create rate over the create ceiling measured beside it: the issue's "≥ 0.7×" number. */
+export function ceilingLine(label: string, createRps: number, ceilingTps: number): string {
+  return `ceiling create ${label} / pgbench-create = ${(createRps / ceilingTps).toFixed(2)}× (${createRps.toFixed(0)} creates/s over ${ceilingTps.toFixed(0)} transactions/s)`;
+}
