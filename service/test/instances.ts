@@ -42,12 +42,18 @@ const serveOnLoopback = (deps: Deps, port: number): Instance => {
   return { deps, app, port, base, follow };
 };
 
-export async function startInstances(count: number, overrides: Partial<ServiceConfig> = {}): Promise<Instances> {
+export interface InstancesOptions {
+  /** The database URL instance `index` (1 and up) uses instead of the harness's, e.g. through a proxy. */
+  databaseUrl?(index: number, url: string): Promise<string>;
+}
+
+export async function startInstances(count: number, overrides: Partial<ServiceConfig> = {}, opts: InstancesOptions = {}): Promise<Instances> {
   const h = await testApp({ ...overrides, port: 18100 });
   const all: Instance[] = [serveOnLoopback(h.deps, 18100)];
   for (let i = 1; i < count; i++) {
     const port = 18100 + i;
-    const deps = buildDeps(testConfig({ ...overrides, port }), silentLogger, h.databaseUrl);
+    const url = opts.databaseUrl ? await opts.databaseUrl(i, h.databaseUrl) : h.databaseUrl;
+    const deps = buildDeps(testConfig({ ...overrides, port }), silentLogger, url);
     deps.health.markReady();
     all.push(serveOnLoopback(deps, port));
     deps.jobs.start();

@@ -2,9 +2,10 @@ import net from "node:net";
 
 /**
  * A loopback TCP proxy in front of the test PostgreSQL: stopping it is a real outage for the
- * pool behind it (connections cut, new ones refused), starting it again a real recovery.
+ * pool behind it (connections cut, new ones refused), starting it again a real recovery. With
+ * `delayMs` every chunk, each way, arrives that much later (in order): a slow network path.
  */
-export function tcpProxy(target: { host: string; port: number }) {
+export function tcpProxy(target: { host: string; port: number }, opts: { delayMs?: number } = {}) {
   let server: net.Server | undefined;
   let port = 0;
   const sockets = new Set<net.Socket>();
@@ -15,7 +16,16 @@ export function tcpProxy(target: { host: string; port: number }) {
         const upstream = net.connect(target.port, target.host);
         const close = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
         for (const s of [client, upstream]) { sockets.add(s); s.on("error", close); s.on("close", close); }
-        client.pipe(upstream).pipe(client);
+        const delayMs = opts.delayMs ?? 0;
+        if (delayMs === 0) {
+          client.pipe(upstream).pipe(client);
+          return;
+        }
+        // Same delay for every chunk, so timers fire in arrival order and the stream stays in order.
+        const forward = (from: net.Socket, to: net.Socket) =>
+          from.on("data", (chunk) => { setTimeout(() => { if (!to.destroyed) to.write(chunk); }, delayMs); });
+        forward(client, upstream);
+        forward(upstream, client);
       });
       await new Promise<void>((resolve) => server!.listen(port, "127.0.0.1", resolve));
       port = (server.address() as net.AddressInfo).port;
