@@ -1,12 +1,16 @@
 /**
- * The one SQL statement for clicks: `clicked` events plus their rollups (per url per UTC day,
- * per referrer host, per agent family), all in one statement. The spool shipper runs it inside
- * the transaction that moves its spool offset (offsets-repo.ts), which is what makes a click
- * count once; the one-shot drain of the old Redis stream runs it with click receipts instead.
+ * Writing clicks: one `clicked` event per click and the batch's rollups (per url per UTC day, per
+ * referrer host, per agent family). The spool shipper runs it inside the transaction that moves
+ * its spool offset (offsets-repo.ts), which is what makes a click count once; the one-shot drain
+ * of the old Redis stream runs it with click receipts instead.
+ *
+ * A batch is two round trips whatever its size: lock the links (which also reads their owners);
+ * then insert the events and upsert the rollups, once per key. Counting in memory first means a link clicked a
+ * hundred times in a batch costs one row update per rollup, not a hundred.
  */
 import type { Sql } from "../db/client.ts";
 import { clickDetails, type Click } from "./model.ts";
-import { agentFamily, referrerKey } from "./rollup.ts";
+import { agentFamily, countRollups, referrerKey, utcDay, type RollupColumns } from "./rollup.ts";
 
 /**
  * A PostgreSQL array literal of quoted elements, sent as one text parameter and cast in SQL.
@@ -20,64 +24,89 @@ export const pgArrayLiteral = (items: readonly (string | number)[]) =>
 type Dedup = "receipts" | "none";
 
 /**
- * Takes the links' owners and then the links themselves FOR KEY SHARE, in id order, before the
- * insert. A DELETE of a link or a user locks in that order too (user, then links, then their
- * events and rollups by cascade); without this the insert's foreign-key checks and rollup upserts
- * took their locks in whatever order its CTEs ran, and a delete meanwhile deadlocked with it (a
- * 500 for the DELETE, seen under load). Must run in the caller's transaction to hold.
+ * Takes the links' owners and then the links themselves FOR KEY SHARE, in id order, and returns
+ * each live link's owner. A DELETE of a link or a user locks in that order too (user, then links,
+ * then their events and rollups by cascade); without this the writes' foreign-key checks took
+ * their locks in whatever order they ran, and a delete meanwhile deadlocked with them. A link
+ * missing here was deleted: its clicks are skipped, and the lock keeps the others' links alive
+ * until commit. Must run in the caller's transaction to hold.
  */
-async function lockLinks(tx: Sql, urlIds: readonly number[]): Promise<void> {
+async function lockLinks(tx: Sql, urlIds: readonly number[]): Promise<Map<number, number>> {
   const ids = pgArrayLiteral([...new Set(urlIds)]);
-  await tx`select 1 from users where id in (select user_id from urls where id = any(${ids}::text::int[])) order by id for key share`;
-  await tx`select 1 from urls where id = any(${ids}::text::int[]) order by id for key share`;
+  // Sent together (postgres.js pipelines them on the transaction's connection): one round trip.
+  const [, links] = await Promise.all([
+    tx`select 1 from users where id in (select user_id from urls where id = any(${ids}::text::int[])) order by id for key share`,
+    tx<{ id: number; user_id: number }[]>`select id, user_id from urls where id = any(${ids}::text::int[]) order by id for key share`,
+  ]);
+  return new Map(links.map((l) => [l.id, l.user_id]));
 }
 
-async function insertClicks(conn: Sql, clicks: readonly Click[], dedup: Dedup): Promise<number> {
-  if (clicks.length === 0) return 0;
-  await lockLinks(conn, clicks.map((c) => c.urlId));
+/** The clicks whose id has no receipt yet, taking one for each (in id order, so two drains cannot deadlock). */
+async function takeReceipts(tx: Sql, clicks: readonly Click[]): Promise<Click[]> {
+  const byId = new Map(clicks.map((c) => [c.id, c])); // a batch naming an id twice writes it once
+  const fresh = await tx<{ click_id: string }[]>`
+    insert into click_receipts (click_id) select id from unnest(${pgArrayLiteral([...byId.keys()])}::text::uuid[]) as r(id) order by id
+    on conflict do nothing returning click_id`;
+  const taken = new Set(fresh.map((r) => r.click_id));
+  return [...byId.values()].filter((c) => taken.has(c.id)); // in batch order, not the receipts' id order
+}
+
+/**
+ * The events, in spool order (ids ascend as the clicks were read), by one INSERT … SELECT FROM
+ * unnest of column arrays: each array is one parameter however long the batch. COPY would save
+ * parsing, but postgres.js (3.4.9) never settles a COPY the server refuses, leaving the transaction
+ * open on its connection for good (its issue 1173); see docs/PERFORMANCE.md for what COPY saved.
+ */
+async function insertEvents(tx: Sql, clicks: readonly Click[], owners: ReadonlyMap<number, number>): Promise<void> {
   const col = <T extends string | number>(f: (c: Click) => T) => pgArrayLiteral(clicks.map(f));
-  // Joining to urls takes the owner from the link and silently skips clicks whose link was
-  // deleted, instead of failing the whole batch on the foreign key. Rollup rows are upserted in
-  // key order so two writers lock them in the same order.
-  const receipts = dedup === "receipts";
-  const freshCte = receipts ? conn`fresh as (insert into click_receipts (click_id) select click_id from c on conflict do nothing returning click_id),` : conn``;
-  const freshJoin = receipts ? conn`join fresh using (click_id)` : conn``;
-  const [row] = await conn<{ written: number }[]>`
-    with c as (
-      select *
-      from unnest(
-        ${col((c) => c.id)}::text::uuid[], ${col((c) => c.urlId)}::text::int[],
-        ${col((c) => c.at.toISOString())}::text::timestamptz[], ${col((c) => JSON.stringify(clickDetails(c)))}::text::jsonb[],
-        ${col((c) => referrerKey(c.referrer))}::text::text[], ${col((c) => agentFamily(c.userAgent))}::text::text[]
-      ) with ordinality as c(click_id, url_id, at, details, referrer, agent, n)
-    ),
-    ${freshCte}
-    kept as (
-      select c.*, u.user_id, (c.at at time zone 'UTC') as ts, (c.at at time zone 'UTC')::date as day
-      from c ${freshJoin} join urls u on u.id = c.url_id
-    ),
-    ins as (
-      insert into events (url_id, user_id, event_type, timestamp, details)
-      select url_id, user_id, 'clicked', ts, details from kept order by n
-      returning 1
-    ),
-    daily as (
+  await tx`
+    insert into events (url_id, user_id, event_type, timestamp, details)
+    select url_id, user_id, 'clicked', at at time zone 'UTC', details
+    from unnest(
+      ${col((c) => c.urlId)}::text::int[], ${col((c) => owners.get(c.urlId)!)}::text::int[],
+      ${col((c) => c.at.toISOString())}::text::timestamptz[], ${col((c) => JSON.stringify(clickDetails(c)))}::text::jsonb[]
+    ) with ordinality as c(url_id, user_id, at, details, n)
+    order by n`;
+}
+
+/**
+ * One upsert per distinct key of each rollup, sorted by key in SQL so that every writer locks
+ * rollup rows in the same order. One statement: its three parts run in the order written.
+ */
+async function upsertRollups(tx: Sql, rollups: { daily: RollupColumns; referrers: RollupColumns; agents: RollupColumns }): Promise<void> {
+  const ints = (xs: readonly number[]) => pgArrayLiteral(xs);
+  const { daily, referrers, agents } = rollups;
+  await tx`
+    with daily as (
       insert into click_daily (url_id, day, clicks)
-      select url_id, day, count(*) from kept group by 1, 2 order by 1, 2
+      select * from unnest(${ints(daily.urlIds)}::text::int[], ${pgArrayLiteral(daily.days)}::text::date[], ${ints(daily.clicks)}::text::int[])
+      order by 1, 2
       on conflict (url_id, day) do update set clicks = click_daily.clicks + excluded.clicks
     ),
     referrers as (
       insert into click_referrers (url_id, day, referrer, clicks)
-      select url_id, day, referrer, count(*) from kept group by 1, 2, 3 order by 1, 2, 3
+      select * from unnest(${ints(referrers.urlIds)}::text::int[], ${pgArrayLiteral(referrers.days)}::text::date[],
+        ${pgArrayLiteral(referrers.keys)}::text::text[], ${ints(referrers.clicks)}::text::int[])
+      order by 1, 2, 3
       on conflict (url_id, day, referrer) do update set clicks = click_referrers.clicks + excluded.clicks
-    ),
-    agents as (
-      insert into click_agents (url_id, day, agent, clicks)
-      select url_id, day, agent, count(*) from kept group by 1, 2, 3 order by 1, 2, 3
-      on conflict (url_id, day, agent) do update set clicks = click_agents.clicks + excluded.clicks
     )
-    select count(*)::int as written from ins`;
-  return row?.written ?? 0;
+    insert into click_agents (url_id, day, agent, clicks)
+    select * from unnest(${ints(agents.urlIds)}::text::int[], ${pgArrayLiteral(agents.days)}::text::date[],
+      ${pgArrayLiteral(agents.keys)}::text::text[], ${ints(agents.clicks)}::text::int[])
+    order by 1, 2, 3
+    on conflict (url_id, day, agent) do update set clicks = click_agents.clicks + excluded.clicks`;
+}
+
+async function insertClicks(tx: Sql, clicks: readonly Click[], dedup: Dedup): Promise<number> {
+  if (clicks.length === 0) return 0;
+  const owners = await lockLinks(tx, clicks.map((c) => c.urlId));
+  const live = clicks.filter((c) => owners.has(c.urlId));
+  const kept = dedup === "receipts" && live.length > 0 ? await takeReceipts(tx, live) : live;
+  if (kept.length === 0) return 0;
+  const rollups = countRollups(kept.map((c) => ({ urlId: c.urlId, day: utcDay(c.at), referrer: referrerKey(c.referrer), agent: agentFamily(c.userAgent) })));
+  // Pipelined like the locks: PostgreSQL runs them in order, the batch waits for one round trip.
+  await Promise.all([insertEvents(tx, kept, owners), upsertRollups(tx, rollups)]);
+  return kept.length;
 }
 
 export function createClicksRepo(sql: Sql) {
@@ -93,11 +122,8 @@ export function createClicksRepo(sql: Sql) {
      * old stream's drain reads entries again, and a concurrent writer of one id waits on the
      * unique index and then skips it.
      */
-    insertOnce: (clicks: readonly Click[]) => sql.begin((tx) => insertClicks(tx as unknown as Sql, dedupById(clicks), "receipts")),
+    insertOnce: (clicks: readonly Click[]) => sql.begin((tx) => insertClicks(tx as unknown as Sql, clicks, "receipts")),
   };
 }
-
-/** One click per id: a batch naming an id twice would otherwise insert it twice before its receipt exists. */
-const dedupById = (clicks: readonly Click[]) => [...new Map(clicks.map((c) => [c.id, c])).values()];
 
 export type ClicksRepo = ReturnType<typeof createClicksRepo>;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { agentFamily, referrerKey } from "./rollup.ts";
+import { agentFamily, countRollups, referrerKey, utcDay } from "./rollup.ts";
 
 describe("rollup keys", () => {
   test("a referrer counts by its lowercased host; absent and host-less ones by fixed keys", () => {
@@ -21,5 +21,22 @@ describe("rollup keys", () => {
       [undefined, "(none)"],
     ];
     for (const [ua, family] of cases) expect(agentFamily(ua), String(ua)).toBe(family);
+  });
+
+  test("a batch is counted once per key of each rollup, on the click's UTC day", () => {
+    const day = utcDay(new Date("2024-05-31T23:59:59.999-01:00")); // already June 1st in UTC
+    expect(day).toBe("2024-06-01");
+    const clicks = [
+      { urlId: 2, day, referrer: "a.example", agent: "curl" },
+      { urlId: 1, day, referrer: "a.example", agent: "curl" },
+      { urlId: 2, day, referrer: "b.example", agent: "curl" },
+      { urlId: 2, day, referrer: "a.example", agent: "bot" },
+      { urlId: 2, day: "2024-06-02", referrer: "a.example", agent: "curl" },
+    ];
+    const rows = (c: ReturnType<typeof countRollups>["daily"]) => c.urlIds.map((u, i) => `${u} ${c.days[i]} ${c.keys[i]} ${c.clicks[i]}`).sort();
+    const counted = countRollups(clicks);
+    expect(rows(counted.daily)).toEqual(["1 2024-06-01  1", "2 2024-06-01  3", "2 2024-06-02  1"]);
+    expect(rows(counted.referrers)).toEqual(["1 2024-06-01 a.example 1", "2 2024-06-01 a.example 2", "2 2024-06-01 b.example 1", "2 2024-06-02 a.example 1"]);
+    expect(rows(counted.agents)).toEqual(["1 2024-06-01 curl 1", "2 2024-06-01 bot 1", "2 2024-06-01 curl 2", "2 2024-06-02 curl 1"]);
   });
 });

@@ -48,3 +48,44 @@ export function agentFamily(userAgent: string | undefined): string {
   for (const [pattern, family] of FAMILIES) if (pattern.test(userAgent)) return family;
   return OTHER_AGENT;
 }
+
+/** The UTC day of a click, YYYY-MM-DD: the day its rollup rows count it under. */
+export const utcDay = (at: Date) => at.toISOString().slice(0, 10);
+
+/** Clicks per key of one rollup table, one entry per distinct key, as columns for unnest(). */
+export interface RollupColumns {
+  urlIds: number[];
+  days: string[];
+  /** The referrer host or agent family; absent for the daily rollup. */
+  keys: string[];
+  clicks: number[];
+}
+
+export interface BatchRollups {
+  daily: RollupColumns;
+  referrers: RollupColumns;
+  agents: RollupColumns;
+}
+
+interface CountedClick { urlId: number; day: string; referrer: string; agent: string }
+
+/**
+ * Counts a batch's clicks per (url, day), (url, day, referrer) and (url, day, agent) so each
+ * rollup row is upserted once per batch, whatever the number of clicks on it. (The upsert sorts
+ * the keys itself, in PostgreSQL's order, so that every writer locks rows in the same order.)
+ */
+export function countRollups(clicks: readonly CountedClick[]): BatchRollups {
+  const count = (key: (c: CountedClick) => string | undefined): RollupColumns => {
+    const counts = new Map<string, { urlId: number; day: string; key: string; clicks: number }>();
+    for (const c of clicks) {
+      const k = key(c) ?? "";
+      const id = `${c.urlId}\u0000${c.day}\u0000${k}`;
+      const row = counts.get(id);
+      if (row) row.clicks++;
+      else counts.set(id, { urlId: c.urlId, day: c.day, key: k, clicks: 1 });
+    }
+    const rows = [...counts.values()];
+    return { urlIds: rows.map((r) => r.urlId), days: rows.map((r) => r.day), keys: rows.map((r) => r.key), clicks: rows.map((r) => r.clicks) };
+  };
+  return { daily: count(() => undefined), referrers: count((c) => c.referrer), agents: count((c) => c.agent) };
+}
