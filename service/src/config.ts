@@ -90,6 +90,19 @@ export const serviceSettings = {
     env: "CLICK_SPOOL_ADOPT_AFTER_MS", parse: int(100, 86_400_000), default: 30_000,
     doc: "a spool beside this instance's whose instance has not run for this long (ms) is shipped by this one",
   }),
+  // settings: event partitions
+  eventPartitionsAhead: setting({
+    env: "EVENT_PARTITIONS_AHEAD", parse: int(1, 24), default: 3,
+    doc: "monthly partitions of events kept ready after the current month (created hourly by one instance under an advisory lock)",
+  }),
+  eventRetentionMonths: setting({
+    env: "EVENT_RETENTION_MONTHS", parse: int(0, 1_200), default: 0,
+    doc: "0: keep every event; N: drop whole monthly partitions of events older than the current month and the N before it (click rollups and stats stay)",
+  }),
+  eventConversionBatch: setting({
+    env: "EVENT_CONVERSION_BATCH", parse: int(100, 100_000), default: 5_000,
+    doc: "ids copied per transaction while a pre-0003 events table is converted online to the partitioned one",
+  }),
   drainMs: setting({
     env: "SHUTDOWN_DRAIN_MS", parse: int(0, 120_000), default: 3_000,
     doc: "after SIGTERM, /ready answers 503 this long before the listener closes, so Caddy stops sending (ms)",

@@ -31,6 +31,13 @@ import { wireRedirectCache, type RedirectCache } from "./redirect/wire.ts";
 import { jobRunner, type JobRunner } from "./lib/jobs.ts";
 import { createRedirectService, type RedirectService } from "./redirect/service.ts";
 import { buildRateLimits, type RateLimits } from "./limits/wire.ts";
+import { createEventPartitions } from "./db/event-partitions.ts";
+import { registerEventMetrics } from "./db/event-metrics.ts";
+
+// The event partition job's round (ms) and its DDL's longest lock wait (ms): a month is added long
+// before it starts, and a request waits behind an ATTACH or DROP at most this long.
+const EVENT_PARTITIONS_EVERY_MS = 3_600_000;
+const EVENT_DDL_LOCK_TIMEOUT_MS = 500;
 
 export interface Deps {
   config: ServiceConfig;
@@ -105,7 +112,12 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
   const redirect = createRedirectService({ lookup: cache.lookup, clicks });
   const imports = createImportsService(createImportsRepo(sql)); // wire: imports
 
-  const jobs = jobRunner([...cache.jobs, clickPipeline.job], logger);
+  // wire: event partitions
+  const eventPartitions = createEventPartitions(sql, {
+    monthsAhead: config.eventPartitionsAhead, retentionMonths: config.eventRetentionMonths, copyBatchRows: config.eventConversionBatch,
+    lockTimeoutMs: EVENT_DDL_LOCK_TIMEOUT_MS, everyMs: EVENT_PARTITIONS_EVERY_MS,
+  }, logger, registerEventMetrics(metrics, sql));
+  const jobs = jobRunner([...cache.jobs, clickPipeline.job, eventPartitions.job], logger);
   const closers: (() => Promise<void>)[] = []; // wire: background jobs
   closers.push(() => jobs.stop());
   closers.push(async () => rateLimits.sync?.stop());

@@ -5,6 +5,7 @@
  * adopter): the compare-and-set lets exactly one of them commit each batch.
  */
 import { unlinkSync } from "node:fs";
+import { isSequenceExhausted } from "../db/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Click } from "./model.ts";
@@ -36,9 +37,10 @@ export interface RoundResult {
 }
 
 // A data error (SQLSTATE class 22) fails the same way on every retry; one such click must not
-// block every later one.
+// block every later one. An exhausted id sequence (2200H) is no click's fault: the batch waits
+// in the spool for the operator instead of being dropped click by click.
 const isDataError = (error: unknown) =>
-  (error as { name?: string }).name === "PostgresError" && String((error as { code?: unknown }).code).startsWith("22");
+  (error as { name?: string }).name === "PostgresError" && String((error as { code?: unknown }).code).startsWith("22") && !isSequenceExhausted(error);
 
 const same = (a: Position, b: Position) => a.segment === b.segment && a.offset === b.offset;
 

@@ -20,3 +20,10 @@ export const isUniqueViolation = (error: unknown): boolean => errorCode(error) =
 
 /** True when a referenced row is missing (SQLSTATE 23503). */
 export const isForeignKeyViolation = (error: unknown): boolean => errorCode(error) === "23503";
+
+/**
+ * True when a sequence reached its maximum (SQLSTATE 2200H). Class 22 is otherwise "this value is
+ * bad", but here no value of the client's is at fault and every later insert fails the same way:
+ * an outage for the operator (alerted), never a 400 and never a reason to drop data as bad.
+ */
+export const isSequenceExhausted = (error: unknown): boolean => errorCode(error) === "2200H";

@@ -2,7 +2,7 @@
 import { Elysia, t } from "elysia";
 import { authenticated, type Authenticator } from "../http/auth.ts";
 import { ErrorBody } from "../http/openapi.ts";
-import { parsePathId, pathId } from "../http/params.ts";
+import { parseBigPathId, pathId } from "../http/params.ts";
 import { CreateEventBody, Event, EventListQuery, eventJson } from "./model.ts";
 import type { EventsService } from "./service.ts";
 
@@ -22,7 +22,7 @@ export function eventsRoutes(deps: { auth: Authenticator; events: EventsService 
       query: EventListQuery, response: { 200: t.Array(Event), 400: ErrorBody, 403: ErrorBody },
       detail: { ...detail, summary: "List events by id; filters combine with AND" },
     })
-    .get("/:id", async ({ principal, params }) => eventJson(await events.get(principal, parsePathId(params.id, "event"))), {
+    .get("/:id", async ({ principal, params }) => eventJson(await events.get(principal, parseBigPathId(params.id, "event"))), {
       params: pathId, response: { 200: Event, 403: ErrorBody, 404: ErrorBody }, detail: { ...detail, summary: "Get an event" },
     });
 }

@@ -55,7 +55,8 @@ function toResponse(
   const db = fromPostgres(error);
   if (db) {
     opts.metrics.dbErrors.inc({ kind: db.kind });
-    if (db.status >= 500) opts.logger.warn("database unavailable", { request_id: requestIdOf(request), error });
+    if (db.kind === "sequence_exhausted") opts.logger.error("an id sequence is exhausted: see docs/RUNBOOK.md", { request_id: requestIdOf(request), error });
+    else if (db.status >= 500) opts.logger.warn("database unavailable", { request_id: requestIdOf(request), error });
     return jsonResponse(db.status, db.body, db.headers);
   }
   opts.logger.error("unhandled error", { request_id: requestIdOf(request), code: String(code), error });
@@ -93,6 +94,10 @@ export function fromPostgres(thrown: unknown): DbFailure | undefined {
   const isPg = (error as { name?: string }).name === "PostgresError";
   if (isPg && code === "23505") return { kind: "unique", status: 409, body: { error: "Conflict", message: "a record with the same unique value already exists" } };
   if (isPg && code === "23503") return { kind: "foreign_key", status: 404, body: { error: "Not Found", message: "a referenced record does not exist" } };
+  // Before class 22: an exhausted id sequence is the server's limit, not the client's data.
+  if (isPg && code === "2200H") {
+    return { kind: "sequence_exhausted", status: 500, body: { error: "Internal Server Error", message: "the database cannot assign new ids; operators have been alerted" } };
+  }
   if (isPg && code.startsWith("22")) return { kind: "data", status: 400, body: { error: "Bad Request", message: "a value was not acceptable to the database" } };
   // A deadlock or a serialization failure is a collision with another writer, not the client's
   // mistake and no outage: the same request succeeds when sent again.

@@ -16,6 +16,18 @@ export function parsePathId(raw: string, what: string): number {
   throw notFound(`${what} ${raw} not found`);
 }
 
+/** Largest id of a 64-bit column (events) that a JSON number carries exactly: 2^53 - 1. */
+export const MAX_BIG_DB_ID = Number.MAX_SAFE_INTEGER;
+
+/** `parsePathId` for 64-bit ids: the same 404s, up to MAX_BIG_DB_ID. */
+export function parseBigPathId(raw: string, what: string): number {
+  if (/^[1-9]\d{0,15}$/.test(raw)) {
+    const id = Number(raw);
+    if (id <= MAX_BIG_DB_ID) return id;
+  }
+  throw notFound(`${what} ${raw} not found`);
+}
+
 /** A JSON integer ≥ 1 in a body. Not t.Integer: Elysia's t.Integer also takes the string "12". */
 export const jsonId = (description: string) => t.Number({ multipleOf: 1, minimum: 1, description });
 

@@ -90,7 +90,8 @@ export type ImportsRepo = ReturnType<typeof createImportsRepo>;
  */
 export function isRowError(err: unknown): err is Error {
   const e = err as { name?: string; code?: unknown } | null;
-  return e?.name === "PostgresError" && typeof e.code === "string" && (e.code.startsWith("22") || e.code.startsWith("23"));
+  // An exhausted id sequence (2200H) would fail every row alike: the import stops instead.
+  return e?.name === "PostgresError" && typeof e.code === "string" && e.code !== "2200H" && (e.code.startsWith("22") || e.code.startsWith("23"));
 }
 
 /** Runs `insert` on the batch; after a row error, on each row alone, collecting each refused row's reason. */
