@@ -15,7 +15,8 @@ import type { SupervisorConfig } from "./config.ts";
 import { openDatabase } from "./database.ts";
 import { createSupervisorMetrics } from "./metrics.ts";
 import { findCaddy } from "./proxy/caddy.ts";
-import { createRollingRestart, type RollingResult } from "./rolling/rolling-restart.ts";
+import { createConsoleParts } from "./console/console.ts";
+import { createRollingRestart, type RollingOptions, type RollingResult } from "./rolling/rolling-restart.ts";
 import { createInstances } from "./instances.ts";
 import { controlTokenPath, createControlToken } from "./status/control-token.ts";
 import { createStatusServer } from "./status/server.ts";
@@ -49,8 +50,11 @@ interface Part {
 }
 
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
-  const { config, logger } = opts;
-  setStdoutFormat({ format: config.logFormat, noColor: config.noColor, component: "supervisor" });
+  const { config } = opts;
+  const format = setStdoutFormat({ format: config.logFormat, noColor: config.noColor, component: "supervisor" });
+  // Every part logs through the console's tee: its live log and its timeline see what the journal sees.
+  const consoleParts = await createConsoleParts({ config, logger: opts.logger, stdout: opts.output === "ignore" ? "none" : format });
+  const { logger } = consoleParts;
   const parts: Part[] = [];
   const started = Date.now();
   let stopping: Promise<void> | undefined;
@@ -92,7 +96,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     parts.push({ name: "backups", stop: () => backups.stop() });
 
     const caddyBin = config.runner === "process" ? findCaddy(config.caddy) : null;
-    const instances = await createInstances({ config, env: opts.env, databaseUrl: database.url, caddyBin, output: opts.output ?? "inherit", logger });
+    const instances = await createInstances({
+      config, env: opts.env, databaseUrl: database.url, caddyBin, output: opts.output ?? "inherit", logger, instanceOutput: consoleParts.instanceOutput,
+    });
     if (instances.caddy) parts.push({ name: "caddy", stop: () => instances.caddy!.stop() });
     const { runner } = instances;
     parts.push({ name: "instances", stop: () => runner.close() });
@@ -105,19 +111,33 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const loop = watcher.run(watching.signal);
     parts.push({ name: "watch", stop: async () => { watching.abort(); await loop; } });
 
-    const rollingRestart = createRollingRestart({
+    const rolling: RollingOptions = {
       ports: config.ports, runner, watcher, logger,
       probe: (port) => probeReady(instances.readyUrl(port), config.probeTimeoutMs),
       readyTimeoutMs: config.startGraceMs, pollMs: Math.min(config.probeIntervalMs, 250),
       // One interval of Caddy's active health check (Caddyfile: 250 ms) and then some.
       settleMs: instances.caddy ? 500 : 0,
-    });
+    };
+    const rollingRestart = createRollingRestart(rolling);
+    // One instance, the way a rolling restart takes each; refused when it is the only one ready.
+    const restartInstance = async (port: number): Promise<RollingResult> => {
+      await watcher.idle();
+      if (config.ports.length > 1 && !config.ports.some((p) => p !== port && watcher.isHealthy(p))) {
+        return { ok: false, detail: `no other instance is ready, so restarting ${port} would drop traffic`, instances: [] };
+      }
+      return createRollingRestart({ ...rolling, ports: [port] })();
+    };
     const snapshot = (): StatusSnapshot => ({
       version: VERSION, runner: config.runner, uptime_seconds: Math.round((Date.now() - started) / 1000),
       instances: watcher.snapshot(), backups: backups.snapshot(), alerts: alerter.snapshot(),
     });
     const controlToken = await createControlToken(controlTokenPath(config));
-    const status = createStatusServer({ host: config.statusHost, port: config.statusPort, snapshot, metrics, controlToken, onRollingRestart: rollingRestart, logger });
+    const consoleRunning = consoleParts.start({ readyUrl: instances.readyUrl });
+    parts.push({ name: "console", stop: () => consoleRunning.stop() });
+    const status = createStatusServer({
+      host: config.statusHost, port: config.statusPort, snapshot, metrics, controlToken, onRollingRestart: rollingRestart, logger,
+      console: { auth: consoleRunning.auth, signals: consoleRunning.signals, logs: consoleParts.logs, timeline: consoleParts.timeline, ports: config.ports, onRestartInstance: restartInstance },
+    });
     parts.push({ name: "status server", stop: () => status.stop() });
 
     logger.info("supervisor started", {

@@ -11,7 +11,7 @@ import type { Logger } from "../../service/src/lib/logger.ts";
 import type { SupervisorConfig } from "./config.ts";
 import type { RunningCaddy } from "./proxy/caddy.ts";
 import { keepCaddyRunning } from "./proxy/caddy-keeper.ts";
-import { createProcessRunner } from "./runners/process.ts";
+import { createProcessRunner, type InstanceOutputSink } from "./runners/process.ts";
 import type { Runner } from "./runners/runner.ts";
 import { createSystemdRunner } from "./runners/systemd.ts";
 
@@ -28,7 +28,10 @@ export interface InstancesOptions {
   databaseUrl: string;
   /** Caddy's binary when Caddy goes in front (process runner), else null. */
   caddyBin: string | null;
+  /** Caddy's output, and the instances' unless `instanceOutput` takes theirs. */
   output: "inherit" | "ignore";
+  /** Takes the instances' output (the console's live log, which passes it on); they then log JSON. */
+  instanceOutput?: InstanceOutputSink;
   logger: Logger;
 }
 
@@ -93,9 +96,10 @@ export async function createInstances(opts: InstancesOptions): Promise<Instances
     listenPort: shared ? () => config.publicPort : undefined,
     drainMs: config.drainMs, accessLog: config.instanceAccessLog, logLevel: config.logLevel,
     // A --log-format or --no-color flag reaches the instances as the environment would.
-    extraEnv: () => ({ LOG_FORMAT: config.logFormat, ...(config.noColor ? { NO_COLOR: "1" } : {}) }),
+    // Captured output is parsed, so it must be JSON; the sink renders it for a terminal itself.
+    extraEnv: () => ({ LOG_FORMAT: opts.instanceOutput ? "json" : config.logFormat, ...(config.noColor ? { NO_COLOR: "1" } : {}) }),
     seed: config.seed ? resolve(config.seed) : undefined,
-    stopTimeoutMs: config.drainMs + STOP_MARGIN_MS, output: opts.output, logger,
+    stopTimeoutMs: config.drainMs + STOP_MARGIN_MS, output: opts.instanceOutput ?? opts.output, logger,
   });
   return {
     runner, caddy,

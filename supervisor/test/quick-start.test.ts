@@ -128,7 +128,8 @@ describe("supervisor killed (process runner)", () => {
     const t0 = performance.now();
     await waitFor("instances gone", () => instances.every((pid) => !alive(pid)), 10_000);
     console.log(`[timing] daemon SIGKILLed → its instances exited: ${(performance.now() - t0).toFixed(0)} ms`);
-    expect(sup.logs().filter((l) => l.msg === "stopped" && l.signal === "stdin closed")).toHaveLength(2);
+    // Their last lines ("stopped", signal "stdin closed") are not in the output: the daemon relayed
+    // the instances' output (the console's live log) and died with the pipe's reading end.
     expect(await sup.proc.exited).toBe(1);
   }, 60_000);
 

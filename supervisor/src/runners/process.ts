@@ -32,9 +32,12 @@ export interface ProcessRunnerOptions {
   /** A stopping instance still running after this long is killed (ms). */
   stopTimeoutMs: number;
   /** "inherit": instance logs go to the supervisor's stdout/stderr (the first admin key shows in the quick start). */
-  output: "inherit" | "ignore" | ((port: number, text: string) => void);
+  output: "inherit" | "ignore" | InstanceOutputSink;
   logger: Logger;
 }
+
+/** Receives an instance's output as it comes, in chunks (not lines), and which stream it came on. */
+export type InstanceOutputSink = (port: number, text: string, stream: "stdout" | "stderr") => void;
 
 interface Child {
   proc: Subprocess<"pipe", "pipe" | "inherit" | "ignore", "pipe" | "inherit" | "ignore">;
@@ -68,17 +71,17 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner {
     return { ...env, ...opts.extraEnv?.(port) };
   };
 
-  const pump = async (port: number, stream: ReadableStream<Uint8Array>, sink: (port: number, text: string) => void) => {
+  const pump = async (port: number, stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr", sink: InstanceOutputSink) => {
     const decoder = new TextDecoder();
-    for await (const chunk of stream) sink(port, decoder.decode(chunk, { stream: true }));
+    for await (const chunk of stream) sink(port, decoder.decode(chunk, { stream: true }), name);
   };
 
   const spawn = (port: number): Child => {
     const stdio = typeof opts.output === "function" ? "pipe" : opts.output;
     const proc = Bun.spawn(opts.command, { cwd: opts.cwd, env: envFor(port), stdin: "pipe", stdout: stdio, stderr: stdio });
     if (typeof opts.output === "function") {
-      void pump(port, proc.stdout as ReadableStream<Uint8Array>, opts.output);
-      void pump(port, proc.stderr as ReadableStream<Uint8Array>, opts.output);
+      void pump(port, proc.stdout as ReadableStream<Uint8Array>, "stdout", opts.output);
+      void pump(port, proc.stderr as ReadableStream<Uint8Array>, "stderr", opts.output);
     }
     const child: Child = { proc, startedAt: Date.now(), stopping: false };
     log.info("instance started", { port, pid: proc.pid });

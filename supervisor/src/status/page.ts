@@ -75,7 +75,7 @@ export function renderStatusPage(s: StatusSnapshot, opts: PageOptions = {}): str
 <h2>Instances</h2>${instancesTable(s)}
 <h2>Backups</h2>${backupsSection(s)}
 <h2>Recent alerts</h2>${alertsSection(s)}
-<footer><p>Reloads every ${refresh} s. Machine-readable: <a href="/status">/status</a>, <a href="/metrics">/metrics</a>.</p></footer>
+<footer><p>Reloads every ${refresh} s. Machine-readable: <a href="/status">/status</a>, <a href="/metrics">/metrics</a>. The console: <a href="/">/</a>.</p></footer>
 </body></html>
 `.value;
 }

@@ -48,8 +48,8 @@ describe("read endpoints", () => {
     expect(res.text).toContain("# TYPE linkfort_supervisor_alerts_dropped_total counter");
   });
 
-  test("GET / is a self-refreshing page with every instance and every value escaped", async () => {
-    const res = await call("/");
+  test("GET /table is a self-refreshing page with every instance and every value escaped", async () => {
+    const res = await call("/table");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/html; charset=utf-8");
     expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");

@@ -1,11 +1,14 @@
 /**
- * The supervisor's own HTTP server: GET /status (JSON), GET /metrics (Prometheus), GET / (the
- * status page), POST /rolling-restart. Loopback only by default, see loopback.ts for why; a POST
- * also needs the control token (control-token.ts).
+ * The supervisor's own HTTP server: GET /status (JSON), GET /metrics (Prometheus), GET /table
+ * (the plain status page), POST /rolling-restart, and the operator's console (GET / and /api/…,
+ * console/routes.ts). Loopback only by default, see loopback.ts for why; POST /rolling-restart
+ * also needs the control token (control-token.ts), the console's actions a session.
  */
 import type { Server } from "bun";
 import type { Logger } from "../../../service/src/lib/logger.ts";
 import type { SupervisorMetrics } from "../metrics.ts";
+import { isLocal } from "../console/auth.ts";
+import { createConsoleRoutes, type ConsoleAction, type ConsoleRoutesOptions } from "../console/routes.ts";
 import { tokenMatches } from "./control-token.ts";
 import { isLoopbackHost, refusal } from "./loopback.ts";
 import { renderStatusPage } from "./page.ts";
@@ -29,6 +32,11 @@ export interface StatusServerOptions {
   allowNonLoopback?: boolean;
   /** Seconds between reloads of the status page (default 5). */
   refreshSeconds?: number;
+  /** The console; without it only the plain endpoints are served (tests of those). */
+  console?: Omit<ConsoleRoutesOptions, "act" | "snapshot"> & {
+    /** Restarts one instance (drain, start, wait for ready), as a rolling restart does. */
+    onRestartInstance: (port: number) => Promise<RollingRestartResult>;
+  };
 }
 
 export interface StatusServer {
@@ -36,7 +44,7 @@ export interface StatusServer {
   stop(): Promise<void>;
 }
 
-const ROUTES: Record<string, string> = { "/": "GET", "/status": "GET", "/metrics": "GET", "/rolling-restart": "POST" };
+const ROUTES: Record<string, string> = { "/table": "GET", "/status": "GET", "/metrics": "GET", "/rolling-restart": "POST" };
 const COMMON = { "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" };
 // The page is inline CSS only; nothing else may load, run, post or frame it.
 const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -52,32 +60,49 @@ export function createStatusServer(opts: StatusServerOptions): StatusServer {
   if (loopbackOnly && !isLoopbackHost(opts.host)) {
     throw new Error(`status server: STATUS_HOST=${opts.host} is not a loopback address; its endpoints have no authentication (allowNonLoopback to override)`);
   }
-  let rolling: Promise<RollingRestartResult> | undefined;
+  // One action at a time, whoever asked (the CLI's rolling restart, the console's buttons).
+  let running: string | undefined;
 
-  async function rollingRestart(req: Request, server: Server<undefined>): Promise<Response> {
-    if (rolling) return problem(409, "Conflict", "a rolling restart is already running");
+  async function act(req: Request, server: Server<undefined>, action: ConsoleAction): Promise<Response> {
+    const what = action.kind === "restart" ? `restart of instance ${action.port}` : "rolling restart";
+    if (running) return problem(409, "Conflict", `a ${running} is already running`);
+    const run = action.kind === "restart" ? () => opts.console!.onRestartInstance(action.port) : opts.onRollingRestart;
+    const message = action.kind === "restart" ? "console restart" : "rolling restart";
+    const fields = action.kind === "restart" ? { port: action.port } : {};
     // Bun.serve drops a request that stays quiet for idleTimeout (default 10 s, oven-sh/bun#13712);
-    // a rolling restart takes longer and its caller waits for the result.
+    // a restart takes longer and its caller waits for the result.
     server.timeout(req, 0);
-    logger.info("rolling restart requested");
-    rolling = opts.onRollingRestart().finally(() => { rolling = undefined; });
+    running = what;
+    const began = Date.now();
+    logger.info(`${message} requested`, fields);
     try {
-      const result = await rolling;
-      logger.info("rolling restart finished", { ok: result.ok, detail: result.detail });
+      const result = await run();
+      logger.info(`${message} finished`, { ...fields, ok: result.ok, detail: result.detail, duration_s: (Date.now() - began) / 1000 });
       return json(result.ok ? 200 : 500, { ok: result.ok, detail: result.detail });
     } catch (error) {
-      logger.error("rolling restart failed", { error });
-      return json(500, { ok: false, detail: error instanceof Error ? error.message : String(error) });
+      const detail = error instanceof Error ? error.message : String(error);
+      logger.error(`${message} finished`, { ...fields, ok: false, detail, duration_s: (Date.now() - began) / 1000 });
+      return json(500, { ok: false, detail });
+    } finally {
+      running = undefined;
     }
   }
 
+  const consoleRoutes = opts.console && createConsoleRoutes({ ...opts.console, snapshot: opts.snapshot, act });
+  // Exposed through a proxy (CONSOLE_AUTH=key): the proxy's Host is accepted, and a request that
+  // came through it (not local) sees nothing without the console's session.
+  const exposed = opts.console?.auth.mode === "key";
+
   async function route(req: Request, server: Server<undefined>): Promise<Response> {
     const path = new URL(req.url).pathname;
+    const refused = refusal(req, { loopbackOnly: loopbackOnly && !exposed });
+    if (refused) return problem(403, "Forbidden", refused);
+    const answer = await consoleRoutes?.(req, server);
+    if (answer) return answer;
     const method = ROUTES[path];
     if (!method) return problem(404, "Not Found", `no route ${path}`);
     if (req.method !== method) return problem(405, "Method Not Allowed", `${path} accepts ${method} only`, { Allow: method });
-    const refused = refusal(req, { loopbackOnly });
-    if (refused) return problem(403, "Forbidden", refused);
+    if (exposed && !isLocal(req) && !opts.console!.auth.maySee(req)) return problem(401, "Unauthorized", "sign in to the console with an admin API key");
     if (method === "POST" && !tokenMatches(req.headers.get("authorization"), opts.controlToken)) {
       return problem(401, "Unauthorized", "POST needs the control token (Authorization: Bearer <the token file's contents>); `linkfort-supervisor rolling-restart` sends it");
     }
@@ -85,11 +110,11 @@ export function createStatusServer(opts: StatusServerOptions): StatusServer {
     if (path === "/metrics") {
       return new Response(await opts.metrics.registry.metrics(), { headers: { ...COMMON, "Content-Type": opts.metrics.registry.contentType } });
     }
-    if (path === "/") {
+    if (path === "/table") {
       const page = renderStatusPage(opts.snapshot(), opts.refreshSeconds === undefined ? {} : { refreshSeconds: opts.refreshSeconds });
       return new Response(page, { headers: { ...COMMON, "Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": PAGE_CSP } });
     }
-    return rollingRestart(req, server);
+    return act(req, server, { kind: "rolling-restart" });
   }
 
   let server: Server<undefined>;

@@ -1,0 +1,332 @@
+// The linkfort console in the browser: plain DOM, no library, no inline code (the CSP allows
+// scripts from this origin only). Text always goes in through textContent, never as markup.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const STATE_CLASS = { ready: "ok", starting: "busy", restarting: "busy", unhealthy: "bad", backoff: "bad", stopped: "off" };
+const LOG_ROWS_MAX = 500;
+let overview = null;
+let signedIn = false;
+let canSee = true;
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children) if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
+  return node;
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined || !isFinite(seconds) || seconds < 0) return "-";
+  const s = Math.floor(seconds);
+  const pad = (n) => String(n).padStart(2, "0");
+  if (s < 60) return seconds < 10 && seconds % 1 ? `${seconds.toFixed(1)}s` : `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${pad(s % 60)}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${pad(Math.floor((s % 3600) / 60))}m`;
+  return `${Math.floor(s / 86400)}d ${pad(Math.floor((s % 86400) / 3600))}h`;
+}
+
+function bytes(n) {
+  if (n === null || n === undefined || !isFinite(n)) return "-";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function spool(s) {
+  if (!s || s.unshipped_clicks === null) return "-";
+  if (s.unshipped_clicks === 0) return "0";
+  return `${s.unshipped_clicks} clicks, oldest ${duration(s.oldest_unshipped_age_seconds)}`;
+}
+
+const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour12: false });
+
+async function api(path, init) {
+  const res = await fetch(path, { credentials: "same-origin", headers: { "Content-Type": "application/json" }, ...init });
+  const body = await res.json().catch(() => ({}));
+  return { status: res.status, ok: res.ok, body };
+}
+
+// ---- session ----------------------------------------------------------------------------
+
+function showSession() {
+  const c = overview ? overview.console : null;
+  $("session-state").textContent = signedIn ? "signed in" : c && c.auth === "loopback" ? "viewing (sign in to act)" : "";
+  $("sign-in-open").hidden = signedIn;
+  $("sign-out").hidden = !signedIn;
+  $("signed-out").hidden = canSee;
+  for (const id of ["instances", "signals", "logs", "timeline", "backups"]) $(id).hidden = !canSee;
+}
+
+function openSignIn() {
+  $("sign-in-error").textContent = "";
+  $("sign-in").showModal();
+  $("sign-in-form").elements.key.focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const form = $("sign-in-form");
+  const res = await api("/api/sign-in", { method: "POST", body: JSON.stringify({ key: form.elements.key.value }) });
+  if (!res.ok) { $("sign-in-error").textContent = res.body.message || `failed (${res.status})`; return; }
+  form.reset();
+  $("sign-in").close();
+  await refreshOverview();
+  startLogs();
+}
+
+async function signOut() {
+  await api("/api/sign-out", { method: "POST" });
+  await refreshOverview();
+}
+
+// ---- instances and actions ----------------------------------------------------------------
+
+function renderInstances(s) {
+  const rows = s.instances.map((i) => el("tr", { "data-port": i.port },
+    el("td", { class: "num" }, i.port),
+    el("td", {}, el("span", { class: `state ${STATE_CLASS[i.state] || "off"}` }, i.state)),
+    el("td", { class: "num" }, i.pid === null ? "-" : i.pid),
+    el("td", {}, duration(i.uptime_seconds)),
+    el("td", { class: "num" }, i.restarts),
+    el("td", {}, bytes(i.rss_bytes)),
+    el("td", {}, spool(i.spool)),
+    el("td", { class: "err" }, i.last_error || "-"),
+    el("td", {}, el("button", { type: "button", class: "act restart", "data-port": i.port, "aria-label": `Restart instance ${i.port}` }, "Restart…")),
+  ));
+  $("instance-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 9 }, "No instances."))]));
+  $("meta").textContent = `supervisor ${s.version} · runner ${s.runner} · up ${duration(s.uptime_seconds)} · ` +
+    `${s.instances.filter((i) => i.state === "ready").length} of ${s.instances.length} ready · as of ${clock(new Date().toISOString())}`;
+}
+
+function confirmAction(text, label) {
+  return new Promise((resolve) => {
+    const dialog = $("confirm");
+    $("confirm-text").textContent = text;
+    $("confirm-ok").textContent = label;
+    dialog.returnValue = "cancel";
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.showModal();
+  });
+}
+
+let acting = false;
+async function act(path, question, label, pending) {
+  if (acting) return;
+  if (!signedIn) { openSignIn(); return; }
+  if (!(await confirmAction(question, label))) return;
+  acting = true;
+  const result = $("action-result");
+  result.className = "result";
+  result.textContent = pending;
+  document.querySelectorAll("button.act").forEach((b) => { b.disabled = true; });
+  try {
+    const res = await api(path, { method: "POST" });
+    result.className = res.ok ? "result" : "result bad";
+    result.textContent = res.ok ? `Done: ${res.body.detail}` : `Failed: ${res.body.detail || res.body.message || res.status}`;
+  } finally {
+    acting = false;
+    document.querySelectorAll("button.act").forEach((b) => { b.disabled = false; });
+    refreshOverview();
+  }
+}
+
+function onInstanceClick(event) {
+  const button = event.target.closest("button.restart");
+  if (!button) return;
+  const port = button.dataset.port;
+  act(`/api/instances/${port}/restart`, `Restart instance ${port}? It drains first (Caddy stops sending to it), then starts again and must become ready.`,
+    `Restart ${port}`, `Restarting instance ${port}…`);
+}
+
+function onRollingRestart() {
+  act("/api/rolling-restart", "Restart every instance, one at a time, each ready before the next?", "Rolling restart", "Rolling restart under way…");
+}
+
+// ---- backups ------------------------------------------------------------------------------
+
+function renderBackups(b) {
+  const facts = [
+    ["Last success", b.last_success_at ? `${b.last_success_at} (took ${duration(b.last_duration_seconds)}, ${bytes(b.last_size_bytes)})` : "-"],
+    ["Last failure", b.last_failure_at ? `${b.last_failure_at}: ${b.last_error || ""}` : "-"],
+    ["Next run", b.next_run_at || "-"],
+  ];
+  $("backup-summary").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  const rows = b.files.map((f) => el("tr", {}, el("td", {}, f.name), el("td", {}, bytes(f.size_bytes)), el("td", {}, f.created_at), el("td", {}, f.verified ? "yes" : "no")));
+  $("backup-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 4 }, "No backups yet."))]));
+}
+
+// ---- overview polling ---------------------------------------------------------------------
+
+async function refreshOverview() {
+  const res = await api("/api/overview").catch(() => null);
+  if (!res) { $("meta").textContent = "supervisor unreachable; retrying"; return; }
+  canSee = res.status !== 401;
+  if (!canSee) { signedIn = false; overview = null; showSession(); return; }
+  overview = res.body;
+  signedIn = overview.console.signed_in;
+  showSession();
+  renderInstances(overview);
+  renderBackups(overview.backups);
+  const select = $("log-source");
+  for (const i of overview.instances) {
+    if (![...select.options].some((o) => o.value === String(i.port))) select.append(el("option", { value: i.port }, `instance ${i.port}`));
+  }
+  const series = $("signal-series");
+  for (const i of overview.instances) {
+    if (![...series.options].some((o) => o.value === String(i.port))) series.append(el("option", { value: i.port }, `instance ${i.port}`));
+  }
+}
+
+// ---- golden signals -----------------------------------------------------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+const svg = (tag, attrs) => {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  return node;
+};
+const CHARTS = [
+  { id: "rps", title: "Requests/s", lines: [["rps", "req/s"]], fmt: (v) => v.toFixed(v < 10 ? 2 : 0) },
+  { id: "latency", title: "Latency p50 / p99", lines: [["p50_ms", "p50"], ["p99_ms", "p99"]], fmt: (v) => `${v.toFixed(v < 10 ? 1 : 0)} ms` },
+  { id: "errors", title: "5xx ratio", lines: [["error_ratio", "5xx"]], fmt: (v) => `${(v * 100).toFixed(2)} %` },
+  { id: "cpu", title: "CPU (cores)", lines: [["cpu", "cpu"]], fmt: (v) => v.toFixed(2) },
+  { id: "rss", title: "Memory (RSS)", lines: [["rss_bytes", "rss"]], fmt: bytes },
+  { id: "inflight", title: "In flight / DB pool size", lines: [["in_flight", "in flight"], ["db_pool_max", "pool"]], fmt: (v) => v.toFixed(0) },
+  { id: "spool", title: "Click spool backlog", lines: [["spool_clicks", "clicks"]], fmt: (v) => v.toFixed(0) },
+];
+
+function chart(spec, points) {
+  const W = 300, H = 110, L = 4, T = 8, B = 14;
+  const values = spec.lines.flatMap(([key]) => points.map((p) => p[key]).filter((v) => v !== null && v !== undefined));
+  const max = Math.max(...values, 0) || 1;
+  const t1 = points.length ? points[points.length - 1].t : Date.now();
+  const t0 = Math.min(points.length ? points[0].t : t1, t1 - 60_000);
+  const x = (t) => L + ((t - t0) / (t1 - t0 || 1)) * (W - 2 * L);
+  const y = (v) => T + (1 - v / max) * (H - T - B);
+  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
+  for (const f of [0, 0.5, 1]) root.append(svg("line", { class: "grid", x1: L, x2: W - L, y1: y(max * f), y2: y(max * f) }));
+  const top = svg("text", { class: "axis", x: L, y: T - 1 });
+  top.textContent = spec.fmt(max);
+  const span = svg("text", { class: "axis", x: L, y: H - 2 });
+  span.textContent = `${Math.round((t1 - t0) / 60_000)} min ago`;
+  const now = svg("text", { class: "axis", x: W - L, y: H - 2, "text-anchor": "end" });
+  now.textContent = "now";
+  root.append(top, span, now);
+  const latest = [];
+  spec.lines.forEach(([key, name], i) => {
+    // A gap (null) breaks the line: an instance that was down draws nothing, not a zero.
+    let d = "";
+    let pen = false;
+    for (const p of points) {
+      const v = p[key];
+      if (v === null || v === undefined) { pen = false; continue; }
+      d += `${pen ? "L" : "M"}${x(p.t).toFixed(1)},${y(v).toFixed(1)}`;
+      pen = true;
+    }
+    root.append(svg("path", { class: `s${i}`, d: d || "M0,0" }));
+    const last = [...points].reverse().find((p) => p[key] !== null && p[key] !== undefined);
+    latest.push(`${name} ${last ? spec.fmt(last[key]) : "-"}`);
+  });
+  const summary = latest.join(", ");
+  root.setAttribute("aria-label", `${spec.title}: now ${summary}`);
+  const legend = spec.lines.length > 1 ? el("p", { class: "legend" }, ...spec.lines.flatMap(([, name], i) => [el("span", { class: `k${i}` }, `■ ${name}`), " "])) : null;
+  return el("figure", { class: "chart", "data-chart": spec.id },
+    el("figcaption", {}, el("span", {}, spec.title), el("span", { class: "now" }, summary)), root, legend);
+}
+
+async function refreshSignals() {
+  if (!canSee) return;
+  const res = await api("/api/signals").catch(() => null);
+  if (!res || !res.ok) return;
+  const points = res.body.series[$("signal-series").value] || [];
+  $("charts").replaceChildren(...CHARTS.map((spec) => chart(spec, points)));
+}
+
+// ---- live logs ----------------------------------------------------------------------------
+
+let source = null;
+let lastSeq = 0;
+
+function logLine(e) {
+  return el("div", { class: "line", "data-seq": e.seq, "data-source": e.source },
+    el("span", { class: "t" }, clock(e.time)), " ", el("span", { class: e.level }, e.level.toUpperCase().padEnd(5)), " ",
+    el("span", { class: "src" }, e.source.padEnd(10)), " ", e.msg,
+    e.request_id ? el("span", { class: "rid" }, ` request_id=${e.request_id}`) : null, e.detail ? ` ${e.detail}` : "");
+}
+
+function startLogs() {
+  if (source) source.close();
+  if (!canSee) return;
+  const form = $("log-filter");
+  const params = new URLSearchParams();
+  for (const name of ["level", "source", "request_id"]) if (form.elements[name].value) params.set(name, form.elements[name].value.trim());
+  if (form.elements.probes.checked) params.set("probes", "hide");
+  $("log-view").replaceChildren();
+  lastSeq = 0;
+  source = new EventSource(`/api/logs/stream?${params}`);
+  source.onopen = () => { $("log-state").textContent = "streaming"; };
+  source.onerror = () => { $("log-state").textContent = "reconnecting…"; };
+  source.addEventListener("dropped", (e) => { $("log-state").textContent = `${e.data} lines skipped (reading too slowly)`; });
+  source.onmessage = (e) => {
+    const entry = JSON.parse(e.data);
+    if (entry.seq <= lastSeq) return;
+    lastSeq = entry.seq;
+    const view = $("log-view");
+    view.append(logLine(entry));
+    while (view.childElementCount > LOG_ROWS_MAX) view.firstElementChild.remove();
+    if (!$("log-pause").checked) view.scrollTop = view.scrollHeight;
+  };
+}
+
+// Scrolling up to read pauses the stream's scrolling; back at the bottom it follows again.
+function onLogScroll() {
+  const view = $("log-view");
+  const atBottom = view.scrollHeight - view.scrollTop - view.clientHeight < 8;
+  $("log-pause").checked = !atBottom;
+}
+
+// ---- timeline -----------------------------------------------------------------------------
+
+async function refreshTimeline() {
+  if (!canSee) return;
+  const res = await api("/api/timeline").catch(() => null);
+  if (!res || !res.ok) return;
+  const rows = res.body.events.slice(0, 200).map((e) => el("tr", { "data-kind": e.kind },
+    el("td", {}, new Date(e.at).toLocaleString([], { hour12: false })),
+    el("td", { class: e.severity === "info" ? "" : `sev-${e.severity}` }, e.kind),
+    el("td", {}, e.title), el("td", {}, e.cause || "-"), el("td", {}, e.duration_seconds === null ? "-" : duration(e.duration_seconds))));
+  $("timeline-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 5 }, "Nothing yet."))]));
+}
+
+// ---- start --------------------------------------------------------------------------------
+
+function every(ms, fn) {
+  const tick = async () => { try { await fn(); } finally { setTimeout(tick, ms); } };
+  tick();
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  $("instance-rows").addEventListener("click", onInstanceClick);
+  $("rolling-restart").addEventListener("click", onRollingRestart);
+  $("sign-in-open").addEventListener("click", openSignIn);
+  $("sign-in-cancel").addEventListener("click", () => $("sign-in").close());
+  $("sign-in-form").addEventListener("submit", signIn);
+  $("sign-out").addEventListener("click", signOut);
+  $("log-filter").addEventListener("change", (e) => { if (e.target.id !== "log-pause") startLogs(); });
+  $("log-filter").addEventListener("submit", (e) => { e.preventDefault(); startLogs(); });
+  $("log-view").addEventListener("scroll", onLogScroll);
+  $("signal-series").addEventListener("change", refreshSignals);
+  await refreshOverview();
+  if (!canSee) openSignIn();
+  startLogs();
+  every(2000, refreshOverview);
+  every(2000, refreshSignals);
+  every(5000, refreshTimeline);
+});

@@ -1,0 +1,106 @@
+/**
+ * @module The console's HTTP side, on the status server: the page and its assets, the JSON it
+ * reads (/api/overview, /api/signals, /api/timeline), the live log as Server-Sent Events
+ * (/api/logs/stream), sign-in, and the two actions (restart one instance, rolling restart).
+ * The status server has already refused cross-site writes and foreign Hosts (loopback.ts);
+ * here each request is checked against the session rules of auth.ts.
+ */
+import type { Server } from "bun";
+import { Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import type { StatusSnapshot } from "../status/snapshot.ts";
+import { CONSOLE_CSP, CONSOLE_CSS, CONSOLE_HTML, CONSOLE_JS } from "./assets.ts";
+import type { ConsoleAuth } from "./auth.ts";
+import { isLogLevel, type LogBuffer, type LogFilter } from "./log-buffer.ts";
+import type { Signals } from "./signals.ts";
+import type { Timeline } from "./timeline.ts";
+import { logStream } from "./log-stream.ts";
+
+export type ConsoleAction = { kind: "restart"; port: number } | { kind: "rolling-restart" };
+
+export interface ConsoleRoutesOptions {
+  auth: ConsoleAuth;
+  snapshot: () => StatusSnapshot;
+  signals: Signals;
+  logs: LogBuffer;
+  timeline: Timeline;
+  ports: number[];
+  /** Runs an action the status server serialises (one at a time) and answers with its result. */
+  act: (req: Request, server: Server<undefined>, action: ConsoleAction) => Promise<Response>;
+}
+
+const COMMON = { "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" };
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) => Response.json(body, { status, headers: { ...COMMON, ...headers } });
+const problem = (status: number, error: string, message: string) => json(status, { error, message });
+const asset = (body: string, type: string, extra: Record<string, string> = {}) => new Response(body, { headers: { ...COMMON, "Content-Type": type, ...extra } });
+
+const SignIn = Type.Object({ key: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
+
+function logFilter(url: URL): LogFilter | string {
+  const level = url.searchParams.get("level") || undefined;
+  if (level !== undefined && !isLogLevel(level)) return "level must be debug, info, warn or error";
+  const source = url.searchParams.get("source") || undefined;
+  const requestId = url.searchParams.get("request_id")?.trim() || undefined;
+  if (requestId !== undefined && requestId.length > 200) return "request_id is too long";
+  return { level, source, requestId, hideProbes: url.searchParams.get("probes") === "hide" };
+}
+
+/** Paths this module answers, with their method. */
+const GET_PATHS = new Set(["/", "/assets/console.css", "/assets/console.js", "/api/overview", "/api/signals", "/api/timeline", "/api/logs", "/api/logs/stream"]);
+const POST_PATHS = new Set(["/api/sign-in", "/api/sign-out", "/api/rolling-restart"]);
+const RESTART = /^\/api\/instances\/(\d{1,5})\/restart$/;
+
+export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
+  const { auth } = opts;
+
+  const overview = (req: Request) => ({
+    ...opts.snapshot(),
+    console: { auth: auth.mode, signed_in: auth.hasSession(req), may_act: auth.mayAct(req) },
+  });
+
+  async function signIn(req: Request): Promise<Response> {
+    const body: unknown = await req.json().catch(() => undefined);
+    if (!Value.Check(SignIn, body)) return problem(400, "Bad Request", 'send {"key": "<an admin API key>"}');
+    const result = await auth.signIn(req, body.key);
+    if (!result.ok) return problem(result.status, result.status === 401 ? "Unauthorized" : result.status === 429 ? "Too Many Requests" : "Service Unavailable", result.message);
+    return json(200, { signed_in: true }, { "Set-Cookie": result.cookie });
+  }
+
+  async function get(req: Request, path: string, server: Server<undefined>): Promise<Response> {
+    if (path === "/assets/console.css") return asset(CONSOLE_CSS, "text/css; charset=utf-8");
+    if (path === "/assets/console.js") return asset(CONSOLE_JS, "text/javascript; charset=utf-8");
+    // The page itself shows a sign-in form to whoever may not see yet; it holds no data.
+    if (path === "/") return asset(CONSOLE_HTML, "text/html; charset=utf-8", { "Content-Security-Policy": CONSOLE_CSP, "Referrer-Policy": "no-referrer" });
+    if (!auth.maySee(req)) return problem(401, "Unauthorized", "sign in with an admin API key");
+    if (path === "/api/overview") return json(200, overview(req));
+    if (path === "/api/signals") return json(200, opts.signals.snapshot());
+    if (path === "/api/timeline") return json(200, { events: opts.timeline.list() });
+    const url = new URL(req.url);
+    const filter = logFilter(url);
+    if (typeof filter === "string") return problem(400, "Bad Request", filter);
+    if (path === "/api/logs") return json(200, { lines: opts.logs.recent(filter) });
+    // An event stream stays open; Bun's idle timeout would cut it (the keep-alive comments also prevent that).
+    server.timeout(req, 0);
+    const after = Number(req.headers.get("last-event-id") ?? url.searchParams.get("after") ?? 0);
+    return new Response(logStream(opts.logs, filter, Number.isFinite(after) ? after : 0, req.signal), {
+      headers: { ...COMMON, "Content-Type": "text/event-stream; charset=utf-8", "X-Accel-Buffering": "no" },
+    });
+  }
+
+  /** The answer for a console path, or undefined when the path is not the console's. */
+  return async function handle(req: Request, server: Server<undefined>): Promise<Response | undefined> {
+    const path = new URL(req.url).pathname;
+    const restart = RESTART.exec(path);
+    const method = GET_PATHS.has(path) ? "GET" : POST_PATHS.has(path) || restart ? "POST" : undefined;
+    if (!method) return undefined;
+    if (req.method !== method) return json(405, { error: "Method Not Allowed", message: `${path} accepts ${method} only` }, { Allow: method });
+    if (method === "GET") return get(req, path, server);
+    if (path === "/api/sign-in") return signIn(req);
+    if (path === "/api/sign-out") return json(200, { signed_in: false }, { "Set-Cookie": auth.signOut(req) });
+    if (!auth.mayAct(req)) return problem(401, "Unauthorized", "acting needs a session: sign in with an admin API key");
+    if (path === "/api/rolling-restart") return opts.act(req, server, { kind: "rolling-restart" });
+    const port = Number(restart![1]);
+    if (!opts.ports.includes(port)) return problem(404, "Not Found", `no instance on port ${port}`);
+    return opts.act(req, server, { kind: "restart", port });
+  };
+}
