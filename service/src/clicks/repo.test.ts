@@ -101,7 +101,7 @@ describe("clicks repo", () => {
     const keptAgents = [0, 2, 4, 6, 8].map((i) => ({ url_id: kept!.id, ua: `agent-${i}` }));
     expect([...agents]).toEqual([...keptAgents, ...keptAgents]);
     const daily = await h.deps.sql`select url_id, day::text as day, clicks from click_daily where url_id in ${h.deps.sql([kept!.id, gone!.id])}`;
-    expect(daily).toEqual([{ url_id: kept!.id, day: "2024-03-04", clicks: 10 }]);
+    expect([...daily]).toEqual([{ url_id: kept!.id, day: "2024-03-04", clicks: 10 }]);
   }, 30_000);
 
   // The shipper tells a click PostgreSQL will never take (SQLSTATE class 22) from an outage by the
