@@ -9,6 +9,8 @@ import type { Sql } from "./client.ts";
 import type { PartitionObserver } from "./event-partitions.ts";
 
 export function registerEventMetrics(metrics: Metrics, sql: Sql): PartitionObserver {
+  // Exported at 0 from the start, so the SequenceExhausted alert's increase() has a series to watch.
+  metrics.dbErrors.inc({ kind: "sequence_exhausted" }, 0);
   new Gauge({
     name: "linkfort_db_sequence_used_ratio",
     help: "Fraction of each id sequence's range already handed out (0 unused, 1 exhausted: inserts fail with SQLSTATE 2200H)",

@@ -43,7 +43,7 @@ export interface RoundReport {
 }
 
 export interface PartitionObserver {
-  /** After each round that ran: months covered after the current one, conversion ids left. */
+  /** After each round, on every instance: months covered after the current one, conversion ids left. */
   observe(report: { monthsAhead: number; conversionRemaining: number }): void;
 }
 
@@ -143,11 +143,17 @@ export function createEventPartitions(sql: Sql, settings: EventPartitionSettings
     const added = await addPartitions(undefined);
     const dropped = converting ? [] : await dropExpired();
     if (added.length > 0 || dropped.length > 0) logger.info("event partitions changed", { added, dropped });
-    const [ahead] = await sql<{ months: number }[]>`
+    return { ran: true, added, dropped, conversionRemaining: remaining, swapped };
+  }
+
+  /** What every instance exports after each round, whether it held the lock or not. */
+  async function observe(): Promise<void> {
+    if (!observer) return;
+    const [row] = await sql<{ months: number }[]>`
       select count(*)::int as months from generate_series(1, ${settings.monthsAhead}) k
       where to_regclass('events_p' || to_char(date_trunc('month', now() at time zone 'UTC') + make_interval(months => k), 'YYYYMM')) is not null`;
-    observer?.observe({ monthsAhead: ahead?.months ?? 0, conversionRemaining: remaining });
-    return { ran: true, added, dropped, conversionRemaining: remaining, swapped };
+    const progress = await conversionProgress(sql);
+    observer.observe({ monthsAhead: row?.months ?? 0, conversionRemaining: progress ? progress.highId - progress.copiedUpTo : 0 });
   }
 
   /** One round under the advisory lock; `ran: false` when another instance holds it. */
@@ -170,6 +176,7 @@ export function createEventPartitions(sql: Sql, settings: EventPartitionSettings
   let running: Promise<unknown> | undefined;
   const tick = () => {
     running = runOnce()
+      .then(observe)
       .catch((error: unknown) => logger.error("event partition job failed; the next round tries again", { error }))
       .finally(() => {
         running = undefined;
