@@ -4,18 +4,24 @@
  * every answer that is not the expected 302 + Location, and every connection error.
  * Prints "load started" once the first redirect succeeded, then one JSON line of counts.
  *
- *   bun vm-load.ts URL EXPECTED_LOCATION STOP_FILE [CONCURRENCY=8] [MAX_SECONDS=180]
+ * With TAG, request n sends `User-Agent: TAG-n` (its clicked event keeps it) and every request is
+ * written to REQUEST_LOG as `TAG-n STATUS START_MS END_MS` (STATUS 0: connection error), so the
+ * test can match 302s to clicked events one by one.
+ *
+ *   bun vm-load.ts URL EXPECTED_LOCATION STOP_FILE [CONCURRENCY=8] [MAX_SECONDS=180] [TAG REQUEST_LOG]
  */
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 
-const [url, expected, stopFile, concurrencyArg = "8", maxSecondsArg = "180"] = process.argv.slice(2);
+const [url, expected, stopFile, concurrencyArg = "8", maxSecondsArg = "180", tag, requestLog] = process.argv.slice(2);
 if (!url || !expected || !stopFile) {
-  process.stderr.write("usage: bun vm-load.ts URL EXPECTED_LOCATION STOP_FILE [CONCURRENCY] [MAX_SECONDS]\n");
+  process.stderr.write("usage: bun vm-load.ts URL EXPECTED_LOCATION STOP_FILE [CONCURRENCY] [MAX_SECONDS] [TAG REQUEST_LOG]\n");
   process.exit(2);
 }
 const deadline = Date.now() + Number(maxSecondsArg) * 1000;
 
 const counts = { total: 0, ok: 0, wrong: 0, errors: 0, samples: [] as string[] };
+const requests: string[] = [];
+let sent = 0;
 let announced = false;
 let stopped = false;
 
@@ -24,9 +30,13 @@ const note = (sample: string) => { if (counts.samples.length < 10) counts.sample
 async function worker(): Promise<void> {
   while (!stopped) {
     counts.total++;
+    const name = `${tag}-${++sent}`;
+    const started = Date.now();
+    let status = 0;
     try {
-      const res = await fetch(url!, { redirect: "manual", signal: AbortSignal.timeout(10_000) });
+      const res = await fetch(url!, { redirect: "manual", signal: AbortSignal.timeout(10_000), headers: tag ? { "user-agent": name } : {} });
       const body = await res.text();
+      status = res.status;
       if (res.status === 302 && res.headers.get("location") === expected) {
         counts.ok++;
         if (!announced) { announced = true; process.stdout.write("load started\n"); }
@@ -38,6 +48,7 @@ async function worker(): Promise<void> {
       counts.errors++;
       note(`error: ${error instanceof Error ? error.message : String(error)}`);
     }
+    if (tag) requests.push(`${name} ${status} ${started} ${Date.now()}\n`);
   }
 }
 
@@ -45,4 +56,5 @@ async function worker(): Promise<void> {
 const watch = setInterval(() => { if (existsSync(stopFile) || Date.now() > deadline) stopped = true; }, 100);
 await Promise.all(Array.from({ length: Number(concurrencyArg) }, worker));
 clearInterval(watch);
+if (tag && requestLog) writeFileSync(requestLog, requests.join(""));
 process.stdout.write(JSON.stringify({ ...counts, timedOut: Date.now() > deadline }) + "\n");

@@ -14,6 +14,7 @@ import { createBed, HOST_TOOLS, waitForLine, type Bed } from "./vm-bed.ts";
 import { buildBrokenRelease, buildRelease, packageVersion, removeReleaseOutput } from "./vm-releases.ts";
 import { waitFor } from "../../service/test/wait.ts";
 import { guestHttp, snapshotDeployment, supervisorRestarts, supervisorStatus } from "./vm-guest.ts";
+import { clickedByAgent, linkIds, oldStreamClicks, parseRequestLog, spoolStatus, unshippedPerInstance, type LoggedRequest } from "./vm-clicks.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 // Monitoring is installed too once the release carries deploy/monitoring.sh.
@@ -77,8 +78,11 @@ describe("a VM deployment on a real systemd", () => {
   test("install.sh on a fresh VM starts everything and prints the URL and a new admin key", async () => {
     const v = releases.a.version;
     const flags = withMonitoring ? " --with-monitoring" : "";
-    const out = await timed("install.sh (first run)", () =>
-      bed.sh(`tar -xzf /shared/linkfort-${v}-linux-x64.tar.gz -C /root && /root/linkfort-${v}/deploy/install.sh${flags}`));
+    const run = await timed("install.sh (first run)", () =>
+      bed.exec(`tar -xzf /shared/linkfort-${v}-linux-x64.tar.gz -C /root && /root/linkfort-${v}/deploy/install.sh${flags}`));
+    // The bed is gone after the run: what the instances logged goes into the failure message.
+    if (run.code !== 0) throw new Error(`install.sh failed (exit ${run.code}):\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-2000)}\n--- journal\n${(await bed.exec("journalctl -u 'linkfort@*' -u linkfort-supervisor -n 80 --no-pager")).stdout}`);
+    const out = run.stdout;
     printSteps("install.sh", out);
     expect(out).toContain(`linkfort ${v} is running: http://`);
     adminKey = /admin API key \(shown once[^\n]*\n\s+(\S+)/.exec(out)?.[1] ?? "";
@@ -183,10 +187,14 @@ describe("a VM deployment on a real systemd", () => {
     expect(await bed.sh("cat /etc/linkfort/admin-key")).toBe(adminKey);
   }, 3 * MINUTE);
 
-  /** Runs `work` while vm-load.ts requests the link through Caddy; returns its counts. */
-  async function underLoad(work: () => Promise<void>): Promise<{ total: number; ok: number; wrong: number; errors: number; samples: string[] }> {
+  /**
+   * Runs `work` while vm-load.ts requests the link through Caddy; returns its counts. With `tag`,
+   * each request is named in its user agent and `requests` lists them (vm-load.ts, REQUEST_LOG).
+   */
+  async function underLoad(work: () => Promise<void>, opts: { tag?: string } = {}): Promise<LoadCounts & { requests: LoggedRequest[] }> {
     await bed.sh("rm -f /shared/stop-load");
-    const load = bed.spawn(`/shared/bun /shared/vm-load.ts http://127.0.0.1:8080/${link.code} '${link.target}' /shared/stop-load 4 240`);
+    const logged = opts.tag ? ` ${opts.tag} /shared/${opts.tag}.requests` : "";
+    const load = bed.spawn(`/shared/bun /shared/vm-load.ts http://127.0.0.1:8080/${link.code} '${link.target}' /shared/stop-load 4 240${logged}`);
     loads.push(load);
     const lines: string[] = [];
     await waitForLine(load.stdout, /^load started$/, lines).catch(async (error: Error) => {
@@ -200,7 +208,8 @@ describe("a VM deployment on a real systemd", () => {
     await load.exited;
     const summary = lines.find((l) => l.startsWith("{"));
     if (!summary) throw new Error(`no summary from the load: ${lines.join("\n")}\n${await new Response(load.stderr).text()}`);
-    return JSON.parse(summary) as { total: number; ok: number; wrong: number; errors: number; samples: string[] };
+    const requests = opts.tag ? parseRequestLog(await Bun.file(join(bed.shared, `${opts.tag}.requests`)).text()) : [];
+    return { ...(JSON.parse(summary) as LoadCounts), requests };
   }
 
   const versionsReported = async () => {
@@ -208,16 +217,96 @@ describe("a VM deployment on a real systemd", () => {
     return health.map((body) => (JSON.parse(body) as { version: string }).version);
   };
 
-  test("upgrade.sh to a rebuilt tarball under load: no failed request, every part on the new version", async () => {
+  const INSTANCE_PORTS = [8081, 8082, 8083] as const;
+
+  /** Waits until every spool on the guest has shipped: /health says 0 everywhere, then `linkfort spool status` (exact) agrees. */
+  async function waitForSpoolsShipped(): Promise<void> {
+    await waitFor("every instance to report 0 unshipped clicks", async () => (await unshippedPerInstance(bed, INSTANCE_PORTS)).every((n) => n === 0), 60_000, { everyMs: 250 });
+    const status = await waitFor("linkfort spool status to show every spool shipped", async () => {
+      const out = await spoolStatus(bed);
+      const spools = [...out.matchAll(/; (\d+) clicks not yet shipped/g)].map((m) => Number(m[1]));
+      return spools.length >= INSTANCE_PORTS.length && spools.every((n) => n === 0) ? out : null;
+    }, 30_000, { everyMs: 250 });
+    console.log(`linkfort spool status after the drain:\n${status}`);
+  }
+
+  test("kill -9 of an instance under load: after the drain, clicked events == 302s answered, one by one", async () => {
+    const port = 8083;
+    const spooled = async () => Number(/^linkfort_clicks_spooled_total (\d+)/m.exec(await bed.sh(`curl -s --max-time 5 http://127.0.0.1:${port}/metrics`))?.[1] ?? 0);
+    const mainPid = async () => Number(await bed.sh(`systemctl show -P MainPID linkfort@${port}`));
+    const tag = `vmkill${process.pid}`;
+    let kill = { pid: 0, beforeMs: 0, afterMs: 0 };
+    const load = await underLoad(async () => {
+      // Killed while it holds clicks of this load, and the load goes on until the new process took some too.
+      const before = await spooled();
+      await waitFor(`${port} to spool 200 clicks of the load`, async () => (await spooled()) >= before + 200, 60_000, { everyMs: 100 });
+      const pid = await mainPid();
+      const [beforeMs, afterMs] = (await bed.sh(`date +%s%3N; kill -9 ${pid}; date +%s%3N`)).split("\n").map(Number);
+      kill = { pid, beforeMs: beforeMs!, afterMs: afterMs! };
+      await waitFor(`systemd to start ${port} again`, async () => { const now = await mainPid(); return now > 0 && now !== pid; }, 30_000, { everyMs: 100 });
+      await waitFor(`the new ${port} to spool 100 clicks of the load`, async () => (await spooled().catch(() => 0)) >= 100, 60_000, { everyMs: 100 });
+    }, { tag });
+    expect({ wrong: load.wrong, errors: load.errors, samples: load.samples }).toEqual({ wrong: 0, errors: 0, samples: [] });
+    const answered = new Set(load.requests.filter((r) => r.status === 302).map((r) => r.agent));
+    expect(answered.size).toBe(load.ok);
+
+    await waitForSpoolsShipped();
+    const clicked = await clickedByAgent(bed, link.code, tag);
+    const events = [...clicked.values()].reduce((a, b) => a + b, 0);
+    // A request the kill cut off after its click was in the spool and before its 302 left is
+    // retried by Caddy (a GET) on another instance: one 302, two clicks. Only a request in flight
+    // at the kill may show that; any other doubled or unanswered click is a bug.
+    const inFlightAtKill = new Set(load.requests.filter((r) => r.startMs <= kill.afterMs && r.endMs >= kill.beforeMs).map((r) => r.agent));
+    const doubled = [...clicked].filter(([, n]) => n > 1).map(([agent, n]) => `${agent}×${n}`);
+    const report = `kill -9 of ${port} (pid ${kill.pid}) under load: ${load.ok} 302s answered, ${events} clicked events, ${inFlightAtKill.size} requests in flight at the kill, doubled: [${doubled.join(", ")}]`;
+    console.log(report);
+    expect([...answered].filter((agent) => !clicked.has(agent)), report).toEqual([]); // none answered is lost
+    expect([...clicked.keys()].filter((agent) => !answered.has(agent)), report).toEqual([]); // none unanswered is counted
+    expect([...clicked].filter(([agent, n]) => n > 2 || (n === 2 && !inFlightAtKill.has(agent))), report).toEqual([]);
+    expect(events, report).toBe(answered.size + doubled.length);
+  }, 4 * MINUTE);
+
+  test("upgrade.sh to a rebuilt tarball under load: no failed request, no click lost (the spools' nor an old release's Redis stream), every part on the new version", async () => {
     const { a, b } = releases;
+    // The clicks a release before the spool (the Redis stream era, up to commit ee309e3) would
+    // leave in its stream at an upgrade. Building and installing that release here would add
+    // minutes to the bed, so its stream is written the way it wrote it (same key, group and entry
+    // formats: vm-clicks.ts) into the VM's Redis, and the real upgrade.sh has to drain it.
+    const STREAM = { key: "lf:clicks", count: 300, fieldPerProperty: 20, alreadyWritten: 10 };
+    const stream = oldStreamClicks({ ...STREAM, code: link.code, ...(await linkIds(bed, link.code)), tag: `vmstream${process.pid}` });
+    await Bun.write(join(bed.shared, "old-stream.resp"), stream.commands);
+    await Bun.write(join(bed.shared, "old-stream.sql"), stream.writtenByOldRelease);
+    const redisCli = `set -a; . /etc/linkfort/linkfort.env; set +a; redis-cli -u "$REDIS_URL" --no-auth-warning`;
+    expect(await bed.sh(`${redisCli} --pipe < /shared/old-stream.resp`)).toContain("errors: 0");
+    expect(await bed.sh(`${redisCli} XLEN ${STREAM.key}`)).toBe(String(STREAM.count));
+    await bed.sh("runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d linkfort < /shared/old-stream.sql");
+
     let out = "";
+    const tag = `vmupgrade${process.pid}`;
     const load = await underLoad(async () => {
       out = await timed("upgrade.sh (under load)", () => bed.sh(`/opt/linkfort/current/deploy/upgrade.sh /shared/linkfort-${b.version}-linux-x64.tar.gz`));
-    });
+    }, { tag });
     printSteps("upgrade.sh", out);
-    console.log(`upgrade under load: ${JSON.stringify(load)}`);
+    console.log(`upgrade under load: ${JSON.stringify({ ...load, requests: load.requests.length })}`);
     expect({ wrong: load.wrong, errors: load.errors, samples: load.samples }).toEqual({ wrong: 0, errors: 0, samples: [] });
     expect(load.ok).toBeGreaterThan(0);
+
+    // The old stream: every click in PostgreSQL once (the ten the old consumer had written are
+    // not written again), and the stream gone.
+    expect(out).toContain(`click stream ${STREAM.key}: ${STREAM.count} entries read, ${STREAM.count - STREAM.alreadyWritten} clicks written`);
+    expect(await bed.sh(`${redisCli} EXISTS ${STREAM.key}`)).toBe("0");
+    const fromStream = await clickedByAgent(bed, link.code, `vmstream${process.pid}`);
+    expect(stream.agents.filter((agent) => fromStream.get(agent) !== 1)).toEqual([]);
+    expect(fromStream.size).toBe(STREAM.count);
+    // The load's clicks: every instance was stopped by SIGTERM and started on the new release,
+    // so no request was cut off: clicked events == 302s answered, each once.
+    await waitForSpoolsShipped();
+    const clicked = await clickedByAgent(bed, link.code, tag);
+    const answered = load.requests.filter((r) => r.status === 302).map((r) => r.agent);
+    console.log(`upgrade under load: ${answered.length} 302s answered, ${[...clicked.values()].reduce((x, y) => x + y, 0)} clicked events`);
+    expect(answered.length).toBe(load.ok);
+    expect(answered.filter((agent) => clicked.get(agent) !== 1)).toEqual([]);
+    expect(clicked.size).toBe(answered.length);
     expect(out).toContain(`linkfort ${b.version} is running (previous: ${a.version}`);
     expect(await bed.sh("linkfort version")).toBe(b.version);
     expect(await versionsReported()).toEqual([b.version, b.version, b.version]);
@@ -272,6 +361,14 @@ describe("a VM deployment on a real systemd", () => {
     expect((await bed.exec("ls -d /var/lib/linkfort /etc/linkfort; getent passwd linkfort")).stdout.trim()).toBe("");
   }, 3 * MINUTE);
 });
+
+interface LoadCounts {
+  total: number;
+  ok: number;
+  wrong: number;
+  errors: number;
+  samples: string[];
+}
 
 interface Release {
   version: string;
