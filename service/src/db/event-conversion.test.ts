@@ -4,9 +4,6 @@
  * a partitioned events with 64-bit ids continuing the old sequence.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { PgDialect } from "drizzle-orm/pg-core";
-import { drizzle } from "drizzle-orm/postgres-js";
-import { readMigrationFiles } from "drizzle-orm/migrator";
 import { createDatabase, dropDatabase } from "../../test/pg.ts";
 import { silentLogger } from "../lib/logger.ts";
 import { connect, type Sql } from "./client.ts";
@@ -18,13 +15,6 @@ const BEFORE_0003 = 3;
 let db: { name: string; url: string };
 let sql: Sql;
 
-/** The schema as the release before 0003 left it. */
-async function migrateTo0002(target: Sql): Promise<void> {
-  const migrations = readMigrationFiles({ migrationsFolder: `${import.meta.dir}/migrations` }).slice(0, BEFORE_0003);
-  const session = drizzle(target)._.session as unknown as Parameters<PgDialect["migrate"]>[1];
-  await new PgDialect().migrate(migrations, session, { migrationsFolder: "" });
-}
-
 type EventDump = { id: string; url_id: number; user_id: number; event_type: string; ts: string; details: unknown }[];
 const dumpEvents = (s: Sql) => s<EventDump>`
   select e.id::text, url_id, user_id, event_type, "timestamp"::text as ts, details from events e order by e.id`;
@@ -32,7 +22,8 @@ const dumpEvents = (s: Sql) => s<EventDump>`
 beforeAll(async () => {
   db = await createDatabase({ unmigrated: true });
   sql = connect({ url: db.url, poolMax: 4, statementTimeoutMs: 30_000, applicationName: "event-conversion-test" }).sql;
-  await migrateTo0002(sql);
+  // The schema as the release before 0003 left it.
+  await migrate(sql, { upTo: BEFORE_0003 });
 }, 60_000);
 
 afterAll(async () => {

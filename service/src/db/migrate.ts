@@ -12,7 +12,8 @@ const MIGRATION_LOCK_ID = 0x11f0_0001;
 
 const migrations = readMigrations();
 
-export async function migrate(sql: Sql): Promise<{ applied: number }> {
+/** `upTo`: apply only the first this many migrations (tests and benchmarks of a later migration on an older schema). */
+export async function migrate(sql: Sql, opts: { upTo?: number } = {}): Promise<{ applied: number }> {
   const lockConn = await sql.reserve();
   try {
     await lockConn`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
@@ -20,7 +21,7 @@ export async function migrate(sql: Sql): Promise<{ applied: number }> {
     // What drizzle's own migrate() does, minus reading files: the migrations are already inlined.
     // The cast only bridges drizzle's generic defaults; the session is a plain PgSession.
     const session = drizzle(sql)._.session as unknown as Parameters<PgDialect["migrate"]>[1];
-    await new PgDialect().migrate(migrations, session, { migrationsFolder: "" });
+    await new PgDialect().migrate(migrations.slice(0, opts.upTo ?? migrations.length), session, { migrationsFolder: "" });
     return { applied: (await countApplied(sql)) - before };
   } finally {
     await lockConn`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`.catch(() => {});

@@ -4,6 +4,11 @@
 -- not converted here but by the event partition job (db/event-partitions.ts), in batches, while
 -- the service runs. See docs/RUNBOOK.md, "Events: 64-bit ids and monthly partitions".
 --
+-- Every instance starting this release runs this; one that cannot get a lock within 2 s (a long
+-- transaction on events) fails, rolls back and retries with backoff (serve.ts), instead of
+-- queueing every request on events behind its wait. SET LOCAL: until this transaction ends.
+SET LOCAL lock_timeout = '2s';
+--> statement-breakpoint
 -- bans grows with abuse, one row per ban: small enough that rewriting it under its lock is a blink.
 ALTER SEQUENCE "bans_id_seq" AS bigint;
 --> statement-breakpoint
