@@ -8,9 +8,22 @@
  * them), time to add them, and the time of one lookup of a present code and of a random absent one.
  *
  *   bun bench/live-codes.ts [--codes 1000000]
+ *
+ * --load N: the service's own loader instead (cache/live-codes.ts over redirect/repo.ts) against
+ * an embedded PostgreSQL filled with N links as bench/generate.ts fills it (or DATABASE_URL, a
+ * migrated database, refilled): seconds to load, pages, and heap and resident memory it added.
  */
 import { parseArgs } from "./generate.ts";
+import postgres from "postgres";
 import { createCodeSet } from "../service/src/cache/code-set.ts";
+import { createLiveCodes } from "../service/src/cache/live-codes.ts";
+import { migrate } from "../service/src/db/migrate.ts";
+import { silentLogger } from "../service/src/lib/logger.ts";
+import { createMetrics } from "../service/src/metrics.ts";
+import { createRedirectRepo } from "../service/src/redirect/repo.ts";
+import { fill } from "./lib/data.ts";
+import { installExitHooks, runScript } from "./lib/procs.ts";
+import * as stack from "./lib/stack.ts";
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const STRUCTURES = ["set", "bloom", "packed"] as const;
@@ -80,10 +93,35 @@ function child(structure: Structure, n: number): void {
   }));
 }
 
+/** The service's loader over a filled database, measured in this process. */
+async function load(links: number): Promise<void> {
+  const log = (line: string) => process.stderr.write(`[live-codes] ${line}\n`);
+  installExitHooks();
+  await runScript(async () => {
+    const url = await stack.startPostgres(await stack.workDir());
+    const sql = postgres(url, { max: 2, onnotice: () => {} });
+    await migrate(sql);
+    await fill(sql, { users: Math.max(1, Math.ceil(links / 100)), links, events: 0 }, log);
+    const repo = createRedirectRepo(sql);
+    let pages = 0;
+    const codes = createLiveCodes({ metrics: createMetrics(), logger: silentLogger, page: (after, limit) => { pages++; return repo.codesAfter(after, limit); } });
+    const before = settle();
+    const started = performance.now();
+    await codes.reload();
+    const seconds = (performance.now() - started) / 1000;
+    const after = settle();
+    const mb = (bytes: number) => (bytes / 1048576).toFixed(1);
+    console.log(`loaded ${codes.size} codes in ${pages} pages in ${seconds.toFixed(2)} s; heap +${mb(after.heapUsed - before.heapUsed)} MB, rss +${mb(after.rss - before.rss)} MB`);
+    await sql.end();
+  }, log);
+}
+
 const args = parseArgs(process.argv.slice(2));
 const n = Number(args.get("codes") ?? 1_000_000);
 const only = args.get("structure") as Structure | undefined;
-if (only) {
+if (args.has("load")) {
+  await load(Number(args.get("load")));
+} else if (only) {
   child(only, n);
 } else {
   console.log("structure  codes     rss MB  heap MB  add ms  hit ns  miss ns  false maybes (of N random absent)");

@@ -26,7 +26,7 @@ import { parseArgs } from "./generate.ts";
 import { fill, codeOf, writeCodes } from "./lib/data.ts";
 import { runLoad, type LoadSpec, type Tool } from "./lib/load.ts";
 import { cpuSeconds, installExitHooks, rssMb, runScript } from "./lib/procs.ts";
-import { ratioLines, ratioSpread, ratios, table, type Row } from "./lib/report.ts";
+import { ratioLines, ratioSpread, ratios, table, unknownCodeLines, type Row } from "./lib/report.ts";
 import { parseScenarios, shapeOf, type Scenario } from "./lib/scenarios.ts";
 import * as stack from "./lib/stack.ts";
 import { waitSpoolsDrained } from "./lib/spool.ts";
@@ -173,6 +173,8 @@ async function main(): Promise<void> {
   console.log(`\n${commit} (+${dirty} uncommitted files in service/), redis ${redisUrl ? "on" : "off"}, ${connections} connections, ${duration} s each, ${rounds} round(s), load ${loadBefore} before\n`);
   console.log(table(rows));
   console.log("\n" + ratioLines(ratioList));
+  const unknownCodes = unknownCodeLines(rows);
+  if (unknownCodes) console.log("\n" + unknownCodes);
   if (ceilingLines.length > 0) console.log("\n" + ceilingLines.join("\n"));
   if (rounds > 1) console.log("\n" + ratioSpread(ratioList));
   await mkdir(dirname(jsonPath), { recursive: true });

@@ -68,6 +68,20 @@ export function ratioLines(list: Ratio[]): string {
     (x.flag ? `  [DOES NOT COUNT: ${x.flag}]` : "")).join("\n");
 }
 
+/**
+ * redirect-404 over redirect-hot on the same target, tool and round: what an unknown code costs
+ * against a hit (the issue's target: at least 0.8× req/s with clicks off, direct-clicks-off).
+ */
+export function unknownCodeLines(rows: Row[]): string {
+  const lines: string[] = [];
+  for (const r of rows.filter((x) => x.scenario === "redirect-404")) {
+    const hot = rows.find((x) => x.scenario === "redirect-hot" && x.tool === r.tool && x.target === r.target && x.round === r.round);
+    if (!hot) continue;
+    lines.push(`${r.round ? `round ${r.round} ` : ""}ratio ${r.tool} redirect-404 / redirect-hot ${r.target} = ${(r.rps / hot.rps).toFixed(2)}× req/s, ${(r.p99Ms / hot.p99Ms).toFixed(2)}× p99`);
+  }
+  return lines.join("\n");
+}
+
 /** Per ratio over the rounds: lowest, median and highest, counting only rounds where it counts. */
 export function ratioSpread(list: Ratio[]): string {
   const groups = new Map<string, Ratio[]>();
