@@ -1,0 +1,188 @@
+/**
+ * The operator's console in headless Chromium against a real supervisor (`run`, as `npm start`
+ * runs it) with two compiled instances behind Caddy over PostgreSQL: every panel shows real
+ * data, a request's log line arrives in the live log by its request id, an instance restarted
+ * from the page comes back, the page is usable from the keyboard and in a phone-wide window, and
+ * axe-core finds no serious accessibility violation. Screenshots: /tmp/console-*.png.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { buildBinary } from "../../service/test/binary.ts";
+import { createDatabase, dropDatabase } from "../../service/test/pg.ts";
+import { freePort } from "../../service/test/ports.ts";
+import { requireTool } from "../../service/test/tools.ts";
+import { waitFor } from "../../service/test/wait.ts";
+import { alive } from "./processes.ts";
+import { ROOT, spawnSupervisor, tempDataDir, type SupervisorProcess } from "./supervisor-process.ts";
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const step of cleanup.reverse()) await step().catch(() => {});
+}, 60_000);
+
+let sup: SupervisorProcess;
+let browser: Browser;
+let page: Page;
+let console_: string;
+let publicUrl: string;
+let adminKey: string;
+let ports: number[];
+const shots = process.env.CONSOLE_SCREENSHOTS ?? "/tmp";
+
+beforeAll(async () => {
+  const chromium = requireTool("chromium");
+  requireTool("caddy");
+  const [bin, db, dataDir] = await Promise.all([buildBinary(), createDatabase(), tempDataDir()]);
+  cleanup.push(() => dropDatabase(db.name), () => rm(dataDir, { recursive: true, force: true }));
+  const [publicPort, statusPort, a, b] = await Promise.all([1, 2, 3, 4].map(() => freePort()));
+  ports = [a!, b!];
+  sup = spawnSupervisor(["run"], {
+    DATABASE_URL: db.url, DATA_DIR: dataDir, BACKUP_DIR: join(dataDir, "backups"), INSTANCE_PORTS: ports.join(","),
+    PUBLIC_PORT: String(publicPort), STATUS_PORT: String(statusPort), SUPERVISOR_CADDY: "on", SHUTDOWN_DRAIN_MS: "300",
+    SERVICE_COMMAND: bin, CONSOLE_SCRAPE_MS: "500", PROBE_INTERVAL_MS: "250",
+  });
+  cleanup.push(async () => {
+    const tree = [sup.proc.pid, ...sup.tree()];
+    sup.proc.kill("SIGTERM");
+    await Promise.race([sup.proc.exited, Bun.sleep(20_000)]);
+    for (const pid of tree) if (alive(pid)) process.kill(pid, "SIGKILL");
+  });
+  const key = await sup.waitForBannerKey(60_000);
+  if (!key) throw new Error(`no admin key in the banner:\n${sup.output().slice(-3000)}`);
+  adminKey = key;
+  console_ = `http://127.0.0.1:${statusPort}`;
+  publicUrl = `http://127.0.0.1:${publicPort}`;
+
+  const profile = await mkdtemp(join(tmpdir(), "linkfort-console-browser-"));
+  cleanup.push(() => rm(profile, { recursive: true, force: true }));
+  browser = await puppeteer.launch({
+    executablePath: chromium, headless: true, userDataDir: profile,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
+  });
+  cleanup.push(() => browser.close());
+  page = await browser.newPage();
+  // axe-core is injected as an inline script, which the console's CSP (rightly) refuses.
+  await page.setBypassCSP(true);
+  await page.setViewport({ width: 1280, height: 1000 });
+}, 120_000);
+
+const text = (selector: string) => page.$eval(selector, (node) => (node as unknown as { textContent: string }).textContent);
+/** Waits until `expression` is truthy in the page; on timeout, says which and saves what the page showed. */
+async function inPage<T>(expression: string, timeoutMs = 20_000): Promise<T> {
+  try {
+    return await page.waitForFunction(expression, { timeout: timeoutMs, polling: 100 }).then((handle) => handle.jsonValue() as Promise<T>);
+  } catch (error) {
+    await page.screenshot({ path: join(shots, "console-failure.png"), fullPage: true }).catch(() => {});
+    throw new Error(`not true in ${timeoutMs} ms: ${expression} (screenshot ${join(shots, "console-failure.png")}):\n${String(error)}\n${sup.output().slice(-2000)}`);
+  }
+}
+
+test("the console shows every panel's real data, streams a request's log line, restarts an instance from the page, and passes axe", async () => {
+  const outside: string[] = [];
+  const problems: string[] = [];
+  await page.setRequestInterception(true);
+  page.on("request", (request) => {
+    if (request.url().startsWith(console_) || request.url().startsWith("data:")) return void request.continue();
+    outside.push(request.url());
+    void request.abort("internetdisconnected");
+  });
+  page.on("pageerror", (error) => problems.push(String(error)));
+  await page.goto(`${console_}/`, { waitUntil: "load" });
+
+  // Instances: both ready, with PIDs and RSS from the supervisor's own view.
+  const readyRow = (port: number) => `document.querySelector('tr[data-port="${port}"] .state')?.textContent === "ready"`;
+  // The click spool's backlog is known once the instance has read its shipped position from PostgreSQL.
+  const spoolKnown = (port: number) => `document.querySelector('tr[data-port="${port}"] td:nth-child(7)')?.textContent === "0"`;
+  await inPage(ports.flatMap((p) => [readyRow(p), spoolKnown(p)]).join(" && "));
+  // Port, state, PID, uptime, restarts, RSS, click spool, last error, action.
+  const cells = (port: number) => page.$$eval(`tr[data-port="${port}"] td`, (tds) => tds.map((td) => (td as unknown as { textContent: string }).textContent));
+  expect(await cells(ports[0]!)).toEqual([String(ports[0]), "ready", expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+(s|m \d\ds)$/), "0",
+    expect.stringMatching(/^[\d.]+ MiB$/), "0", "-", "Restart…"]);
+
+  // Traffic through Caddy: a link and its redirects, one of them with a request id we choose.
+  const auth = { Authorization: `Bearer ${adminKey}`, "Content-Type": "application/json" };
+  const user = await (await fetch(`${publicUrl}/users`, { method: "POST", headers: auth, body: JSON.stringify({ username: "console", email: "console@example.com" }) })).json() as { id: number };
+  const link = await (await fetch(`${publicUrl}/urls`, { method: "POST", headers: auth, body: JSON.stringify({ user_id: user.id, original_url: "https://example.com/console" }) })).json() as { short_code: string };
+  // Caddy gives every request its id and the instance echoes it: what a user reports to the operator.
+  const redirect = await fetch(`${publicUrl}/${link.short_code}`, { redirect: "manual" });
+  expect(redirect.status).toBe(302);
+  const requestId = redirect.headers.get("x-request-id")!;
+  expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+  for (let i = 0; i < 40; i++) await fetch(`${publicUrl}/${link.short_code}`, { redirect: "manual" });
+  await page.type('#log-filter input[name="request_id"]', requestId);
+  await page.keyboard.press("Enter");
+
+  // Live logs: the redirect's access-log line, found by its request id, from one of the instances.
+  const line = await inPage<string>(`[...document.querySelectorAll("#log-view .line")].map((l) => l.textContent).find((t) => t.includes(${JSON.stringify(requestId)}))`);
+  expect(line).toMatch(new RegExp(`INFO\\s+(${ports.join("|")})\\s+request request_id=${requestId} .*route=/:short_code .*status=302`));
+
+  // Golden signals: requests per second and latency from the instances' /metrics.
+  // Steady traffic meanwhile (bounded), so the newest reading has some.
+  let flowing = true;
+  const traffic = (async () => {
+    for (let i = 0; flowing && i < 5_000; i++) await fetch(`${publicUrl}/${link.short_code}`, { redirect: "manual" });
+  })();
+  await inPage(`/req\\/s [1-9]|req\\/s 0\\.[0-9]*[1-9]/.test(document.querySelector('[data-chart="rps"] .now').textContent)`).finally(() => { flowing = false; });
+  await traffic;
+  await inPage(`/p50 [\\d.]+ ms/.test(document.querySelector('[data-chart="latency"] .now').textContent)`);
+  expect(await text('[data-chart="rss"] .now')).toMatch(/^rss [\d.]+ MiB$/);
+  expect(await page.$$eval("#charts svg path.s0", (paths) => paths.length)).toBe(7);
+
+  // Timeline and backups: the supervisor's start is there; the backup schedule is shown.
+  await inPage(`[...document.querySelectorAll("#timeline-rows tr")].some((r) => r.textContent.includes("supervisor started"))`);
+  expect(await text("#backup-summary")).toMatch(/Next run20\d\d-/);
+  await page.screenshot({ path: join(shots, "console-overview.png"), fullPage: true });
+
+  // Restart the first instance from the page, by keyboard: Tab to its button, Enter, sign in, confirm.
+  const firstPid = Number((await sup.logs().find((l) => l.msg === "instance started" && l.port === ports[0]))?.pid);
+  let focused = "";
+  for (let i = 0; i < 40 && focused !== String(ports[0]); i++) {
+    await page.keyboard.press("Tab");
+    focused = await page.evaluate(`document.activeElement?.classList.contains("restart") ? document.activeElement.dataset.port : ""`) as string;
+  }
+  expect(focused).toBe(String(ports[0]));
+  await page.keyboard.press("Enter");
+  await inPage(`document.getElementById("sign-in").open`);
+  await page.keyboard.type("lf_not_a_key");
+  await page.keyboard.press("Enter");
+  await inPage(`document.getElementById("sign-in-error").textContent === "not an admin API key"`);
+  await page.$eval('#sign-in-form input[name="key"]', (input) => { (input as unknown as { value: string }).value = ""; });
+  await page.type('#sign-in-form input[name="key"]', adminKey);
+  await page.keyboard.press("Enter");
+  await inPage(`!document.getElementById("sign-in").open && document.getElementById("session-state").textContent === "signed in"`);
+  await page.click(`button.restart[data-port="${ports[0]}"]`);
+  await inPage(`document.getElementById("confirm").open`);
+  expect(await text("#confirm-text")).toContain(`Restart instance ${ports[0]}?`);
+  await page.screenshot({ path: join(shots, "console-confirm.png") });
+  await page.click("#confirm-ok");
+  const result = await inPage<string>(`document.getElementById("action-result").textContent.startsWith("Done") && document.getElementById("action-result").textContent`, 45_000);
+  expect(result).toMatch(/^Done: restarted 1 instances one at a time/);
+  await inPage(`${readyRow(ports[0]!)} && document.querySelector('tr[data-port="${ports[0]}"] td:nth-child(3)').textContent !== "${firstPid}"`);
+  expect((await cells(ports[0]!)).slice(0, 5)).toEqual([String(ports[0]), "ready", expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+(\.\d)?s$/), "1"]);
+  await inPage(`[...document.querySelectorAll("#timeline-rows tr")].some((r) => r.textContent.includes("instance ${ports[0]} restarted from the console"))`);
+
+  // axe-core on the whole page, signed in, after the restart.
+  await page.addScriptTag({ content: readFileSync(join(ROOT, "node_modules/axe-core/axe.min.js"), "utf8") });
+  const violations = await page.evaluate(`axe.run(document, { resultTypes: ["violations"] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length })))`) as { id: string; impact: string }[];
+  expect(violations.filter((v) => v.impact === "serious" || v.impact === "critical"), JSON.stringify(violations)).toEqual([]);
+
+  // A phone-wide window: nothing wider than the screen but the tables' own scrolling regions.
+  await page.setViewport({ width: 390, height: 844 });
+  expect(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")).toBe(true);
+  await page.screenshot({ path: join(shots, "console-narrow.png"), fullPage: false });
+
+  expect(outside).toEqual([]);
+  expect(problems).toEqual([]);
+}, 150_000);
+
+test("a cross-site POST is refused, even with the page's session cookie", async () => {
+  const cookies = await browser.cookies();
+  const session = cookies.find((c) => c.name === "linkfort_console");
+  expect(session).toMatchObject({ httpOnly: true, sameSite: "Strict" });
+  const res = await fetch(`${console_}/api/rolling-restart`, { method: "POST", headers: { Cookie: `linkfort_console=${session!.value}`, Origin: "https://evil.example" } });
+  expect([res.status, await res.json()]).toEqual([403, { error: "Forbidden", message: 'Origin "https://evil.example" is not this server' }]);
+});
