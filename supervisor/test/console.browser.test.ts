@@ -17,6 +17,7 @@ import { freePort } from "../../service/test/ports.ts";
 import { requireTool } from "../../service/test/tools.ts";
 import { waitFor } from "../../service/test/wait.ts";
 import { alive } from "./processes.ts";
+import { startConsoleProxy } from "./console-proxy.ts";
 import { ROOT, spawnSupervisor, tempDataDir, type SupervisorProcess } from "./supervisor-process.ts";
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -44,6 +45,8 @@ beforeAll(async () => {
     DATABASE_URL: db.url, DATA_DIR: dataDir, BACKUP_DIR: join(dataDir, "backups"), INSTANCE_PORTS: ports.join(","),
     PUBLIC_PORT: String(publicPort), STATUS_PORT: String(statusPort), SUPERVISOR_CADDY: "on", SHUTDOWN_DRAIN_MS: "300",
     SERVICE_COMMAND: bin, CONSOLE_SCRAPE_MS: "500", PROBE_INTERVAL_MS: "250",
+    // Exposed mode: from this machine it behaves as on loopback; through the Caddy below it needs the key.
+    CONSOLE_AUTH: "key",
   });
   cleanup.push(async () => {
     const tree = [sup.proc.pid, ...sup.tree()];
@@ -186,3 +189,32 @@ test("a cross-site POST is refused, even with the page's session cookie", async 
   const res = await fetch(`${console_}/api/rolling-restart`, { method: "POST", headers: { Cookie: `linkfort_console=${session!.value}`, Origin: "https://evil.example" } });
   expect([res.status, await res.json()]).toEqual([403, { error: "Forbidden", message: 'Origin "https://evil.example" is not this server' }]);
 });
+
+test("through Caddy (CONSOLE_AUTH=key) no data and no action without the key; with it, the page shows the fleet", async () => {
+  const proxy = await startConsoleProxy(Number(new URL(console_).port));
+  cleanup.push(() => proxy.stop());
+  for (const path of ["/api/overview", "/api/signals", "/api/timeline", "/api/logs", "/api/logs/stream", "/status", "/metrics", "/table"]) {
+    const res = await fetch(`${proxy.url}${path}`);
+    expect([path, res.status, (await res.json() as { error: string }).error]).toEqual([path, 401, "Unauthorized"]);
+  }
+  for (const path of ["/api/rolling-restart", `/api/instances/${ports[1]}/restart`, "/rolling-restart"]) {
+    const res = await fetch(`${proxy.url}${path}`, { method: "POST", headers: { Origin: proxy.url } });
+    expect([path, res.status]).toEqual([path, 401]);
+  }
+
+  const context = await browser.createBrowserContext();
+  cleanup.push(() => context.close());
+  const outside = await context.newPage();
+  await outside.setViewport({ width: 1280, height: 800 });
+  await outside.goto(`${proxy.url}/`, { waitUntil: "load" });
+  await outside.waitForFunction(`document.getElementById("sign-in").open && document.getElementById("instances").hidden`, { timeout: 20_000 });
+  expect(await outside.$$eval("#instance-rows tr[data-port]", (rows) => rows.length)).toBe(0);
+  await outside.screenshot({ path: join(shots, "console-sign-in.png") });
+  await outside.type('#sign-in-form input[name="key"]', adminKey);
+  await outside.keyboard.press("Enter");
+  await outside.waitForFunction(`!document.getElementById("instances").hidden && document.querySelectorAll("#instance-rows tr[data-port]").length === ${ports.length}`, { timeout: 20_000 });
+  const session = (await context.cookies()).find((c) => c.name === "linkfort_console");
+  expect(session).toMatchObject({ httpOnly: true, sameSite: "Strict" });
+  const overview = await fetch(`${proxy.url}/api/overview`, { headers: { Cookie: `linkfort_console=${session!.value}` } });
+  expect(await overview.json()).toMatchObject({ console: { auth: "key", signed_in: true, may_act: true } });
+}, 60_000);

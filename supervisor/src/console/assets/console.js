@@ -168,7 +168,7 @@ async function refreshOverview() {
   const res = await api("/api/overview").catch(() => null);
   if (!res) { $("meta").textContent = "supervisor unreachable; retrying"; return; }
   canSee = res.status !== 401;
-  if (!canSee) { signedIn = false; overview = null; showSession(); return; }
+  if (!canSee) { signedIn = false; overview = null; $("meta").textContent = "signed out"; showSession(); return; }
   overview = res.body;
   signedIn = overview.console.signed_in;
   showSession();
