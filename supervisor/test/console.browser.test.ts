@@ -1,6 +1,6 @@
 /**
- * The operator's console in headless Chromium against a real supervisor (`run`, as `npm start`
- * runs it) with two compiled instances behind Caddy over PostgreSQL: every panel shows real
+ * The operator's console in headless Chromium against a real supervisor (the compiled
+ * `linkfort-supervisor run`, as a VM runs it) with two compiled instances behind Caddy over PostgreSQL: every panel shows real
  * data, a request's log line arrives in the live log by its request id, an instance restarted
  * from the page comes back, the page is usable from the keyboard and in a phone-wide window, and
  * axe-core finds no serious accessibility violation. Screenshots: /tmp/console-*.png.
@@ -18,6 +18,7 @@ import { requireTool } from "../../service/test/tools.ts";
 import { waitFor } from "../../service/test/wait.ts";
 import { alive } from "./processes.ts";
 import { startConsoleProxy } from "./console-proxy.ts";
+import { buildSupervisorBinary } from "./console-supervisor-binary.ts";
 import { ROOT, spawnSupervisor, tempDataDir, type SupervisorProcess } from "./supervisor-process.ts";
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -37,7 +38,7 @@ const shots = process.env.CONSOLE_SCREENSHOTS ?? "/tmp";
 beforeAll(async () => {
   const chromium = requireTool("chromium");
   requireTool("caddy");
-  const [bin, db, dataDir] = await Promise.all([buildBinary(), createDatabase(), tempDataDir()]);
+  const [bin, supervisorBin, db, dataDir] = await Promise.all([buildBinary(), buildSupervisorBinary(), createDatabase(), tempDataDir()]);
   cleanup.push(() => dropDatabase(db.name), () => rm(dataDir, { recursive: true, force: true }));
   const [publicPort, statusPort, a, b] = await Promise.all([1, 2, 3, 4].map(() => freePort()));
   ports = [a!, b!];
@@ -47,7 +48,7 @@ beforeAll(async () => {
     SERVICE_COMMAND: bin, CONSOLE_SCRAPE_MS: "500", PROBE_INTERVAL_MS: "250",
     // Exposed mode: from this machine it behaves as on loopback; through the Caddy below it needs the key.
     CONSOLE_AUTH: "key",
-  });
+  }, [supervisorBin]);
   cleanup.push(async () => {
     const tree = [sup.proc.pid, ...sup.tree()];
     sup.proc.kill("SIGTERM");

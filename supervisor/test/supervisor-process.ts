@@ -32,11 +32,12 @@ export async function tempDataDir(): Promise<string> {
   return dir;
 }
 
-export function spawnSupervisor(args: string[], env: Record<string, string>): SupervisorProcess {
+/** `command`: what runs the supervisor (default `bun supervisor/src/main.ts`; a compiled binary's path). */
+export function spawnSupervisor(args: string[], env: Record<string, string>, command: string[] = [process.execPath, join(ROOT, "supervisor/src/main.ts")]): SupervisorProcess {
   const base: Record<string, string> = {};
   // No DATABASE_URL or test settings leak in from the test runner's environment.
   for (const key of ["PATH", "HOME", "LANG", "TMPDIR"]) if (process.env[key]) base[key] = process.env[key]!;
-  const proc = Bun.spawn([process.execPath, join(ROOT, "supervisor/src/main.ts"), ...args], {
+  const proc = Bun.spawn([...command, ...args], {
     cwd: ROOT, env: { ...base, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true,
   });
   const output = captureOutput(proc.stdout, proc.stderr);
