@@ -179,6 +179,14 @@ test("the console shows every panel's real data, streams a request's log line, r
   expect(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")).toBe(true);
   await page.screenshot({ path: join(shots, "console-narrow.png"), fullPage: false });
 
+  // The whole page as an operator first sees it (README's picture): every source's lines, unfiltered.
+  await page.setViewport({ width: 1280, height: 900 });
+  await page.$eval('#log-filter input[name="request_id"]', (input) => { (input as unknown as { value: string }).value = ""; });
+  await page.select('#log-filter select[name="level"]', "info");
+  await inPage(`document.querySelectorAll("#log-view .line").length >= 10`);
+  await page.evaluate("window.scrollTo(0, 0)");
+  await page.screenshot({ path: join(shots, "console-full.png"), fullPage: true });
+
   expect(outside).toEqual([]);
   expect(problems).toEqual([]);
 }, 150_000);

@@ -97,7 +97,7 @@ function renderInstances(s) {
     el("td", { class: "num" }, i.restarts),
     el("td", {}, bytes(i.rss_bytes)),
     el("td", {}, spool(i.spool)),
-    el("td", { class: "err" }, i.last_error || "-"),
+    el("td", { class: i.last_error ? "err" : "" }, i.last_error || "-"),
     el("td", {}, el("button", { type: "button", class: "act restart", "data-port": i.port, "aria-label": `Restart instance ${i.port}` }, "Restart…")),
   ));
   $("instance-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 9 }, "No instances."))]));
