@@ -37,7 +37,7 @@ import { registerEventMetrics } from "./db/event-metrics.ts";
 // The event partition job's round (ms) and its DDL's longest lock wait (ms): a month is added long
 // before it starts, and a request waits behind an ATTACH or DROP at most this long.
 const EVENT_PARTITIONS_EVERY_MS = 3_600_000;
-const EVENT_DDL_LOCK_TIMEOUT_MS = 500;
+const EVENT_DDL_LOCK_TIMEOUT_MS = 300;
 
 export interface Deps {
   config: ServiceConfig;

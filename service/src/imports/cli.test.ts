@@ -56,7 +56,7 @@ describe("linkfort import (seed files)", () => {
       id: 4, user_id: 215, short_code: "9ouykD", original_url: "https://seeded.app/proud/anchor/4", title: "Demo link window",
       is_active: false, created_at: "2025-07-08 10:44:36", updated_at: "2025-10-15 04:13:43",
     });
-    const events = [...await h.deps.sql`select id, url_id, user_id, event_type, timestamp, details from events where id in (1, 3422) order by id`];
+    const events = [...await h.deps.sql`select id::int as id, url_id, user_id, event_type, timestamp, details from events where id in (1, 3422) order by id`];
     expect(events).toEqual([
       { id: 1, url_id: 1, user_id: 1, event_type: "created", timestamp: "2025-05-22 05:19:55", details: { short_code: "YUrtmo", original_url: "https://example.com/dawn/network/1" } },
       { id: 3422, url_id: 922, user_id: 251, event_type: "deleted", timestamp: "2025-05-29 21:47:26", details: { reason: "policy_cleanup" } },
@@ -138,7 +138,7 @@ describe("linkfort import (seed files)", () => {
       { id: 9001, title: "Title", is_active: true },
       { id: 9007, title: null, is_active: false },
     ]);
-    expect([...await h.deps.sql`select id, details from events where id > 8000`]).toEqual([{ id: 8001, details: { a: 1 } }]);
+    expect([...await h.deps.sql`select id::int as id, details from events where id > 8000`]).toEqual([{ id: 8001, details: { a: 1 } }]);
   });
 
   test("one conflicting row in a large file costs only itself: the rest of its batch still goes in", async () => {

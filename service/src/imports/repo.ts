@@ -49,16 +49,19 @@ export function createImportsRepo(sql: Sql) {
         : sql<{ id: number }[]>`
         insert into events (id, url_id, user_id, event_type, timestamp, details)
         select r.id, r.url_id, r.user_id, r.event_type, r.timestamp, r.details::jsonb
-        from json_to_recordset(${json}::json) as r(id int, url_id int, user_id int, event_type text, timestamp timestamp, details text)
+        from json_to_recordset(${json}::json) as r(id bigint, url_id int, user_id int, event_type text, timestamp timestamp, details text)
         where exists (select 1 from urls u where u.id = r.url_id) and exists (select 1 from users u where u.id = r.user_id)
+          -- The partitioned events' key is (id, timestamp): an id taken at another time is a conflict too.
+          and not exists (select 1 from events e where e.id = r.id)
         on conflict do nothing returning id`);
-      return new Set(inserted.map((r) => r.id));
+      // events.id is int8, which postgres.js returns as a string.
+      return new Set(inserted.map((r) => Number(r.id)));
     },
 
     /** For rows that did not go in: which of their ids and references exist now. */
     async existing(table: TableName, ids: number[]): Promise<Set<number>> {
-      const rows = await sql<{ id: number }[]>`select id from ${sql(table)} where id = any(${ids}::int[])`;
-      return new Set(rows.map((r) => r.id));
+      const rows = await sql<{ id: number | string }[]>`select id from ${sql(table)} where id = any(${ids}::bigint[])`;
+      return new Set(rows.map((r) => Number(r.id)));
     },
 
     /** Which short codes are taken, to tell a duplicate code from a duplicate id. */

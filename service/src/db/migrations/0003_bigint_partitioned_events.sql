@@ -9,15 +9,6 @@
 -- queueing every request on events behind its wait. SET LOCAL: until this transaction ends.
 SET LOCAL lock_timeout = '2s';
 --> statement-breakpoint
--- bans grows with abuse, one row per ban: small enough that rewriting it under its lock is a blink.
-ALTER SEQUENCE "bans_id_seq" AS bigint;
---> statement-breakpoint
-ALTER TABLE "bans" ALTER COLUMN "id" SET DATA TYPE bigint;
---> statement-breakpoint
--- Metadata only. From here on an int4 column of the old table is the only 32-bit limit left, and
--- it goes when the conversion swaps the tables.
-ALTER SEQUENCE "events_id_seq" AS bigint;
---> statement-breakpoint
 -- The new events, named events_v2 until the conversion swaps it in. Same columns in the same
 -- order, so rows copy with SELECT *. The primary key must hold the partition key.
 CREATE TABLE "events_v2" (
@@ -29,10 +20,6 @@ CREATE TABLE "events_v2" (
 	"details" jsonb DEFAULT '{}'::jsonb NOT NULL,
 	CONSTRAINT "events_id_timestamp_pk" PRIMARY KEY ("id", "timestamp")
 ) PARTITION BY RANGE ("timestamp");
---> statement-breakpoint
-ALTER TABLE "events_v2" ADD CONSTRAINT "events_url_id_urls_id_fk" FOREIGN KEY ("url_id") REFERENCES "public"."urls"("id") ON DELETE cascade ON UPDATE no action;
---> statement-breakpoint
-ALTER TABLE "events_v2" ADD CONSTRAINT "events_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;
 --> statement-breakpoint
 CREATE INDEX "events_v2_url_id_id_idx" ON "events_v2" USING btree ("url_id", "id");
 --> statement-breakpoint
@@ -129,11 +116,28 @@ BEGIN
 END
 $$;
 --> statement-breakpoint
--- The months ahead exist from the start; an empty events (a new install) is swapped at once,
--- a populated one gets the mirror triggers and the high-water mark the copy must reach.
+-- The statements from here on lock tables the service uses (urls and users for the foreign keys,
+-- bans, the events sequence, events for the triggers) until this transaction commits: they come
+-- last, so they hold those locks for milliseconds. The current month and two ahead exist first.
+SELECT linkfort_add_event_partitions((now() AT TIME ZONE 'UTC')::date, 2);
+--> statement-breakpoint
+ALTER TABLE "events_v2" ADD CONSTRAINT "events_url_id_urls_id_fk" FOREIGN KEY ("url_id") REFERENCES "public"."urls"("id") ON DELETE cascade ON UPDATE no action;
+--> statement-breakpoint
+ALTER TABLE "events_v2" ADD CONSTRAINT "events_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;
+--> statement-breakpoint
+-- bans grows with abuse, one row per ban: small enough that rewriting it under its lock is a blink.
+ALTER SEQUENCE "bans_id_seq" AS bigint;
+--> statement-breakpoint
+ALTER TABLE "bans" ALTER COLUMN "id" SET DATA TYPE bigint;
+--> statement-breakpoint
+-- No rewrite, but nextval() waits for it until commit. From here on an int4 column of the old
+-- table is the only 32-bit limit left, and it goes when the conversion swaps the tables.
+ALTER SEQUENCE "events_id_seq" AS bigint;
+--> statement-breakpoint
+-- An empty events (a new install) is swapped at once, a populated one gets the mirror triggers
+-- and the high-water mark the copy must reach.
 DO $$
 BEGIN
-  PERFORM linkfort_add_event_partitions((now() AT TIME ZONE 'UTC')::date, 2);
   IF NOT EXISTS (SELECT 1 FROM events) THEN
     PERFORM linkfort_swap_events();
     DROP TABLE events_old;
