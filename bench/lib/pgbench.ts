@@ -58,7 +58,7 @@ export function pgbenchBinary(): string {
 }
 
 /** The service's $n placeholders as pgbench variables, in order. */
-const withVariables = (text: string, names: readonly string[]) =>
+export const withVariables = (text: string, names: readonly string[]) =>
   names.reduceRight((sqlText, name, i) => sqlText.replaceAll(`$${i + 1}`, name === "null" ? "null" : `:${name}`), text).trim();
 
 function createScript(): string {
@@ -144,27 +144,32 @@ function parse(out: string): Omit<PgbenchResult, "toolCpu"> {
 
 /** One pgbench run of `which` for spec.duration seconds; throws with pgbench's output when it fails. */
 export async function runPgbench(which: Ceiling, spec: PgbenchSpec): Promise<PgbenchResult> {
-  const bin = pgbenchBinary();
   if (which === "clicks") await prepareClicks(spec);
+  return runScript(which, which === "create" ? createScript() : clicksScript(), variables(which, spec), spec);
+}
+
+/** Any pgbench script (`-D` variables in `vars`) with spec's clients, threads and duration. */
+export async function runScript(name: string, script: string, vars: Record<string, string>, spec: Pick<PgbenchSpec, "databaseUrl" | "clients" | "threads" | "duration">): Promise<PgbenchResult> {
+  const bin = pgbenchBinary();
   const dir = await mkdtemp(join(tmpdir(), "linkfort-pgbench-"));
   try {
-    const script = join(dir, `${which}.sql`);
-    await writeFile(script, which === "create" ? createScript() : clicksScript());
+    const file = join(dir, `${name}.sql`);
+    await writeFile(file, script);
     const u = new URL(spec.databaseUrl);
-    const defines = Object.entries(variables(which, spec)).flatMap(([k, v]) => ["-D", `${k}=${v}`]);
-    const args = [bin, "-n", "-M", "prepared", "-c", String(spec.clients), "-j", String(spec.threads), "-T", String(spec.duration), "-f", script, ...defines];
+    const defines = Object.entries(vars).flatMap(([k, v]) => ["-D", `${k}=${v}`]);
+    const args = [bin, "-n", "-M", "prepared", "-c", String(spec.clients), "-j", String(Math.min(spec.threads, spec.clients)), "-T", String(spec.duration), "-f", file, ...defines];
     const started = performance.now();
     const proc = Bun.spawn(args, {
       stdout: "pipe", stderr: "pipe",
       env: {
         PATH: process.env.PATH ?? "", PGHOST: u.hostname, PGPORT: u.port || "5432", PGUSER: decodeURIComponent(u.username),
-        PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: u.pathname.slice(1), PGAPPNAME: `pgbench-${which}`, PGOPTIONS: "-c TimeZone=UTC",
+        PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: u.pathname.slice(1), PGAPPNAME: `pgbench-${name}`, PGOPTIONS: "-c TimeZone=UTC",
       },
     });
     const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
     const wallMs = performance.now() - started;
     const result = parse(out);
-    if (code !== 0 || !Number.isFinite(result.tps)) throw new Error(`pgbench ${which} exited ${code}: ${err}${out}`);
+    if (code !== 0 || !Number.isFinite(result.tps)) throw new Error(`pgbench ${name} exited ${code}: ${err}${out}`);
     const usage = proc.resourceUsage();
     const toolCpu = usage ? Number(usage.cpuTime.user + usage.cpuTime.system) / 1000 / wallMs / spec.threads : NaN;
     return { ...result, toolCpu };

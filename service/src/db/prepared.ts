@@ -33,3 +33,11 @@ export function rowMapper<T extends Table>(table: T): (raw: RawRow) => T["$infer
     return row as T["$inferSelect"];
   };
 }
+
+/**
+ * A PostgreSQL array literal, sent as one text parameter and cast in the SQL (`$1::text::int[]`):
+ * postgres.js serialises arrays only once it has loaded the server's array types, which a fresh
+ * pool has not. Every element is quoted; null is NULL.
+ */
+export const arrayLiteral = (items: readonly (string | number | null)[]): string =>
+  `{${items.map((item) => (item === null ? "NULL" : `"${String(item).replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`)).join(",")}}`;

@@ -63,3 +63,32 @@ select * from gone`;
 
 /** $1 id. */
 export const FIND_URL_SQL = `select * from urls where id = $1::bigint`;
+
+/**
+ * Many creates in one statement: $1 codes (distinct), $2 user ids, $3 original urls, $4 titles,
+ * each an array literal (db/prepared.ts arrayLiteral) of one element per request. The owners are locked first (FOR KEY SHARE, as the foreign
+ * key would), so a missing or concurrently deleted user only leaves its own requests out instead
+ * of failing the statement. One row per request, in order: `owner_found`, and the new link's
+ * columns when it was written (null when its code was live or retired: draw again).
+ */
+export const INSERT_URLS_SQL = `
+with input as (
+  select * from unnest($1::text::varchar[], $2::text::bigint[], $3::text::text[], $4::text::text[])
+    with ordinality as i(code, owner, destination, label, n)
+), owners as materialized (
+  select id from users where id in (select owner from input) order by id for key share
+), candidate as (
+  select i.* from input i
+  where i.owner in (select id from owners) and not exists (select 1 from retired_codes r where r.code = i.code)
+), link as (
+  insert into urls (user_id, short_code, original_url, title)
+  select owner, code, destination, label from candidate order by n
+  on conflict (short_code) do nothing
+  returning *
+), created as (
+  insert into events (url_id, user_id, event_type, details)
+  select id, user_id, 'created', jsonb_build_object('short_code', short_code, 'original_url', original_url) from link order by id
+)
+select i.n, i.owner in (select id from owners) as owner_found, l.*
+from input i left join link l on l.short_code = i.code
+order by i.n`;
