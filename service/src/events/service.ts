@@ -27,11 +27,22 @@ export function createEventsService(repo: EventsRepo, findUrlOwner: FindUrlOwner
     async create(principal: Principal, input: CreateEventInput): Promise<EventRow> {
       const details = eventDetails(input.details);
       requireOwner(principal, input.user_id);
-      const url = isDbId(input.url_id) ? await findUrlOwner(input.url_id) : undefined;
-      if (!url) throw notFound(`url ${input.url_id} not found`);
-      requireOwner(principal, url.userId);
-      if (!isDbId(input.user_id)) throw notFound(`user ${input.user_id} not found`);
-      const result = await repo.insert({ urlId: input.url_id, userId: input.user_id, eventType: input.event_type, details });
+      if (!isDbId(input.url_id)) throw notFound(`url ${input.url_id} not found`);
+      const values = { urlId: input.url_id, userId: input.user_id, eventType: input.event_type, details };
+      if (!isDbId(input.user_id)) {
+        // No such user can exist; the link still decides between 404 url, 403 and 404 user.
+        const url = await findUrlOwner(input.url_id);
+        if (!url) throw notFound(`url ${input.url_id} not found`);
+        requireOwner(principal, url.userId);
+        throw notFound(`user ${input.user_id} not found`);
+      }
+      // One round trip: the link's owner is checked in the statement that writes the event.
+      const result = await repo.insertChecked(values, ownerScope(principal) ?? null);
+      if (result === "no-url") throw notFound(`url ${input.url_id} not found`);
+      if ("owner" in result) {
+        requireOwner(principal, result.owner);
+        throw new Error("event refused for an owner the key may act on");
+      }
       if ("missing" in result) {
         throw notFound(result.missing === "url" ? `url ${input.url_id} not found` : `user ${input.user_id} not found`);
       }

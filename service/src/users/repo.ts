@@ -3,9 +3,18 @@ import { and, asc, eq, gt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { retiredCodes, urls, users, type UserRow } from "../db/schema.ts";
 import { isUniqueViolation } from "../db/errors.ts";
+import { prepared, rowMapper } from "../db/prepared.ts";
 import type { Page } from "../http/params.ts";
 
 export type UserConflict = { conflict: "username" | "email" };
+
+/** $1 username, $2 email, $3 created_at (null: now). No row back: a unique value is taken. */
+const INSERT_USER_SQL = `
+insert into users (username, email, created_at) values ($1::text, $2::text, coalesce($3::text::timestamp, now()))
+on conflict do nothing
+returning *`;
+
+const toUser = rowMapper(users);
 
 export function createUsersRepo(db: Db) {
   /** Which unique field an existing row already holds, for a precise 409 message. */
@@ -19,8 +28,10 @@ export function createUsersRepo(db: Db) {
 
   return {
     async insert(input: { username: string; email: string; createdAt?: Date }): Promise<UserRow | UserConflict> {
-      const [row] = await db.insert(users).values(input).onConflictDoNothing().returning();
-      return row ?? (await conflictOf(input.username, input.email)) ?? { conflict: "username" };
+      // One round trip when the name and email are free; only a conflict asks which one it was.
+      const createdAt = input.createdAt ? (users.createdAt.mapToDriverValue(input.createdAt) as string) : null;
+      const [raw] = await prepared(db, INSERT_USER_SQL, [input.username, input.email, createdAt]);
+      return raw ? toUser(raw) : (await conflictOf(input.username, input.email)) ?? { conflict: "username" };
     },
 
     async findById(id: number): Promise<UserRow | undefined> {
