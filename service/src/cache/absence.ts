@@ -71,8 +71,9 @@ export function createAbsence(opts: AbsenceOptions) {
       const asked = performance.now();
       const age = asked - opts.lastHeardSentAt();
       if (age < freshMs) {
-        // Past half its life the next fence goes out now, so a steady stream of misses never waits.
-        if (age >= freshMs / 2) void refresh();
+        // Past a quarter of its life the next fence goes out now, so a steady stream of misses
+        // does not wait even when a busy event loop takes a while to read the fence back.
+        if (age >= freshMs / 4) void refresh();
         count.absent.inc();
         return true;
       }

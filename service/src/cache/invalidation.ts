@@ -65,8 +65,9 @@ export interface InvalidationOptions {
  * ack trust a fence of its own younger than half of it (absence.ts).
  */
 export const SETTLE_TIMEOUT_MS = 100;
-// Past this a request stops waiting for a fresh fence and asks PostgreSQL.
-const FRESH_WAIT_MS = 50;
+// Past this a request stops waiting for a fresh fence and asks PostgreSQL. As the LRU's stand-in
+// (redirect/lookup.ts): a fence that slow means PostgreSQL or this event loop is that slow too.
+const FRESH_WAIT_MS = 250;
 // A fence every 2 s finds a connection that died silently (no FIN, a dropped NAT entry) within
 // about 3 s, where TCP keepalive would take minutes; until one is heard again the LRU is bypassed.
 const HEARTBEAT_MS = 2_000;
