@@ -15,6 +15,7 @@ import type { SupervisorConfig } from "./config.ts";
 import { openDatabase } from "./database.ts";
 import { createSupervisorMetrics } from "./metrics.ts";
 import { findCaddy } from "./proxy/caddy.ts";
+import { backupActions } from "./console/backup-actions.ts";
 import { createConsoleParts } from "./console/console.ts";
 import { createRollingRestart, type RollingOptions, type RollingResult } from "./rolling/rolling-restart.ts";
 import { createInstances } from "./instances.ts";
@@ -136,7 +137,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     parts.push({ name: "console", stop: () => consoleRunning.stop() });
     const status = createStatusServer({
       host: config.statusHost, port: config.statusPort, snapshot, metrics, controlToken, onRollingRestart: rollingRestart, logger,
-      console: { auth: consoleRunning.auth, signals: consoleRunning.signals, logs: consoleParts.logs, timeline: consoleParts.timeline, ports: config.ports, onRestartInstance: restartInstance },
+      console: { auth: consoleRunning.auth, signals: consoleRunning.signals, logs: consoleParts.logs, timeline: consoleParts.timeline, ports: config.ports, onRestartInstance: restartInstance,
+        backups: backupActions(backups, config.backupDir) },
     });
     parts.push({ name: "status server", stop: () => status.stop() });
 

@@ -35,6 +35,11 @@ async function consoleServer(mode: ConsoleAuthMode) {
       signals: createSignals({ ports: [8081], metricsUrl: () => "http://127.0.0.1:1/metrics", intervalMs: 5_000 }),
       logs, timeline: await openTimeline(join(dir, `${mode}.jsonl`), () => {}), ports: [8081, 8082, 8083],
       onRestartInstance: async (port) => { restarted.push(port); return { ok: true, detail: `restarted ${port}` }; },
+      backups: {
+        backupNow: async () => ({ ok: true, detail: "backed up" }),
+        restoreDrill: async () => ({ ok: false, detail: "skipped: no backup" }),
+        checksums: async (names) => Object.fromEntries(names.map((n) => [n, "ab".repeat(32)])),
+      },
     },
   });
   servers.push(server);
@@ -59,7 +64,9 @@ describe("on loopback", () => {
     expect(html).toContain('<script src="/assets/console.js" defer></script>');
     expect(html).not.toMatch(/(src|href)="https?:/);
     const overview = await fetch(`${base}/api/overview`);
-    expect(await overview.json()).toMatchObject({ version: "0.1.0", console: { auth: "loopback", signed_in: false, may_act: false } });
+    expect(await overview.json()).toMatchObject({
+      version: "0.1.0", backup_checksums: { "linkfort-20250102T030000Z.dump": "ab".repeat(32) }, console: { auth: "loopback", signed_in: false, may_act: false },
+    });
     expect((await fetch(`${base}/assets/console.js`)).headers.get("content-type")).toBe("text/javascript; charset=utf-8");
   });
 
@@ -79,6 +86,9 @@ describe("on loopback", () => {
     const unknown = await fetch(`${base}/api/instances/9999/restart`, { method: "POST", headers: { Cookie: cookie } });
     expect(unknown.status).toBe(404);
     expect(await (await fetch(`${base}/api/rolling-restart`, { method: "POST", headers: { Cookie: cookie } })).json()).toEqual({ ok: true, detail: "rolled" });
+    expect(await (await fetch(`${base}/api/backups/run`, { method: "POST", headers: { Cookie: cookie } })).json()).toEqual({ ok: true, detail: "backed up" });
+    const drill = await fetch(`${base}/api/backups/restore-drill`, { method: "POST", headers: { Cookie: cookie } });
+    expect([drill.status, await drill.json()]).toEqual([500, { ok: false, detail: "skipped: no backup" }]);
 
     await fetch(`${base}/api/sign-out`, { method: "POST", headers: { Cookie: cookie } });
     expect((await fetch(`${base}/api/rolling-restart`, { method: "POST", headers: { Cookie: cookie } })).status).toBe(401);

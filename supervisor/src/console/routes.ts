@@ -1,7 +1,8 @@
 /**
  * @module The console's HTTP side, on the status server: the page and its assets, the JSON it
  * reads (/api/overview, /api/signals, /api/timeline), the live log as Server-Sent Events
- * (/api/logs/stream), sign-in, and the two actions (restart one instance, rolling restart).
+ * (/api/logs/stream), sign-in, and the actions (restart one instance, rolling restart, back up
+ * now, restore drill now).
  * The status server has already refused cross-site writes and foreign Hosts (loopback.ts);
  * here each request is checked against the session rules of auth.ts.
  */
@@ -16,7 +17,7 @@ import type { Signals } from "./signals.ts";
 import type { Timeline } from "./timeline.ts";
 import { logStream } from "./log-stream.ts";
 
-export type ConsoleAction = { kind: "restart"; port: number } | { kind: "rolling-restart" };
+export type ConsoleAction = { kind: "restart"; port: number } | { kind: "rolling-restart" } | { kind: "backup" } | { kind: "restore-drill" };
 
 export interface ConsoleRoutesOptions {
   auth: ConsoleAuth;
@@ -25,6 +26,8 @@ export interface ConsoleRoutesOptions {
   logs: LogBuffer;
   timeline: Timeline;
   ports: number[];
+  /** Each listed dump's sha256 (its sidecar), for the backups panel. */
+  checksums: (names: string[]) => Promise<Record<string, string | null>>;
   /** Runs an action the status server serialises (one at a time) and answers with its result. */
   act: (req: Request, server: Server<undefined>, action: ConsoleAction) => Promise<Response>;
 }
@@ -47,16 +50,20 @@ function logFilter(url: URL): LogFilter | string {
 
 /** Paths this module answers, with their method. */
 const GET_PATHS = new Set(["/", "/assets/console.css", "/assets/console.js", "/api/overview", "/api/signals", "/api/timeline", "/api/logs", "/api/logs/stream"]);
-const POST_PATHS = new Set(["/api/sign-in", "/api/sign-out", "/api/rolling-restart"]);
+const POST_PATHS = new Set(["/api/sign-in", "/api/sign-out", "/api/rolling-restart", "/api/backups/run", "/api/backups/restore-drill"]);
 const RESTART = /^\/api\/instances\/(\d{1,5})\/restart$/;
 
 export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
   const { auth } = opts;
 
-  const overview = (req: Request) => ({
-    ...opts.snapshot(),
-    console: { auth: auth.mode, signed_in: auth.hasSession(req), may_act: auth.mayAct(req) },
-  });
+  const overview = async (req: Request) => {
+    const snapshot = opts.snapshot();
+    return {
+      ...snapshot,
+      backup_checksums: await opts.checksums(snapshot.backups.files.map((f) => f.name)),
+      console: { auth: auth.mode, signed_in: auth.hasSession(req), may_act: auth.mayAct(req) },
+    };
+  };
 
   async function signIn(req: Request): Promise<Response> {
     const body: unknown = await req.json().catch(() => undefined);
@@ -72,7 +79,7 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
     // The page itself shows a sign-in form to whoever may not see yet; it holds no data.
     if (path === "/") return asset(CONSOLE_HTML, "text/html; charset=utf-8", { "Content-Security-Policy": CONSOLE_CSP, "Referrer-Policy": "no-referrer" });
     if (!auth.maySee(req)) return problem(401, "Unauthorized", "sign in with an admin API key");
-    if (path === "/api/overview") return json(200, overview(req));
+    if (path === "/api/overview") return json(200, await overview(req));
     if (path === "/api/signals") return json(200, opts.signals.snapshot());
     if (path === "/api/timeline") return json(200, { events: opts.timeline.list() });
     const url = new URL(req.url);
@@ -99,6 +106,8 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
     if (path === "/api/sign-out") return json(200, { signed_in: false }, { "Set-Cookie": auth.signOut(req) });
     if (!auth.mayAct(req)) return problem(401, "Unauthorized", "acting needs a session: sign in with an admin API key");
     if (path === "/api/rolling-restart") return opts.act(req, server, { kind: "rolling-restart" });
+    if (path === "/api/backups/run") return opts.act(req, server, { kind: "backup" });
+    if (path === "/api/backups/restore-drill") return opts.act(req, server, { kind: "restore-drill" });
     const port = Number(restart![1]);
     if (!opts.ports.includes(port)) return problem(404, "Not Found", `no instance on port ${port}`);
     return opts.act(req, server, { kind: "restart", port });

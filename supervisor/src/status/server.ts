@@ -8,6 +8,7 @@ import type { Server } from "bun";
 import type { Logger } from "../../../service/src/lib/logger.ts";
 import type { SupervisorMetrics } from "../metrics.ts";
 import { isLocal } from "../console/auth.ts";
+import type { BackupActions } from "../console/backup-actions.ts";
 import { createConsoleRoutes, type ConsoleAction, type ConsoleRoutesOptions } from "../console/routes.ts";
 import { tokenMatches } from "./control-token.ts";
 import { isLoopbackHost, refusal } from "./loopback.ts";
@@ -33,9 +34,10 @@ export interface StatusServerOptions {
   /** Seconds between reloads of the status page (default 5). */
   refreshSeconds?: number;
   /** The console; without it only the plain endpoints are served (tests of those). */
-  console?: Omit<ConsoleRoutesOptions, "act" | "snapshot"> & {
+  console?: Omit<ConsoleRoutesOptions, "act" | "snapshot" | "checksums"> & {
     /** Restarts one instance (drain, start, wait for ready), as a rolling restart does. */
     onRestartInstance: (port: number) => Promise<RollingRestartResult>;
+    backups: BackupActions;
   };
 }
 
@@ -64,11 +66,8 @@ export function createStatusServer(opts: StatusServerOptions): StatusServer {
   let running: string | undefined;
 
   async function act(req: Request, server: Server<undefined>, action: ConsoleAction): Promise<Response> {
-    const what = action.kind === "restart" ? `restart of instance ${action.port}` : "rolling restart";
     if (running) return problem(409, "Conflict", `a ${running} is already running`);
-    const run = action.kind === "restart" ? () => opts.console!.onRestartInstance(action.port) : opts.onRollingRestart;
-    const message = action.kind === "restart" ? "console restart" : "rolling restart";
-    const fields = action.kind === "restart" ? { port: action.port } : {};
+    const { what, message, run, fields } = describe(action);
     // Bun.serve drops a request that stays quiet for idleTimeout (default 10 s, oven-sh/bun#13712);
     // a restart takes longer and its caller waits for the result.
     server.timeout(req, 0);
@@ -88,7 +87,16 @@ export function createStatusServer(opts: StatusServerOptions): StatusServer {
     }
   }
 
-  const consoleRoutes = opts.console && createConsoleRoutes({ ...opts.console, snapshot: opts.snapshot, act });
+  /** What an action is called in a 409 and in the log, and what runs it. */
+  function describe(action: ConsoleAction): { what: string; message: string; run: () => Promise<RollingRestartResult>; fields: Record<string, number> } {
+    const c = opts.console;
+    if (action.kind === "restart") return { what: `restart of instance ${action.port}`, message: "console restart", run: () => c!.onRestartInstance(action.port), fields: { port: action.port } };
+    if (action.kind === "backup") return { what: "backup", message: "console backup", run: () => c!.backups.backupNow(), fields: {} };
+    if (action.kind === "restore-drill") return { what: "restore drill", message: "console restore drill", run: () => c!.backups.restoreDrill(), fields: {} };
+    return { what: "rolling restart", message: "rolling restart", run: opts.onRollingRestart, fields: {} };
+  }
+
+  const consoleRoutes = opts.console && createConsoleRoutes({ ...opts.console, checksums: (names) => opts.console!.backups.checksums(names), snapshot: opts.snapshot, act });
   // Exposed through a proxy (CONSOLE_AUTH=key): the proxy's Host is accepted, and a request that
   // came through it (not local) sees nothing without the console's session.
   const exposed = opts.console?.auth.mode === "key";

@@ -117,12 +117,12 @@ function confirmAction(text, label) {
 }
 
 let acting = false;
-async function act(path, question, label, pending) {
+async function act(path, question, label, pending, resultId = "action-result") {
   if (acting) return;
   if (!signedIn) { openSignIn(); return; }
   if (!(await confirmAction(question, label))) return;
   acting = true;
-  const result = $("action-result");
+  const result = $(resultId);
   result.className = "result";
   result.textContent = pending;
   document.querySelectorAll("button.act").forEach((b) => { b.disabled = true; });
@@ -134,6 +134,7 @@ async function act(path, question, label, pending) {
     acting = false;
     document.querySelectorAll("button.act").forEach((b) => { b.disabled = false; });
     refreshOverview();
+    refreshTimeline();
   }
 }
 
@@ -151,15 +152,19 @@ function onRollingRestart() {
 
 // ---- backups ------------------------------------------------------------------------------
 
-function renderBackups(b) {
+let lastDrill = null; // the newest restore drill in the timeline
+
+function renderBackups(b, checksums) {
   const facts = [
     ["Last success", b.last_success_at ? `${b.last_success_at} (took ${duration(b.last_duration_seconds)}, ${bytes(b.last_size_bytes)})` : "-"],
     ["Last failure", b.last_failure_at ? `${b.last_failure_at}: ${b.last_error || ""}` : "-"],
     ["Next run", b.next_run_at || "-"],
+    ["Last restore drill", lastDrill ? `${lastDrill.title}, ${new Date(lastDrill.at).toLocaleString([], { hour12: false })}` : "none in the timeline"],
   ];
   $("backup-summary").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
-  const rows = b.files.map((f) => el("tr", {}, el("td", {}, f.name), el("td", {}, bytes(f.size_bytes)), el("td", {}, f.created_at), el("td", {}, f.verified ? "yes" : "no")));
-  $("backup-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 4 }, "No backups yet."))]));
+  const rows = b.files.map((f) => el("tr", { "data-file": f.name }, el("td", {}, f.name), el("td", {}, bytes(f.size_bytes)), el("td", {}, f.created_at),
+    el("td", {}, f.verified ? "yes" : "no"), el("td", {}, el("code", { class: "sum" }, (checksums || {})[f.name] || "-"))));
+  $("backup-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 5 }, "No backups yet."))]));
 }
 
 // ---- overview polling ---------------------------------------------------------------------
@@ -173,7 +178,7 @@ async function refreshOverview() {
   signedIn = overview.console.signed_in;
   showSession();
   renderInstances(overview);
-  renderBackups(overview.backups);
+  renderBackups(overview.backups, overview.backup_checksums);
   const select = $("log-source");
   for (const i of overview.instances) {
     if (![...select.options].some((o) => o.value === String(i.port))) select.append(el("option", { value: i.port }, `instance ${i.port}`));
@@ -303,6 +308,7 @@ async function refreshTimeline() {
     el("td", { class: e.severity === "info" ? "" : `sev-${e.severity}` }, e.kind),
     el("td", {}, e.title), el("td", {}, e.cause || "-"), el("td", {}, e.duration_seconds === null ? "-" : duration(e.duration_seconds))));
   $("timeline-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 5 }, "Nothing yet."))]));
+  lastDrill = res.body.events.find((e) => e.kind === "drill") || null;
 }
 
 // ---- start --------------------------------------------------------------------------------
@@ -315,6 +321,9 @@ function every(ms, fn) {
 document.addEventListener("DOMContentLoaded", async () => {
   $("instance-rows").addEventListener("click", onInstanceClick);
   $("rolling-restart").addEventListener("click", onRollingRestart);
+  $("backup-now").addEventListener("click", () => act("/api/backups/run", "Take a backup now (pg_dump, checksum, verify), as the schedule would?", "Back up now", "Backing up…", "backup-result"));
+  $("restore-drill").addEventListener("click", () => act("/api/backups/restore-drill",
+    "Restore the newest good backup into a scratch database and compare its row counts, as the weekly drill does?", "Run the drill", "Restore drill under way…", "backup-result"));
   $("sign-in-open").addEventListener("click", openSignIn);
   $("sign-in-cancel").addEventListener("click", () => $("sign-in").close());
   $("sign-in-form").addEventListener("submit", signIn);
