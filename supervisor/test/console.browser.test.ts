@@ -2,7 +2,7 @@
  * The operator's console in headless Chromium against a real supervisor (the compiled
  * `linkfort-supervisor run`, as a VM runs it) with two compiled instances behind Caddy over PostgreSQL: every panel shows real
  * data, a request's log line arrives in the live log by its request id, an instance restarted
- * from the page comes back, a backup and a restore drill run from it, the page is usable from the keyboard and in a phone-wide window, and
+ * from the page comes back, a backup, a restore drill and a load test run from it, the page is usable from the keyboard and in a phone-wide window, and
  * axe-core finds no serious accessibility violation. Screenshots: /tmp/console-*.png.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -50,6 +50,8 @@ beforeAll(async () => {
     SERVICE_COMMAND: bin, CONSOLE_SCRAPE_MS: "500", PROBE_INTERVAL_MS: "250",
     // Exposed mode: from this machine it behaves as on loopback; through the Caddy below it needs the key.
     CONSOLE_AUTH: "key",
+    // Load tests from the page are refused without it.
+    DRILLS: "on",
   }, [supervisorBin]);
   cleanup.push(async () => {
     const tree = [sup.proc.pid, ...sup.tree()];
@@ -199,6 +201,18 @@ test("the console shows every panel's real data, streams a request's log line, r
     await timelineHas("restore drill passed");
     await inPage(`document.getElementById("backup-summary").textContent.includes("Last restore drillrestore drill passed")`);
   } else expect(drill).toMatch(/^Failed: skipped: /); // no good backup to drill with
+
+  // A load test of the smallest preset: live numbers while it runs, its summary in the timeline.
+  await page.select('#load-form select[name="users"]', "50");
+  await page.select('#load-form select[name="seconds"]', "10");
+  await page.click("#load-start");
+  await inPage(`document.getElementById("confirm").open`);
+  await page.click("#confirm-ok");
+  await inPage(`document.getElementById("load-state").textContent.startsWith("running: 50 users") && /^[1-9][0-9]* [(][0-9]+[/]s now[)]$/.test(document.querySelector('[data-fact="requests"]')?.textContent)`);
+  await page.screenshot({ path: join(shots, "console-load.png"), fullPage: true });
+  await inPage(`document.getElementById("load-state").textContent === "finished: 50 users for 10 s"`, 40_000);
+  expect(await text('[data-fact="failed"]')).toBe("0 (0 5xx, 0 no answer, 0 other status)");
+  await timelineHas("load test: 50 users");
 
   // axe-core on the whole page, signed in, after the restart.
   await page.addScriptTag({ content: readFileSync(join(ROOT, "node_modules/axe-core/axe.min.js"), "utf8") });

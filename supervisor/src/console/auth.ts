@@ -43,17 +43,20 @@ function cookieValue(req: Request, name: string): string | undefined {
 export function createConsoleAuth(opts: ConsoleAuthOptions) {
   const now = opts.now ?? Date.now;
   const ttl = opts.sessionTtlMs ?? 12 * 3_600_000;
-  const sessions = new Map<string, number>(); // id → expiry (Unix ms), oldest first
+  // id → expiry (Unix ms) and the admin key it was opened with (the console's calls to the
+  // service, e.g. a load test's setup, use it); oldest first. Memory only, never sent back.
+  const sessions = new Map<string, { expires: number; key: string }>();
   let failures: number[] = [];
 
-  const hasSession = (req: Request): boolean => {
+  const sessionOf = (req: Request) => {
     const id = cookieValue(req, SESSION_COOKIE);
-    const expires = id === undefined ? undefined : sessions.get(id);
-    if (expires === undefined) return false;
-    if (expires > now()) return true;
+    const session = id === undefined ? undefined : sessions.get(id);
+    if (session === undefined) return undefined;
+    if (session.expires > now()) return session;
     sessions.delete(id!);
-    return false;
+    return undefined;
   };
+  const hasSession = (req: Request): boolean => sessionOf(req) !== undefined;
 
   return {
     mode: opts.mode,
@@ -62,6 +65,8 @@ export function createConsoleAuth(opts: ConsoleAuthOptions) {
     maySee: (req: Request) => (isLocal(req) ? true : opts.mode === "key" && hasSession(req)),
     /** May it act (restart)? Always a session. */
     mayAct: (req: Request) => (isLocal(req) || opts.mode === "key") && hasSession(req),
+    /** The admin key behind this request's session. */
+    keyOf: (req: Request): string | undefined => sessionOf(req)?.key,
     /** Checks the key and returns the Set-Cookie value of a new session, or why not. */
     async signIn(req: Request, key: string): Promise<{ ok: true; cookie: string } | { ok: false; status: 401 | 429 | 503; message: string }> {
       const t = now();
@@ -74,7 +79,7 @@ export function createConsoleAuth(opts: ConsoleAuthOptions) {
         return { ok: false, status: 401, message: "not an admin API key" };
       }
       const id = randomBytes(32).toString("hex");
-      sessions.set(id, t + ttl);
+      sessions.set(id, { expires: t + ttl, key });
       if (sessions.size > SESSIONS_MAX) sessions.delete(sessions.keys().next().value!);
       // Secure when the operator's browser reached Caddy over https; a plain loopback tunnel has no TLS.
       const secure = req.headers.get("x-forwarded-proto") === "https" ? "; Secure" : "";

@@ -14,6 +14,8 @@ import { instanceOutput } from "./instance-output.ts";
 import { createLogBuffer, teeLogger, type LogBuffer } from "./log-buffer.ts";
 import { createSignals, type Signals } from "./signals.ts";
 import { openTimeline, type Timeline } from "./timeline.ts";
+import { createLoadTests, type LoadTests } from "./load-test.ts";
+import { stackFromConfig } from "../drill/stack.ts";
 
 export interface ConsoleParts {
   /** The supervisor's logger, teed into the live log and the timeline: every part gets this one. */
@@ -23,7 +25,7 @@ export interface ConsoleParts {
   /** The process runner's output sink for the instances. */
   instanceOutput: InstanceOutputSink;
   /** Built once the instances' URLs are known. */
-  start(opts: { readyUrl: (port: number) => string }): { signals: Signals; auth: ConsoleAuth; stop(): Promise<void> };
+  start(opts: { readyUrl: (port: number) => string }): { signals: Signals; auth: ConsoleAuth; loadTests: LoadTests; stop(): Promise<void> };
 }
 
 /** The timeline lives beside the control token: the supervisor's own state folder. */
@@ -49,13 +51,14 @@ export async function createConsoleParts(opts: {
       const urlOf = (port: number, path: string) => readyUrl(port).replace(/\/ready$/, path);
       const signals = createSignals({ ports: config.ports, metricsUrl: (port) => urlOf(port, "/metrics"), intervalMs: config.consoleScrapeMs });
       const auth = createConsoleAuth({ mode: config.consoleAuth, checkAdminKey: adminKeyChecker(config.ports.map((port) => urlOf(port, "/admin/keys"))) });
+      const loadTests = createLoadTests({ stack: stackFromConfig(config), drills: config.drills === "on", logger });
       const scraping = new AbortController();
       const loop = signals.run(scraping.signal);
       return {
-        signals, auth,
+        signals, auth, loadTests,
         async stop() {
           scraping.abort();
-          await loop;
+          await Promise.all([loop, loadTests.stop()]);
           await timeline.flushed();
         },
       };

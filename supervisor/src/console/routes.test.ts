@@ -15,6 +15,9 @@ import { createConsoleAuth, type ConsoleAuthMode } from "./auth.ts";
 import { createLogBuffer } from "./log-buffer.ts";
 import { createSignals } from "./signals.ts";
 import { openTimeline } from "./timeline.ts";
+import { createLoadTests } from "./load-test.ts";
+import { stackFromConfig } from "../drill/stack.ts";
+import { testSupervisorConfig } from "../config.ts";
 
 const ADMIN_KEY = "lf_admin";
 const dir = await mkdtemp(join(tmpdir(), "linkfort-console-routes-"));
@@ -34,6 +37,7 @@ async function consoleServer(mode: ConsoleAuthMode) {
       auth: createConsoleAuth({ mode, checkAdminKey: async (key) => (key === ADMIN_KEY ? "admin" : "refused") }),
       signals: createSignals({ ports: [8081], metricsUrl: () => "http://127.0.0.1:1/metrics", intervalMs: 5_000 }),
       logs, timeline: await openTimeline(join(dir, `${mode}.jsonl`), () => {}), ports: [8081, 8082, 8083],
+      loadTests: createLoadTests({ stack: stackFromConfig(testSupervisorConfig()), drills: false, logger: silentLogger }),
       onRestartInstance: async (port) => { restarted.push(port); return { ok: true, detail: `restarted ${port}` }; },
       backups: {
         backupNow: async () => ({ ok: true, detail: "backed up" }),
@@ -89,6 +93,13 @@ describe("on loopback", () => {
     expect(await (await fetch(`${base}/api/backups/run`, { method: "POST", headers: { Cookie: cookie } })).json()).toEqual({ ok: true, detail: "backed up" });
     const drill = await fetch(`${base}/api/backups/restore-drill`, { method: "POST", headers: { Cookie: cookie } });
     expect([drill.status, await drill.json()]).toEqual([500, { ok: false, detail: "skipped: no backup" }]);
+
+    // A load test is refused unless DRILLS=on, and only the presets are accepted.
+    const load = (body: unknown) => fetch(`${base}/api/load/start`, { method: "POST", headers: { Cookie: cookie }, body: JSON.stringify(body) });
+    const refused = await load({ users: 50, seconds: 10 });
+    expect([refused.status, await refused.json()]).toEqual([403, { error: "Forbidden", message: "load tests need DRILLS=on (staging or the quick start, never production)" }]);
+    expect((await load({ users: 10_000, seconds: 10 })).status).toBe(400);
+    expect(await (await fetch(`${base}/api/load`)).json()).toEqual({ enabled: false, run: null });
 
     await fetch(`${base}/api/sign-out`, { method: "POST", headers: { Cookie: cookie } });
     expect((await fetch(`${base}/api/rolling-restart`, { method: "POST", headers: { Cookie: cookie } })).status).toBe(401);

@@ -15,6 +15,7 @@ import type { ConsoleAuth } from "./auth.ts";
 import { isLogLevel, type LogBuffer, type LogFilter } from "./log-buffer.ts";
 import type { Signals } from "./signals.ts";
 import type { Timeline } from "./timeline.ts";
+import type { LoadTests } from "./load-test.ts";
 import { logStream } from "./log-stream.ts";
 
 export type ConsoleAction = { kind: "restart"; port: number } | { kind: "rolling-restart" } | { kind: "backup" } | { kind: "restore-drill" };
@@ -26,6 +27,7 @@ export interface ConsoleRoutesOptions {
   logs: LogBuffer;
   timeline: Timeline;
   ports: number[];
+  loadTests: LoadTests;
   /** Each listed dump's sha256 (its sidecar), for the backups panel. */
   checksums: (names: string[]) => Promise<Record<string, string | null>>;
   /** Runs an action the status server serialises (one at a time) and answers with its result. */
@@ -38,6 +40,10 @@ const problem = (status: number, error: string, message: string) => json(status,
 const asset = (body: string, type: string, extra: Record<string, string> = {}) => new Response(body, { headers: { ...COMMON, "Content-Type": type, ...extra } });
 
 const SignIn = Type.Object({ key: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
+const StartLoad = Type.Object({
+  users: Type.Union([Type.Literal(50), Type.Literal(200), Type.Literal(500)]),
+  seconds: Type.Union([Type.Literal(10), Type.Literal(30), Type.Literal(60)]),
+}, { additionalProperties: false });
 
 function logFilter(url: URL): LogFilter | string {
   const level = url.searchParams.get("level") || undefined;
@@ -49,8 +55,8 @@ function logFilter(url: URL): LogFilter | string {
 }
 
 /** Paths this module answers, with their method. */
-const GET_PATHS = new Set(["/", "/assets/console.css", "/assets/console.js", "/api/overview", "/api/signals", "/api/timeline", "/api/logs", "/api/logs/stream"]);
-const POST_PATHS = new Set(["/api/sign-in", "/api/sign-out", "/api/rolling-restart", "/api/backups/run", "/api/backups/restore-drill"]);
+const GET_PATHS = new Set(["/", "/assets/console.css", "/assets/console.js", "/api/overview", "/api/signals", "/api/timeline", "/api/logs", "/api/logs/stream", "/api/load"]);
+const POST_PATHS = new Set(["/api/sign-in", "/api/sign-out", "/api/rolling-restart", "/api/backups/run", "/api/backups/restore-drill", "/api/load/start"]);
 const RESTART = /^\/api\/instances\/(\d{1,5})\/restart$/;
 
 export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
@@ -61,7 +67,7 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
     return {
       ...snapshot,
       backup_checksums: await opts.checksums(snapshot.backups.files.map((f) => f.name)),
-      console: { auth: auth.mode, signed_in: auth.hasSession(req), may_act: auth.mayAct(req) },
+      console: { auth: auth.mode, signed_in: auth.hasSession(req), may_act: auth.mayAct(req), load_tests: opts.loadTests.enabled },
     };
   };
 
@@ -73,6 +79,14 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
     return json(200, { signed_in: true }, { "Set-Cookie": result.cookie });
   }
 
+  async function startLoad(req: Request): Promise<Response> {
+    const body: unknown = await req.json().catch(() => undefined);
+    if (!Value.Check(StartLoad, body)) return problem(400, "Bad Request", 'send {"users": 50 | 200 | 500, "seconds": 10 | 30 | 60}');
+    const started = opts.loadTests.start(body.users, body.seconds, auth.keyOf(req)!);
+    if (!started.ok) return problem(started.status, started.status === 403 ? "Forbidden" : "Conflict", started.message);
+    return json(202, { started: true, users: body.users, seconds: body.seconds });
+  }
+
   async function get(req: Request, path: string, server: Server<undefined>): Promise<Response> {
     if (path === "/assets/console.css") return asset(CONSOLE_CSS, "text/css; charset=utf-8");
     if (path === "/assets/console.js") return asset(CONSOLE_JS, "text/javascript; charset=utf-8");
@@ -82,6 +96,7 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
     if (path === "/api/overview") return json(200, await overview(req));
     if (path === "/api/signals") return json(200, opts.signals.snapshot());
     if (path === "/api/timeline") return json(200, { events: opts.timeline.list() });
+    if (path === "/api/load") return json(200, { enabled: opts.loadTests.enabled, run: opts.loadTests.view() });
     const url = new URL(req.url);
     const filter = logFilter(url);
     if (typeof filter === "string") return problem(400, "Bad Request", filter);
@@ -106,6 +121,7 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
     if (path === "/api/sign-out") return json(200, { signed_in: false }, { "Set-Cookie": auth.signOut(req) });
     if (!auth.mayAct(req)) return problem(401, "Unauthorized", "acting needs a session: sign in with an admin API key");
     if (path === "/api/rolling-restart") return opts.act(req, server, { kind: "rolling-restart" });
+    if (path === "/api/load/start") return startLoad(req);
     if (path === "/api/backups/run") return opts.act(req, server, { kind: "backup" });
     if (path === "/api/backups/restore-drill") return opts.act(req, server, { kind: "restore-drill" });
     const port = Number(restart![1]);

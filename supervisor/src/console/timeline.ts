@@ -44,6 +44,10 @@ const EVENTS: Record<string, (f: LogFields) => Draft> = {
   "backup failed": (f) => ({ kind: "backup", severity: "critical", title: "backup failed", cause: text(f.err), duration_seconds: seconds(f.duration_s) }),
   "restore check passed": (f) => ({ kind: "drill", severity: "info", title: "restore drill passed", cause: text(f.file) }),
   "restore check failed": (f) => ({ kind: "drill", severity: "critical", title: "restore drill failed", cause: text(f.err) }),
+  "console load test finished": (f) => ({
+    kind: "drill", severity: f.error ? "critical" : Number(f.failed) > 0 ? "warning" : "info", title: `load test: ${text(f.users)} users`,
+    cause: f.error ? text(f.error) : `${text(f.requests)} requests, ${text(f.failed)} failed, p50 ${text(f.p50_ms)} ms, p99 ${text(f.p99_ms)} ms`, duration_seconds: seconds(f.duration_s),
+  }),
   "supervisor started": () => ({ kind: "supervisor", severity: "info", title: "supervisor started", cause: null }),
   "supervisor stopping": (f) => ({ kind: "supervisor", severity: "info", title: "supervisor stopping", cause: text(f.reason) }),
 };
