@@ -60,6 +60,10 @@ export const serviceSettings = {
     env: "DB_LOCK_TIMEOUT_MS", parse: int(0, 600_000), default: 1_000,
     doc: "a statement waiting longer for a lock another session holds is cancelled and answered 503 (ms; 0: wait up to the statement timeout); a locked table then fails requests fast instead of queueing them",
   }),
+  dbResponseTimeoutMs: setting({
+    env: "DB_RESPONSE_TIMEOUT_MS", parse: int(0, 3_600_000), default: 7_000,
+    doc: "a PostgreSQL connection with a query outstanding that receives nothing for this long is closed and its requests answered 503: a frozen server or a cut network (ms; at least DB_STATEMENT_TIMEOUT_MS + 1 s; 0: wait without limit)",
+  }),
   clicks: setting({
     env: "CLICKS", parse: bool, default: true,
     doc: "record a clicked event per redirect; off: redirects record none (to measure what clicks cost; events and stats miss them)",

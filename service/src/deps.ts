@@ -84,6 +84,12 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
     poolMax: config.dbPoolMax,
     statementTimeoutMs: config.dbStatementTimeoutMs,
     lockTimeoutMs: config.dbLockTimeoutMs,
+    // A statement the server runs may take up to its timeout; only silence beyond that is a fault.
+    responseTimeoutMs: config.dbResponseTimeoutMs === 0 ? 0 : Math.max(config.dbResponseTimeoutMs, config.dbStatementTimeoutMs + 1_000),
+    onResponseTimeout: (silentMs) => {
+      metrics.dbConnectionsSilent.inc();
+      logger.warn("PostgreSQL connection closed: no answer with a query outstanding", { silent_ms: silentMs });
+    },
     applicationName,
   });
   metrics.dbPoolMax.set(config.dbPoolMax);

@@ -43,6 +43,11 @@ export function createMetrics() {
       labelNames: ["kind"] as const,
       registers: [registry],
     }),
+    dbConnectionsSilent: new Counter({
+      name: "linkfort_db_connections_silent_total",
+      help: "PostgreSQL connections closed because a query got no answer at all for DB_RESPONSE_TIMEOUT_MS (a frozen server or a cut network)",
+      registers: [registry],
+    }),
     clicksRecorded: new Counter({ name: "linkfort_clicks_recorded_total", help: "Clicks handed to the click sink by redirects", registers: [registry] }),
     // clicks: the spool (clicks/spool-writer.ts) and its shipping (clicks/shipper.ts)
     clicksSpooled: new Counter({ name: "linkfort_clicks_spooled_total", help: "Clicks written to this instance's spool on local disk", registers: [registry] }),

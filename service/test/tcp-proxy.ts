@@ -4,11 +4,19 @@ import net from "node:net";
  * A loopback TCP proxy in front of the test PostgreSQL: stopping it is a real outage for the
  * pool behind it (connections cut, new ones refused), starting it again a real recovery. With
  * `delayMs` every chunk, each way, arrives that much later (in order): a slow network path.
+ * `hold()` cuts the path without closing anything: connections stay open and new ones are
+ * accepted, but no byte passes either way until `release()`, which delivers what waited, in
+ * order (what TCP retransmission does once a cut link heals).
  */
 export function tcpProxy(target: { host: string; port: number }, opts: { delayMs?: number } = {}) {
   let server: net.Server | undefined;
   let port = 0;
   const sockets = new Set<net.Socket>();
+  let held: { to: net.Socket; chunk: Buffer }[] | undefined;
+  const pass = (to: net.Socket, chunk: Buffer) => {
+    if (held) held.push({ to, chunk });
+    else if (!to.destroyed) to.write(chunk);
+  };
   return {
     get port() { return port; },
     async start(): Promise<void> {
@@ -17,18 +25,22 @@ export function tcpProxy(target: { host: string; port: number }, opts: { delayMs
         const close = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
         for (const s of [client, upstream]) { sockets.add(s); s.on("error", close); s.on("close", close); }
         const delayMs = opts.delayMs ?? 0;
-        if (delayMs === 0) {
-          client.pipe(upstream).pipe(client);
-          return;
-        }
         // Same delay for every chunk, so timers fire in arrival order and the stream stays in order.
         const forward = (from: net.Socket, to: net.Socket) =>
-          from.on("data", (chunk) => { setTimeout(() => { if (!to.destroyed) to.write(chunk); }, delayMs); });
+          from.on("data", (chunk: Buffer) => { if (delayMs === 0) pass(to, chunk); else setTimeout(() => pass(to, chunk), delayMs); });
         forward(client, upstream);
         forward(upstream, client);
       });
       await new Promise<void>((resolve) => server!.listen(port, "127.0.0.1", resolve));
       port = (server.address() as net.AddressInfo).port;
+    },
+    /** Cut the path: nothing passes, nothing is closed. */
+    hold(): void { held ??= []; },
+    /** Heal the path: what waited is delivered in order, and bytes flow again. */
+    release(): void {
+      const waiting = held ?? [];
+      held = undefined;
+      for (const { to, chunk } of waiting) if (!to.destroyed) to.write(chunk);
     },
     async stop(): Promise<void> {
       for (const s of sockets) s.destroy();

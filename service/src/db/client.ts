@@ -2,6 +2,7 @@
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import * as schema from "./schema.ts";
+import { createSocketWatchdog, type PgSocketOptions } from "./socket-watchdog.ts";
 
 export type Db = PostgresJsDatabase<typeof schema>;
 export type Sql = postgres.Sql;
@@ -13,10 +14,21 @@ export interface DbOptions {
   /** PostgreSQL's lock_timeout; omitted or 0: a lock wait is bounded by the statement timeout only. */
   lockTimeoutMs?: number;
   applicationName: string;
+  /**
+   * A connection with a request outstanding that hears nothing for this long is closed and its
+   * queries fail (503): a frozen server or a cut network (socket-watchdog.ts). Omitted or 0: never.
+   */
+  responseTimeoutMs?: number;
+  /** Called each time the response timeout closes a connection. */
+  onResponseTimeout?: (silentMs: number) => void;
 }
 
 export function connect(opts: DbOptions): { sql: Sql; db: Db } {
+  const watchdog = opts.responseTimeoutMs ? createSocketWatchdog({ silenceMs: opts.responseTimeoutMs, onSilence: opts.onResponseTimeout }) : undefined;
+  // postgres.js reads a `socket` factory that its typings do not declare.
+  const socket = watchdog ? { socket: (o: PgSocketOptions & { ssl?: unknown }) => watchdog.socket(o) } : {};
   const sql = postgres(opts.url, {
+    ...socket,
     max: opts.poolMax,
     // A dead server must fail requests fast instead of queueing them for the default 30 s.
     connect_timeout: 5,

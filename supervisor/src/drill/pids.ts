@@ -49,3 +49,18 @@ export function postmasterPid(pgDir: string): number | null {
     return null;
   }
 }
+
+/** The PIDs whose parent is `pid` (from /proc/PID/stat), e.g. a postmaster's backends. */
+export function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(join("/proc", entry, "stat"), "utf8");
+      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ")".
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch { /* gone meanwhile */ }
+  }
+  return children;
+}

@@ -6,11 +6,14 @@
 import postgres from "postgres";
 import type { Fault } from "./faults.ts";
 import { always, conn, failedRedirects, lost, within } from "./judging.ts";
-import { postmasterPid } from "./pids.ts";
+import { childrenOf, postmasterPid } from "./pids.ts";
 import { alive, pickInstance, pollUntil } from "./stack.ts";
 
 /** How long postgres-slow holds its lock: the issue's "slow PostgreSQL" case (ms). */
 const PG_SLOW_MS = 10_000;
+
+/** How long postgres-freeze stops the server (ms): longer than the drill's 10 s client timeout. */
+const PG_FREEZE_MS = 15_000;
 
 /** How long postgres-connections-exhausted holds every free connection slot (ms). */
 const PG_SLOTS_HELD_MS = 10_000;
@@ -100,6 +103,27 @@ export const POSTGRES_FAULTS: Fault[] = [
         await Promise.all(held.map((h) => h.end({ timeout: 1 }).catch(() => {})));
       }
       return `held every free connection slot (${held.length} at the end) for ${PG_SLOTS_HELD_MS / 1000} s${restarted}`;
+    },
+  },
+  {
+    name: "postgres-freeze",
+    promise: "every cached redirect served, every request answered within 10 s (503 at worst), 0 acknowledged writes lost, 0 lost clicks",
+    unavailable: (s) => (s.embeddedPgDir ? null : "DATABASE_URL names an external PostgreSQL: the drill can only stop the embedded server's processes"),
+    judge: (r) => [...failedRedirects(r), ...(conn(r) > 0 ? [`${conn(r)} requests without an answer within 10 s`] : []), ...lost(r)],
+    async inject({ stack }) {
+      const pid = postmasterPid(stack.embeddedPgDir!);
+      if (pid === null || !alive(pid)) throw new Error(`no running postmaster in ${stack.embeddedPgDir}`);
+      // A server that accepts TCP but answers nothing: a paused VM, storage that stopped
+      // answering, or (for sessions already open) a network cut. statement_timeout cannot fire in
+      // a stopped process, so only the client side can bound the wait.
+      const frozen = [pid, ...childrenOf(pid)];
+      for (const p of frozen) process.kill(p, "SIGSTOP");
+      try {
+        await Bun.sleep(PG_FREEZE_MS);
+      } finally {
+        for (const p of frozen) { try { process.kill(p, "SIGCONT"); } catch { /* exited meanwhile */ } }
+      }
+      return `SIGSTOP to the postmaster (pid ${pid}) and its ${frozen.length - 1} processes for ${PG_FREEZE_MS / 1000} s, then SIGCONT`;
     },
   },
 ];
