@@ -49,6 +49,7 @@ const t0 = performance.now();
 await fill(admin, { users, links, events }, (line) => console.log(`fill ${line}`));
 console.log(`fill done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 const [maxId] = await admin<{ n: string }[]>`select max(id)::text as n from events`;
+const [filledRows] = await admin<{ n: string }[]>`select count(*)::text as n from events`;
 
 const ops: Op[] = [];
 const marks: { at: number; what: string }[] = [];
@@ -105,8 +106,11 @@ running = false;
 await Promise.all(loops);
 mark("load stopped");
 
-const [rows] = await admin<{ n: string }[]>`select count(*)::text as n from events`;
-console.log(`events after: ${rows?.n}`);
+// Every row of the fill plus every insert the load saw succeed (a click batch writes 50), none twice.
+const [rows] = await admin<{ n: string; distinct_ids: string }[]>`select count(*)::text as n, count(distinct id)::text as distinct_ids from events`;
+const ok = (kind: string) => ops.filter((o) => o.kind === kind && !o.failed).length;
+const expected = Number(filledRows?.n) + ok("insert event") + 50 * ok("click batch");
+console.log(`events after: ${rows?.n} (distinct ids ${rows?.distinct_ids}), expected ${expected}: ${Number(rows?.n) === expected && rows?.n === rows?.distinct_ids ? "every row kept" : "MISMATCH"}`);
 const phases = marks.map((m, i) => ({ what: m.what.slice(0, 40), from: m.at, to: marks[i + 1]?.at ?? Infinity }));
 const q = (xs: number[], p: number) => xs.length === 0 ? 0 : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
 console.log("\nphase (starts at) | kind | ops | failed | p99 ms | max ms");

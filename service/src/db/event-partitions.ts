@@ -9,7 +9,7 @@
 import type { Job } from "../lib/jobs.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Sql } from "./client.ts";
-import { errorCode } from "./errors.ts";
+import { errorCode, isForeignKeyViolation } from "./errors.ts";
 import { conversionProgress, copyBatch, dropOldEvents, oldestEventMonth, swapTables } from "./event-conversion.ts";
 
 // Arbitrary but fixed: every linkfort process must use the same number (migrate.ts uses 0x11f0_0001).
@@ -18,6 +18,10 @@ const PARTITION_LOCK_ID = 0x11f0_0013;
 const HISTORY_MONTHS_MAX = 120;
 /** Attempts at the swap's locks within one round, a second apart. */
 const SWAP_ATTEMPTS = 30;
+/** Times in a row a copy batch may meet a concurrent delete before the round gives up. */
+const COPY_RACE_RETRIES = 5;
+/** Pause between rounds while a conversion is pending (ms): every event write costs double until it is done. */
+const CONVERSION_RETRY_MS = 60_000;
 
 export interface EventPartitionSettings {
   /** Monthly partitions kept ready after the current month. */
@@ -114,8 +118,15 @@ export function createEventPartitions(sql: Sql, settings: EventPartitionSettings
     if (!progress) return { remaining: 0, swapped: false };
     await addPartitions(await oldestEventMonth(sql, HISTORY_MONTHS_MAX));
     const started = performance.now();
-    while (progress && progress.copiedUpTo < progress.highId && !stopping) {
-      progress = await copyBatch(sql, settings.copyBatchRows);
+    for (let raced = 0; progress && progress.copiedUpTo < progress.highId && !stopping;) {
+      try {
+        progress = await copyBatch(sql, settings.copyBatchRows);
+        raced = 0;
+      } catch (error) {
+        // A link or user deleted between the batch's read and its foreign-key check: the rows
+        // are gone from events too, so the same batch read again copies without them.
+        if (!isForeignKeyViolation(error) || ++raced > COPY_RACE_RETRIES) throw error;
+      }
     }
     if (!progress || progress.copiedUpTo < progress.highId) return { remaining: progress ? progress.highId - progress.copiedUpTo : 0, swapped: false };
     logger.info("events conversion: copy complete", { high_id: progress.highId, copy_ms: Math.round(performance.now() - started) });
@@ -178,9 +189,10 @@ export function createEventPartitions(sql: Sql, settings: EventPartitionSettings
     running = runOnce()
       .then(observe)
       .catch((error: unknown) => logger.error("event partition job failed; the next round tries again", { error }))
-      .finally(() => {
+      .then(() => conversionProgress(sql).catch(() => undefined))
+      .then((pending) => {
         running = undefined;
-        if (!stopping) timer = setTimeout(tick, settings.everyMs);
+        if (!stopping) timer = setTimeout(tick, pending ? CONVERSION_RETRY_MS : settings.everyMs);
       });
   };
 
