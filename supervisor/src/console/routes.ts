@@ -10,7 +10,7 @@ import type { Server } from "bun";
 import { Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { StatusSnapshot } from "../status/snapshot.ts";
-import { CONSOLE_CSP, CONSOLE_CSS, CONSOLE_HTML, CONSOLE_JS } from "./assets.ts";
+import { CONSOLE_CSP, CONSOLE_CSS, CONSOLE_HTML, CONSOLE_SCRIPTS } from "./assets.ts";
 import type { ConsoleAuth } from "./auth.ts";
 import { isLogLevel, type LogBuffer, type LogFilter } from "./log-buffer.ts";
 import type { Signals } from "./signals.ts";
@@ -55,7 +55,7 @@ function logFilter(url: URL): LogFilter | string {
 }
 
 /** Paths this module answers, with their method. */
-const GET_PATHS = new Set(["/", "/assets/console.css", "/assets/console.js", "/api/overview", "/api/signals", "/api/timeline", "/api/logs", "/api/logs/stream", "/api/load"]);
+const GET_PATHS = new Set(["/", "/assets/console.css", ...Object.keys(CONSOLE_SCRIPTS).map((name) => `/assets/${name}`), "/api/overview", "/api/signals", "/api/timeline", "/api/logs", "/api/logs/stream", "/api/load"]);
 const POST_PATHS = new Set(["/api/sign-in", "/api/sign-out", "/api/rolling-restart", "/api/backups/run", "/api/backups/restore-drill", "/api/load/start"]);
 const RESTART = /^\/api\/instances\/(\d{1,5})\/restart$/;
 
@@ -89,7 +89,8 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
 
   async function get(req: Request, path: string, server: Server<undefined>): Promise<Response> {
     if (path === "/assets/console.css") return asset(CONSOLE_CSS, "text/css; charset=utf-8");
-    if (path === "/assets/console.js") return asset(CONSOLE_JS, "text/javascript; charset=utf-8");
+    const script = path.startsWith("/assets/") ? CONSOLE_SCRIPTS[path.slice("/assets/".length)] : undefined;
+    if (script !== undefined) return asset(script, "text/javascript; charset=utf-8");
     // The page itself shows a sign-in form to whoever may not see yet; it holds no data.
     if (path === "/") return asset(CONSOLE_HTML, "text/html; charset=utf-8", { "Content-Security-Policy": CONSOLE_CSP, "Referrer-Policy": "no-referrer" });
     if (!auth.maySee(req)) return problem(401, "Unauthorized", "sign in with an admin API key");
