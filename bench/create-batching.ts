@@ -7,15 +7,15 @@
  * sends are made in SQL here (pgbench has no arrays), which costs the server a little more than
  * the service's parameters do. See docs/PERFORMANCE.md.
  *
- *   bun bench/create-batching.ts [--duration 10] [--links 300000] [--clients 50] [--batches 10x5,5x10,2x25]
+ *   bun bench/create-batching.ts [--duration 10] [--links 300000] [--clients 50] [--batches 10x1,10x5,5x10,2x25]
  */
 import postgres from "postgres";
 import { parseArgs } from "./generate.ts";
 import { fill } from "./lib/data.ts";
-import { runScript, withVariables } from "./lib/pgbench.ts";
+import { createBatchedScript, runScript, withVariables } from "./lib/pgbench.ts";
 import { installExitHooks, runScript as runMain } from "./lib/procs.ts";
 import * as stack from "./lib/stack.ts";
-import { INSERT_URLS_SQL, INSERT_URL_SQL } from "../service/src/urls/statements.ts";
+import { INSERT_URL_SQL } from "../service/src/urls/statements.ts";
 
 const args = parseArgs(process.argv.slice(2));
 const num = (k: string, d: number) => (args.has(k) ? Number(args.get(k)) : d);
@@ -23,7 +23,7 @@ const duration = num("duration", 10);
 const links = num("links", 300_000);
 const clients = num("clients", 50);
 const users = Math.max(1, Math.ceil(links / 100));
-const batches = (args.get("batches") ?? "10x5,5x10,2x25").split(",").map((pair) => {
+const batches = (args.get("batches") ?? "10x1,10x5,5x10,2x25").split(",").map((pair) => {
   const [c, b] = pair.split("x").map(Number);
   if (!c || !b) throw new Error(`--batches wants clients×batch pairs like 10x5, not ${pair}`);
   return { clients: c, batch: b };
@@ -33,11 +33,7 @@ installExitHooks();
 const log = (line: string) => process.stderr.write(`[create-batching] ${line}\n`);
 
 const single = `\\set code random(0, 56800235583)\n\\set user random(1, :users)\n${withVariables(INSERT_URL_SQL, ["code", "user", "url", "null"])};\n`;
-const many = `\\set code random(0, 56800235583)\n${INSERT_URLS_SQL
-  .replace("$1::text::varchar[]", "(select array_agg((:code::bigint + g)::text) from generate_series(1, :batch) g)::varchar[]")
-  .replace("$2::text::bigint[]", "(select array_agg(1 + floor(random() * :users)::bigint) from generate_series(1, :batch))")
-  .replace("$3::text::text[]", "array_fill(:url::text, array[:batch::int])")
-  .replace("$4::text::text[]", "array_fill(null::text, array[:batch::int])").trim()};\n`;
+const many = createBatchedScript(false);
 
 async function main(): Promise<void> {
   const dir = await stack.workDir();

@@ -8,15 +8,16 @@
  * once every instance has shipped its click spool to PostgreSQL (their /health `click_spool`);
  * the `drain s` column is how long that took after it (--drain-timeout, default 300 s, fails the
  * run instead of waiting for ever). --redis off runs without the shared cache tier.
- * --ceilings (default create,clicks; none to skip) runs pgbench with the write paths' own SQL on
- * the same PostgreSQL (lib/pgbench.ts): the create ceiling right before each tool's create rows,
- * which the table's "ceiling" lines divide by; the click-batch ceiling (--click-batch clicks per
- * batch, default 100) once per round.
+ * --ceilings (default create,create-batched,clicks; none to skip) runs pgbench with the write
+ * paths' own SQL on the same PostgreSQL (lib/pgbench.ts): the create ceilings (one statement per
+ * create; the coalesced batch statement) right before each tool's create rows, which the
+ * "ceiling" lines divide by; the click-batch ceiling (--click-batch clicks per batch, default
+ * 100) once per round.
  *
  *   bun bench/run.ts [--scenarios a,b] [--duration 10] [--warmup 2] [--connections 50]
  *     [--tool autocannon|wrk|both] [--threads 1] [--links 300000] [--redis on|off] [--source]
  *     [--clicks-off] [--rounds 1] [--drain-timeout 300] [--env K=V,K=V] [--json bench/results/run.json]
- *     [--ceilings create,clicks|none] [--click-batch 100]
+ *     [--ceilings create,create-batched,clicks|none] [--click-batch 100]
  */
 import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -31,13 +32,14 @@ import { parseScenarios, shapeOf, type Scenario } from "./lib/scenarios.ts";
 import * as stack from "./lib/stack.ts";
 import { waitSpoolsDrained } from "./lib/spool.ts";
 import { CEILINGS, ceilingLine, pgbenchBinary, runPgbench, type Ceiling } from "./lib/pgbench.ts";
+import { CREATE_BATCH_MAX, CREATES_IN_FLIGHT } from "../service/src/urls/service.ts";
 
 const args = parseArgs(process.argv.slice(2));
 if (args.has("help")) {
   // The usage is the header comment above; a bench run takes minutes, so --help must not start one.
   console.log("usage: bun bench/run.ts [--scenarios a,b] [--duration 10] [--warmup 2] [--connections 50]\n" +
     "  [--tool autocannon|wrk|both] [--threads 1] [--links 300000] [--redis on|off] [--source]\n  [--clicks-off] [--rounds 1] [--drain-timeout 300] [--env K=V,K=V] [--json bench/results/run.json]\n" +
-    "  [--ceilings create,clicks|none] [--click-batch 100]\n" +
+    "  [--ceilings create,create-batched,clicks|none] [--click-batch 100]\n" +
     "Each measurement waits until every instance's click spool is shipped (at most --drain-timeout seconds).");
   process.exit(0);
 }
@@ -127,17 +129,24 @@ async function main(): Promise<void> {
   const ceilingLines: string[] = [];
   const ceiling = async (which: Ceiling, round: number, before: string): Promise<number> => {
     await waitSpoolsDrained(spools, drainTimeoutMs);
-    const spec = { databaseUrl: dbUrl, clients: connections, threads: Math.max(threads, 2), duration, links, users, key, batch: clickBatch };
+    // The batch a create statement carries when every connection waits on one instance's slots.
+    const createBatch = Math.min(CREATE_BATCH_MAX, Math.ceil(connections / CREATES_IN_FLIGHT));
+    const spec = {
+      databaseUrl: dbUrl, clients: connections, threads: Math.max(threads, 2), duration, links, users, key, batch: clickBatch,
+      createClients: CREATES_IN_FLIGHT, createBatch,
+    };
     if (warmup > 0) await runPgbench(which, { ...spec, duration: warmup });
     const r = await runPgbench(which, spec);
-    const scenario = which === "create" ? "pgbench-create" : `pgbench-clicks×${clickBatch}`;
+    // Rows per second: creates, links (create-batched: batches × links each) or click batches.
+    const perTx = which === "create-batched" ? createBatch : 1;
+    const scenario = which === "clicks" ? `pgbench-clicks×${clickBatch}` : which === "create" ? "pgbench-create" : `pgbench-create×${createBatch}`;
     log(`pgbench ${which} (${before}): ${r.tps.toFixed(0)} transactions/s, latency avg ${r.latencyAvgMs.toFixed(2)} ms, ${r.failed} failed`);
     rows.push({
-      scenario, target: "postgres", tool: "pgbench", round, rps: r.tps, p50Ms: NaN, p99Ms: NaN, total: r.transactions,
+      scenario, target: "postgres", tool: "pgbench", round, rps: r.tps * perTx, p50Ms: NaN, p99Ms: NaN, total: r.transactions,
       non23: r.failed, unexpected: r.failed, errors: 0, toolCpu: r.toolCpu, rssMb: [], serverCpu: NaN,
     });
     if (which === "clicks") ceilingLines.push(`round ${round} ceiling clicks: ${(r.tps * clickBatch).toFixed(0)} clicks/s (${r.tps.toFixed(0)} batches of ${clickBatch})`);
-    return r.tps;
+    return r.tps * perTx;
   };
 
   // Each ratio's two rows are measured back to back (this machine's load moves within seconds),
@@ -151,13 +160,18 @@ async function main(): Promise<void> {
       if (!scenarios.includes("redirect-hot")) for (const b of baselines) await measure(tool, "redirect-hot", b, b.name, round);
       for (const scenario of scenarios) {
         // Right before the create rows it divides, so both see the same machine load.
-        const createCeiling = scenario === "create" && ceilings.includes("create") ? await ceiling("create", round, `before ${tool} create`) : undefined;
+        const createCeilings: [string, number][] = [];
+        for (const which of ["create", "create-batched"] as const) {
+          if (scenario === "create" && ceilings.includes(which)) createCeilings.push([`pgbench-${which}`, await ceiling(which, round, `before ${tool} create`)]);
+        }
         const names = scenario === "redirect-hot" ? hotOrder : targets.map((t) => t.name);
         for (const name of names) {
           const t = byName.get(name);
           if (t && (name !== "direct-clicks-off" || scenario.startsWith("redirect"))) await measure(tool, scenario, t, name, round);
           const row = rows.at(-1);
-          if (createCeiling && row?.scenario === "create" && row.target === name) ceilingLines.push(`round ${round} ${ceilingLine(`${tool} ${name}`, row.rps, createCeiling)}`);
+          if (row?.scenario === "create" && row.target === name) {
+            for (const [label, rate] of createCeilings) ceilingLines.push(`round ${round} ${ceilingLine(`${tool} ${name}`, row.rps, label, rate)}`);
+          }
         }
       }
     }

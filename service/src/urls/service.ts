@@ -11,8 +11,8 @@ import type { InsertOutcome, NewUrl, UrlPatch, UrlsRepo } from "./repo.ts";
 // statement far faster than one per statement from many connections, where every commit also
 // queues for the NOTIFY of the urls trigger. Two statements in flight leave the rest of the pool
 // to the reads; a lone create still goes out at once.
-const CREATE_BATCH_MAX = 100;
-const CREATES_IN_FLIGHT = 2;
+export const CREATE_BATCH_MAX = 100;
+export const CREATES_IN_FLIGHT = 2;
 
 /**
  * Told, after the commit, of the codes whose redirect changed (a new link's too: a 404 may be
