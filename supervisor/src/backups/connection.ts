@@ -67,11 +67,15 @@ export async function serverVersion(sql: Session): Promise<{ text: string; major
   return { text: row?.text ?? "unknown", major: Math.floor(num / 10_000) };
 }
 
-/** Exact row counts of every table outside the system schemas, keyed "schema.table". */
+/**
+ * Exact row counts of every table that holds rows, outside the system schemas, keyed
+ * "schema.table". A partitioned table (events) holds none itself: its rows are counted, and
+ * dumped as TABLE DATA, in its partitions, so only those are listed.
+ */
 export async function countRows(sql: postgres.Sql | postgres.TransactionSql): Promise<Record<string, number>> {
   const tables = await sql<{ schema: string; name: string }[]>`
-    select schemaname as schema, tablename as name from pg_tables
-    where schemaname not in ('pg_catalog', 'information_schema') and schemaname not like 'pg\\_temp%'
+    select n.nspname as schema, c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast') and n.nspname not like 'pg\\_temp%'
     order by 1, 2`;
   const counts: Record<string, number> = {};
   if (tables.length === 0) return counts;

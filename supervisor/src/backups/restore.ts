@@ -5,6 +5,7 @@
  */
 import { closeSession, databaseName, libpqTarget, openSession, quoteIdent, urlForDatabase } from "./connection.ts";
 import type { PgTools } from "./pg-tools.ts";
+import { restoreOverLive } from "./restore-over-live.ts";
 import { describeFailure, runTool } from "./run-tool.ts";
 import { checkChecksum } from "./verify.ts";
 
@@ -69,14 +70,14 @@ async function serviceRole(databaseUrl: string): Promise<{ role: string | undefi
   }
 }
 
-/** pg_restore into `url` (as `role` when given); null on success, else why. */
+/** pg_restore into `url` (as `role` when given); `clean`: over what is there (restore-over-live.ts). null on success, else why. */
 export async function pgRestore(tools: PgTools, file: string, url: string, clean: boolean, signal?: AbortSignal, role?: string): Promise<string | null> {
+  if (clean) return restoreOverLive(tools, file, url, signal, role);
   const { dbname, env } = libpqTarget(url);
   const args = [tools.pgRestore, "--no-password", "--exit-on-error", "--single-transaction",
     // Objects belong to whoever restores, whatever role owned them on the source: restoring onto
     // another server must not need that role to exist. With --role that is the service's role.
     "--no-owner", ...(role ? [`--role=${role}`] : []),
-    ...(clean ? ["--clean", "--if-exists"] : []),
     `--dbname=${dbname}`, file];
   const run = await runTool(args, { env, signal });
   return run.code === 0 ? null : describeFailure("pg_restore", run);
