@@ -195,7 +195,9 @@ export async function runScript(name: string, script: string, vars: Record<strin
     const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
     const wallMs = performance.now() - started;
     const result = parse(out);
-    if (code !== 0 || !Number.isFinite(result.tps)) throw new Error(`pgbench ${name} exited ${code}: ${err}${out}`);
+    if (code !== 0) throw new Error(`pgbench ${name} exited ${code}: ${err}${out}`);
+    // pgbench prints no rate when no transaction finished in time (a short warmup on a busy machine).
+    if (!Number.isFinite(result.tps)) return { tps: 0, latencyAvgMs: NaN, transactions: 0, failed: result.failed, toolCpu: NaN };
     const usage = proc.resourceUsage();
     const toolCpu = usage ? Number(usage.cpuTime.user + usage.cpuTime.system) / 1000 / wallMs / spec.threads : NaN;
     return { ...result, toolCpu };
