@@ -2,7 +2,7 @@
  * The operator's console in headless Chromium against a real supervisor (the compiled
  * `linkfort-supervisor run`, as a VM runs it) with two compiled instances behind Caddy over PostgreSQL: every panel shows real
  * data, a request's log line arrives in the live log by its request id, an instance restarted
- * from the page comes back, a backup, a restore drill and a load test run from it, the page is usable from the keyboard and in a phone-wide window, and
+ * from the page comes back, a backup, a restore drill and a load test run from it, a ban is lifted, the page is usable from the keyboard and in a phone-wide window, and
  * axe-core finds no serious accessibility violation. Screenshots: /tmp/console-*.png.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import postgres from "postgres";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { buildBinary } from "../../service/test/binary.ts";
 import { createDatabase, dropDatabase } from "../../service/test/pg.ts";
@@ -34,6 +35,7 @@ let publicUrl: string;
 let adminKey: string;
 let ports: number[];
 let backupDir: string;
+let databaseUrl: string;
 const shots = process.env.CONSOLE_SCREENSHOTS ?? "/tmp";
 
 beforeAll(async () => {
@@ -44,6 +46,7 @@ beforeAll(async () => {
   const [publicPort, statusPort, a, b] = await Promise.all([1, 2, 3, 4].map(() => freePort()));
   ports = [a!, b!];
   backupDir = join(dataDir, "backups");
+  databaseUrl = db.url;
   sup = spawnSupervisor(["run"], {
     DATABASE_URL: db.url, DATA_DIR: dataDir, BACKUP_DIR: backupDir, INSTANCE_PORTS: ports.join(","),
     PUBLIC_PORT: String(publicPort), STATUS_PORT: String(statusPort), SUPERVISOR_CADDY: "on", SHUTDOWN_DRAIN_MS: "300",
@@ -213,6 +216,20 @@ test("the console shows every panel's real data, streams a request's log line, r
   await inPage(`document.getElementById("load-state").textContent === "finished: 50 users for 10 s"`, 40_000);
   expect(await text('[data-fact="failed"]')).toBe("0 (0 5xx, 0 no answer, 0 other status)");
   await timelineHas("load test: 50 users");
+
+  // A rate-limit ban (made in the database, as the limiter would after an hour of abuse), seen
+  // through the service with the operator's key, and lifted from the page.
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  const [ban] = await sql<{ id: string }[]>`INSERT INTO bans (subject, kind, level, reason, until)
+    VALUES ('203.0.113.77', 'ip', 1, 'console test', now() + interval '1 hour') RETURNING id`;
+  await inPage(`document.querySelector('#ban-rows tr[data-ban="${ban!.id}"]')?.textContent.startsWith("203.0.113.77iptemporaryconsole test")`);
+  await page.click(`button.lift[data-ban="${ban!.id}"]`);
+  await inPage(`document.getElementById("confirm").open`);
+  await page.click("#confirm-ok");
+  await inPage(`document.getElementById("ban-result").textContent === "Done: ban ${ban!.id} lifted" && !document.querySelector('#ban-rows tr[data-ban="${ban!.id}"]')`);
+  const [lifted] = await sql<{ lifted: boolean }[]>`SELECT lifted_at IS NOT NULL AS lifted FROM bans WHERE id = ${ban!.id}`;
+  await sql.end();
+  expect(lifted).toEqual({ lifted: true });
 
   // axe-core on the whole page, signed in, after the restart.
   await page.addScriptTag({ content: readFileSync(join(ROOT, "node_modules/axe-core/axe.min.js"), "utf8") });

@@ -8,9 +8,9 @@
  */
 import { randomBytes } from "node:crypto";
 import { hostOf, isLoopbackHost } from "../status/loopback.ts";
+import type { KeyCheck } from "./service-api.ts";
 
 export type ConsoleAuthMode = "loopback" | "key";
-export type KeyCheck = "admin" | "refused" | "unavailable";
 
 export interface ConsoleAuthOptions {
   mode: ConsoleAuthMode;
@@ -90,19 +90,5 @@ export function createConsoleAuth(opts: ConsoleAuthOptions) {
       if (id) sessions.delete(id);
       return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`;
     },
-  };
-}
-
-/** Asks the instances, in turn, whether `key` is an admin key: the service owns keys, the supervisor keeps no copy. */
-export function adminKeyChecker(adminKeysUrls: string[]): (key: string) => Promise<KeyCheck> {
-  return async (key) => {
-    for (const url of adminKeysUrls) {
-      const res = await fetch(url, { headers: { Authorization: `Bearer ${key}` }, signal: AbortSignal.timeout(3_000) }).catch(() => null);
-      if (!res) continue;
-      await res.body?.cancel();
-      if (res.status === 200) return "admin";
-      if (res.status === 401 || res.status === 403) return "refused";
-    }
-    return "unavailable";
   };
 }

@@ -9,7 +9,8 @@ import type { Logger } from "../../../service/src/lib/logger.ts";
 import type { SupervisorConfig } from "../config.ts";
 import type { InstanceOutputSink } from "../runners/process.ts";
 import { controlTokenPath } from "../status/control-token.ts";
-import { adminKeyChecker, createConsoleAuth, type ConsoleAuth } from "./auth.ts";
+import { createConsoleAuth, type ConsoleAuth } from "./auth.ts";
+import { createServiceApi, type ServiceApi } from "./service-api.ts";
 import { instanceOutput } from "./instance-output.ts";
 import { createLogBuffer, teeLogger, type LogBuffer } from "./log-buffer.ts";
 import { createSignals, type Signals } from "./signals.ts";
@@ -25,7 +26,7 @@ export interface ConsoleParts {
   /** The process runner's output sink for the instances. */
   instanceOutput: InstanceOutputSink;
   /** Built once the instances' URLs are known. */
-  start(opts: { readyUrl: (port: number) => string }): { signals: Signals; auth: ConsoleAuth; loadTests: LoadTests; stop(): Promise<void> };
+  start(opts: { readyUrl: (port: number) => string }): { signals: Signals; auth: ConsoleAuth; loadTests: LoadTests; service: ServiceApi; stop(): Promise<void> };
 }
 
 /** The timeline lives beside the control token: the supervisor's own state folder. */
@@ -50,12 +51,13 @@ export async function createConsoleParts(opts: {
     start({ readyUrl }) {
       const urlOf = (port: number, path: string) => readyUrl(port).replace(/\/ready$/, path);
       const signals = createSignals({ ports: config.ports, metricsUrl: (port) => urlOf(port, "/metrics"), intervalMs: config.consoleScrapeMs });
-      const auth = createConsoleAuth({ mode: config.consoleAuth, checkAdminKey: adminKeyChecker(config.ports.map((port) => urlOf(port, "/admin/keys"))) });
+      const service = createServiceApi(config.ports, urlOf);
+      const auth = createConsoleAuth({ mode: config.consoleAuth, checkAdminKey: service.checkAdminKey });
       const loadTests = createLoadTests({ stack: stackFromConfig(config), drills: config.drills === "on", logger });
       const scraping = new AbortController();
       const loop = signals.run(scraping.signal);
       return {
-        signals, auth, loadTests,
+        signals, auth, loadTests, service,
         async stop() {
           scraping.abort();
           await Promise.all([loop, loadTests.stop()]);

@@ -16,6 +16,7 @@ import { createLogBuffer } from "./log-buffer.ts";
 import { createSignals } from "./signals.ts";
 import { openTimeline } from "./timeline.ts";
 import { createLoadTests } from "./load-test.ts";
+import { createServiceApi } from "./service-api.ts";
 import { stackFromConfig } from "../drill/stack.ts";
 import { testSupervisorConfig } from "../config.ts";
 
@@ -37,6 +38,7 @@ async function consoleServer(mode: ConsoleAuthMode) {
       auth: createConsoleAuth({ mode, checkAdminKey: async (key) => (key === ADMIN_KEY ? "admin" : "refused") }),
       signals: createSignals({ ports: [8081], metricsUrl: () => "http://127.0.0.1:1/metrics", intervalMs: 5_000 }),
       logs, timeline: await openTimeline(join(dir, `${mode}.jsonl`), () => {}), ports: [8081, 8082, 8083],
+      service: createServiceApi([1], (port, path) => `http://127.0.0.1:${port}${path}`), // nothing listens: every call is 503
       loadTests: createLoadTests({ stack: stackFromConfig(testSupervisorConfig()), drills: false, logger: silentLogger }),
       onRestartInstance: async (port) => { restarted.push(port); return { ok: true, detail: `restarted ${port}` }; },
       backups: {
@@ -100,6 +102,11 @@ describe("on loopback", () => {
     expect([refused.status, await refused.json()]).toEqual([403, { error: "Forbidden", message: "load tests need DRILLS=on (staging or the quick start, never production)" }]);
     expect((await load({ users: 10_000, seconds: 10 })).status).toBe(400);
     expect(await (await fetch(`${base}/api/load`)).json()).toEqual({ enabled: false, run: null });
+    // Bans are read with the session's key; no instance answers here.
+    expect((await fetch(`${base}/api/bans`)).status).toBe(401);
+    const bans = await fetch(`${base}/api/bans`, { headers: { Cookie: cookie } });
+    expect([bans.status, await bans.json()]).toEqual([503, { error: "Service Error", message: "no instance answered; try again when one is ready" }]);
+    expect((await fetch(`${base}/api/bans/7/lift`)).status).toBe(405);
 
     await fetch(`${base}/api/sign-out`, { method: "POST", headers: { Cookie: cookie } });
     expect((await fetch(`${base}/api/rolling-restart`, { method: "POST", headers: { Cookie: cookie } })).status).toBe(401);

@@ -7,6 +7,7 @@
  * here each request is checked against the session rules of auth.ts.
  */
 import type { Server } from "bun";
+import type { Logger } from "../../../service/src/lib/logger.ts";
 import { Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { StatusSnapshot } from "../status/snapshot.ts";
@@ -16,11 +17,13 @@ import { isLogLevel, type LogBuffer, type LogFilter } from "./log-buffer.ts";
 import type { Signals } from "./signals.ts";
 import type { Timeline } from "./timeline.ts";
 import type { LoadTests } from "./load-test.ts";
+import type { ServiceApi } from "./service-api.ts";
 import { logStream } from "./log-stream.ts";
 
 export type ConsoleAction = { kind: "restart"; port: number } | { kind: "rolling-restart" } | { kind: "backup" } | { kind: "restore-drill" };
 
 export interface ConsoleRoutesOptions {
+  logger: Logger;
   auth: ConsoleAuth;
   snapshot: () => StatusSnapshot;
   signals: Signals;
@@ -28,6 +31,8 @@ export interface ConsoleRoutesOptions {
   timeline: Timeline;
   ports: number[];
   loadTests: LoadTests;
+  /** Bans: listed and lifted through the service with the session's key. */
+  service: Pick<ServiceApi, "bans" | "liftBan">;
   /** Each listed dump's sha256 (its sidecar), for the backups panel. */
   checksums: (names: string[]) => Promise<Record<string, string | null>>;
   /** Runs an action the status server serialises (one at a time) and answers with its result. */
@@ -55,9 +60,10 @@ function logFilter(url: URL): LogFilter | string {
 }
 
 /** Paths this module answers, with their method. */
-const GET_PATHS = new Set(["/", "/assets/console.css", ...Object.keys(CONSOLE_SCRIPTS).map((name) => `/assets/${name}`), "/api/overview", "/api/signals", "/api/timeline", "/api/logs", "/api/logs/stream", "/api/load"]);
+const GET_PATHS = new Set(["/", "/assets/console.css", ...Object.keys(CONSOLE_SCRIPTS).map((name) => `/assets/${name}`), "/api/overview", "/api/signals", "/api/timeline", "/api/logs", "/api/logs/stream", "/api/load", "/api/bans"]);
 const POST_PATHS = new Set(["/api/sign-in", "/api/sign-out", "/api/rolling-restart", "/api/backups/run", "/api/backups/restore-drill", "/api/load/start"]);
 const RESTART = /^\/api\/instances\/(\d{1,5})\/restart$/;
+const LIFT = /^\/api\/bans\/(\d{1,18})\/lift$/;
 
 export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
   const { auth } = opts;
@@ -79,6 +85,13 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
     return json(200, { signed_in: true }, { "Set-Cookie": result.cookie });
   }
 
+  async function liftBan(req: Request, id: number): Promise<Response> {
+    const lifted = await opts.service.liftBan(auth.keyOf(req)!, id);
+    if (!lifted.ok) return problem(lifted.status, "Service Error", lifted.message);
+    opts.logger.info("console ban lifted", { ban_id: id });
+    return json(200, { ok: true, detail: `ban ${id} lifted` });
+  }
+
   async function startLoad(req: Request): Promise<Response> {
     const body: unknown = await req.json().catch(() => undefined);
     if (!Value.Check(StartLoad, body)) return problem(400, "Bad Request", 'send {"users": 50 | 200 | 500, "seconds": 10 | 30 | 60}');
@@ -98,6 +111,12 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
     if (path === "/api/signals") return json(200, opts.signals.snapshot());
     if (path === "/api/timeline") return json(200, { events: opts.timeline.list() });
     if (path === "/api/load") return json(200, { enabled: opts.loadTests.enabled, run: opts.loadTests.view() });
+    if (path === "/api/bans") {
+      const key = auth.keyOf(req);
+      if (!key) return problem(401, "Unauthorized", "the bans are read with your admin key: sign in");
+      const bans = await opts.service.bans(key);
+      return bans.ok ? json(200, { bans: bans.value }) : problem(bans.status, "Service Error", bans.message);
+    }
     const url = new URL(req.url);
     const filter = logFilter(url);
     if (typeof filter === "string") return problem(400, "Bad Request", filter);
@@ -114,7 +133,8 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
   return async function handle(req: Request, server: Server<undefined>): Promise<Response | undefined> {
     const path = new URL(req.url).pathname;
     const restart = RESTART.exec(path);
-    const method = GET_PATHS.has(path) ? "GET" : POST_PATHS.has(path) || restart ? "POST" : undefined;
+    const lift = LIFT.exec(path);
+    const method = GET_PATHS.has(path) ? "GET" : POST_PATHS.has(path) || restart || lift ? "POST" : undefined;
     if (!method) return undefined;
     if (req.method !== method) return json(405, { error: "Method Not Allowed", message: `${path} accepts ${method} only` }, { Allow: method });
     if (method === "GET") return get(req, path, server);
@@ -123,6 +143,7 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
     if (!auth.mayAct(req)) return problem(401, "Unauthorized", "acting needs a session: sign in with an admin API key");
     if (path === "/api/rolling-restart") return opts.act(req, server, { kind: "rolling-restart" });
     if (path === "/api/load/start") return startLoad(req);
+    if (lift) return liftBan(req, Number(lift[1]));
     if (path === "/api/backups/run") return opts.act(req, server, { kind: "backup" });
     if (path === "/api/backups/restore-drill") return opts.act(req, server, { kind: "restore-drill" });
     const port = Number(restart![1]);

@@ -1,7 +1,7 @@
 /**
  * @module The incident timeline: what happened to this stack and when (alerts raised and
- * resolved, crashes and restarts, rolling restarts, backups, restore drills, supervisor starts
- * and stops), read from the supervisor's own log records as they are written, so no part needs
+ * resolved, crashes and restarts, rolling restarts, backups, restore drills, load tests,
+ * supervisor starts and stops), read from the supervisor's own log records as they are written, so no part needs
  * a second hook. Appended to a JSON-lines file beside the control token, so it outlives a
  * supervisor restart; the file is cut back to the newest entries at start.
  */
@@ -9,7 +9,7 @@ import { appendFile, chmod, mkdir, readFile, writeFile } from "node:fs/promises"
 import { dirname } from "node:path";
 import type { LogFields } from "../../../service/src/lib/logger.ts";
 
-export type TimelineKind = "alert" | "resolved" | "crash" | "restart" | "deploy" | "backup" | "drill" | "supervisor";
+export type TimelineKind = "alert" | "resolved" | "crash" | "restart" | "deploy" | "backup" | "drill" | "load" | "supervisor";
 
 export interface TimelineEvent {
   at: string;
@@ -45,7 +45,7 @@ const EVENTS: Record<string, (f: LogFields) => Draft> = {
   "restore check passed": (f) => ({ kind: "drill", severity: "info", title: "restore drill passed", cause: text(f.file) }),
   "restore check failed": (f) => ({ kind: "drill", severity: "critical", title: "restore drill failed", cause: text(f.err) }),
   "console load test finished": (f) => ({
-    kind: "drill", severity: f.error ? "critical" : Number(f.failed) > 0 ? "warning" : "info", title: `load test: ${text(f.users)} users`,
+    kind: "load", severity: f.error ? "critical" : Number(f.failed) > 0 ? "warning" : "info", title: `load test: ${text(f.users)} users`,
     cause: f.error ? text(f.error) : `${text(f.requests)} requests, ${text(f.failed)} failed, p50 ${text(f.p50_ms)} ms, p99 ${text(f.p99_ms)} ms`, duration_seconds: seconds(f.duration_s),
   }),
   "supervisor started": () => ({ kind: "supervisor", severity: "info", title: "supervisor started", cause: null }),

@@ -34,7 +34,7 @@ export interface StatusServerOptions {
   /** Seconds between reloads of the status page (default 5). */
   refreshSeconds?: number;
   /** The console; without it only the plain endpoints are served (tests of those). */
-  console?: Omit<ConsoleRoutesOptions, "act" | "snapshot" | "checksums"> & {
+  console?: Omit<ConsoleRoutesOptions, "act" | "snapshot" | "checksums" | "logger"> & {
     /** Restarts one instance (drain, start, wait for ready), as a rolling restart does. */
     onRestartInstance: (port: number) => Promise<RollingRestartResult>;
     backups: BackupActions;
@@ -96,7 +96,7 @@ export function createStatusServer(opts: StatusServerOptions): StatusServer {
     return { what: "rolling restart", message: "rolling restart", run: opts.onRollingRestart, fields: {} };
   }
 
-  const consoleRoutes = opts.console && createConsoleRoutes({ ...opts.console, checksums: (names) => opts.console!.backups.checksums(names), snapshot: opts.snapshot, act });
+  const consoleRoutes = opts.console && createConsoleRoutes({ ...opts.console, logger, checksums: (names) => opts.console!.backups.checksums(names), snapshot: opts.snapshot, act });
   // Exposed through a proxy (CONSOLE_AUTH=key): the proxy's Host is accepted, and a request that
   // came through it (not local) sees nothing without the console's session.
   const exposed = opts.console?.auth.mode === "key";

@@ -61,7 +61,7 @@ function showSession() {
   $("sign-in-open").hidden = signedIn;
   $("sign-out").hidden = !signedIn;
   $("signed-out").hidden = canSee;
-  for (const id of ["instances", "signals", "logs", "load", "timeline", "backups"]) $(id).hidden = !canSee;
+  for (const id of ["instances", "signals", "logs", "load", "bans", "timeline", "backups"]) $(id).hidden = !canSee;
 }
 
 function openSignIn() {
@@ -79,10 +79,13 @@ async function signIn(event) {
   $("sign-in").close();
   await refreshOverview();
   startLogs();
+  refreshBans();
 }
 
 async function signOut() {
   await api("/api/sign-out", { method: "POST" });
+  $("ban-rows").replaceChildren(el("tr", {}, el("td", { colspan: 7 }, "Sign in to see the bans (they are read with your key).")));
+  $("bans-state").textContent = "";
   await refreshOverview();
 }
 
@@ -223,6 +226,30 @@ async function refreshLoad() {
   $("load-numbers").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { "data-fact": k.toLowerCase() }, v)]));
 }
 
+// ---- bans ---------------------------------------------------------------------------------
+
+async function refreshBans() {
+  if (!canSee || !signedIn) return;
+  const res = await api("/api/bans").catch(() => null);
+  if (!res) return;
+  if (!res.ok) { $("bans-state").textContent = res.body.message || `failed (${res.status})`; return; }
+  $("bans-state").textContent = `${res.body.bans.length} active`;
+  const rows = res.body.bans.map((b) => el("tr", { "data-ban": b.id },
+    el("td", {}, b.subject), el("td", {}, b.kind), el("td", {}, b.level), el("td", {}, b.reason),
+    el("td", {}, b.until ? new Date(b.until).toLocaleString([], { hour12: false }) : "permanent"),
+    el("td", {}, new Date(b.created_at).toLocaleString([], { hour12: false })),
+    el("td", {}, el("button", { type: "button", class: "act lift", "data-ban": b.id, "aria-label": `Lift the ban of ${b.subject}` }, "Lift…"))));
+  $("ban-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 7 }, "No active bans."))]));
+}
+
+function onBanClick(event) {
+  const button = event.target.closest("button.lift");
+  if (!button) return;
+  const subject = button.closest("tr").firstElementChild.textContent;
+  act(`/api/bans/${button.dataset.ban}/lift`, `Lift the ban of ${subject}? Its counted violations are cleared too.`, "Lift", "Lifting…", "ban-result")
+    .then(refreshBans);
+}
+
 // ---- timeline -----------------------------------------------------------------------------
 
 async function refreshTimeline() {
@@ -259,6 +286,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("log-view").addEventListener("scroll", onLogScroll);
   $("signal-series").addEventListener("change", refreshSignals);
   $("load-form").addEventListener("submit", startLoad);
+  $("ban-rows").addEventListener("click", onBanClick);
   await refreshOverview();
   if (!canSee) openSignIn();
   startLogs();
@@ -266,4 +294,5 @@ document.addEventListener("DOMContentLoaded", async () => {
   every(2000, refreshSignals);
   every(5000, refreshTimeline);
   every(1000, refreshLoad);
+  every(5000, refreshBans);
 });
