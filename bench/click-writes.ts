@@ -27,6 +27,9 @@ const HELP = `bun bench/click-writes.ts [options]
   --pg-dir DIR          keep PostgreSQL's files in DIR and reuse a dataset filled there (growth.ts fills the same)
   --without-fks         drop the click tables' foreign keys for the measurement (what their checks cost);
                         they are added back and validated afterwards
+  --rollup-keys day-first  give the rollups' primary keys the day first, (day, url_id[, key]), for the
+                        measurement (what that schema change would save: today's keys on a few hot pages);
+                        the (url_id, day[, key]) keys are rebuilt afterwards
   --json FILE           result file (default bench/results/click-writes.json)`;
 
 const args = parseArgs(process.argv.slice(2));
@@ -90,6 +93,30 @@ async function dropClickForeignKeys(sql: postgres.Sql): Promise<() => Promise<vo
   };
 }
 
+/** The rollups' primary keys, url first as the schema has them; the day-first order is the alternative. */
+const ROLLUP_KEYS: Record<string, string[]> = {
+  click_daily: ["url_id", "day"],
+  click_referrers: ["url_id", "day", "referrer"],
+  click_agents: ["url_id", "day", "agent"],
+};
+
+/** Rebuilds each rollup's primary key with the day first; returns what rebuilds the schema's order. */
+async function rollupKeysDayFirst(sql: postgres.Sql): Promise<() => Promise<void>> {
+  const rebuild = async (order: (cols: string[]) => string[]) => {
+    for (const [table, cols] of Object.entries(ROLLUP_KEYS)) {
+      const [pk] = await sql<{ name: string }[]>`select conname as name from pg_constraint where conrelid = ${table}::regclass and contype = 'p'`;
+      await sql.unsafe(`alter table ${table} drop constraint ${pk!.name}, add constraint ${pk!.name} primary key (${order(cols).join(", ")})`);
+    }
+  };
+  const started = performance.now();
+  await rebuild((cols) => [cols[1]!, cols[0]!, ...cols.slice(2)]);
+  log(`rollup keys rebuilt day first in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return async () => {
+    await rebuild((cols) => cols);
+    log("rollup keys rebuilt url first again");
+  };
+}
+
 /** Each id kind `rounds` times, alternating which goes first; the clicks are taken out after each. */
 async function measureRounds(sql: postgres.Sql, fill: Parameters<typeof resetClicks>[1]) {
   const results = [];
@@ -117,9 +144,13 @@ async function main(): Promise<void> {
       where name in ('shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'wal_compression', 'full_page_writes')`;
     log(`settings: ${shown!.s}`);
     const restoreForeignKeys = args.has("without-fks") ? await dropClickForeignKeys(sql) : undefined;
+    const rollupKeys = args.get("rollup-keys") ?? "url-first";
+    if (rollupKeys !== "url-first" && rollupKeys !== "day-first") throw new Error(`--rollup-keys is url-first or day-first, not ${rollupKeys}`);
+    const restoreRollupKeys = rollupKeys === "day-first" ? await rollupKeysDayFirst(sql) : undefined;
     try {
       results.push(...(await measureRounds(sql, data.fill)));
     } finally {
+      await restoreRollupKeys?.();
       await restoreForeignKeys?.();
     }
   } finally {
@@ -130,7 +161,7 @@ async function main(): Promise<void> {
   console.log("|---|---|---|---|---|");
   for (const r of results) console.log(`| ${r.kind} | ${r.clicksPerSecond} | ${r.walBytesPerClick} | ${r.fpiPerClick} | ${r.recordsPerClick} |`);
   const file = args.get("json") ?? "bench/results/click-writes.json";
-  await Bun.write(file, JSON.stringify({ size: { links, events }, clicks, batch, settings, withoutForeignKeys: args.has("without-fks"), results }, null, 2));
+  await Bun.write(file, JSON.stringify({ size: { links, events }, clicks, batch, settings, withoutForeignKeys: args.has("without-fks"), rollupKeys: args.get("rollup-keys") ?? "url-first", results }, null, 2));
   log(`JSON: ${file}`);
 }
 
