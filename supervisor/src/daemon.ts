@@ -138,7 +138,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const status = createStatusServer({
       host: config.statusHost, port: config.statusPort, snapshot, metrics, controlToken, onRollingRestart: rollingRestart, logger,
       console: { auth: consoleRunning.auth, signals: consoleRunning.signals, logs: consoleParts.logs, timeline: consoleParts.timeline, loadTests: consoleRunning.loadTests, service: consoleRunning.service, ports: config.ports, onRestartInstance: restartInstance,
-        backups: backupActions(backups, config.backupDir) },
+        backups: backupActions(backups, config.backupDir, config.pgBinDir) },
     });
     parts.push({ name: "status server", stop: () => status.stop() });
 

@@ -198,6 +198,8 @@ test("the console shows every panel's real data, streams a request's log line, r
   const sidecar = readFileSync(join(backupDir, `${file}.sha256`), "utf8").split(" ")[0]!;
   expect(sidecar).toMatch(/^[0-9a-f]{64}$/);
   await inPage(`document.querySelector('#backup-rows tr[data-file="${file}"] code')?.textContent === "${sidecar}"`);
+  const verified = await runBackupAction(`button.verify[data-file="${file}"]`);
+  expect(verified).toMatch(backup.startsWith("Done") ? new RegExp(`^Done: ${file}: OK \\(sha256 ${sidecar}, \\d+ archive entries\\)$`) : /^Failed: /);
   const drill = await runBackupAction("#restore-drill");
   if (backup.startsWith("Done")) {
     expect(drill).toContain(`Done: ${file} restored into a scratch database:`);

@@ -44,6 +44,7 @@ async function consoleServer(mode: ConsoleAuthMode) {
       backups: {
         backupNow: async () => ({ ok: true, detail: "backed up" }),
         restoreDrill: async () => ({ ok: false, detail: "skipped: no backup" }),
+        verify: async (name) => ({ ok: true, detail: `${name}: OK` }),
         checksums: async (names) => Object.fromEntries(names.map((n) => [n, "ab".repeat(32)])),
       },
     },
@@ -93,6 +94,9 @@ describe("on loopback", () => {
     expect(unknown.status).toBe(404);
     expect(await (await fetch(`${base}/api/rolling-restart`, { method: "POST", headers: { Cookie: cookie } })).json()).toEqual({ ok: true, detail: "rolled" });
     expect(await (await fetch(`${base}/api/backups/run`, { method: "POST", headers: { Cookie: cookie } })).json()).toEqual({ ok: true, detail: "backed up" });
+    const verify = (file: string) => fetch(`${base}/api/backups/verify`, { method: "POST", headers: { Cookie: cookie }, body: JSON.stringify({ file }) });
+    expect(await (await verify("linkfort-20250102T030000Z.dump")).json()).toEqual({ ok: true, detail: "linkfort-20250102T030000Z.dump: OK" });
+    for (const file of ["../.control-token", "linkfort-20250102T030000Z.dump/../../x", "/etc/passwd"]) expect([file, (await verify(file)).status]).toEqual([file, 400]);
     const drill = await fetch(`${base}/api/backups/restore-drill`, { method: "POST", headers: { Cookie: cookie } });
     expect([drill.status, await drill.json()]).toEqual([500, { ok: false, detail: "skipped: no backup" }]);
 

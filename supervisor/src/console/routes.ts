@@ -18,9 +18,11 @@ import type { Signals } from "./signals.ts";
 import type { Timeline } from "./timeline.ts";
 import type { LoadTests } from "./load-test.ts";
 import type { ServiceApi } from "./service-api.ts";
+import { DUMP_NAME } from "./backup-actions.ts";
 import { logStream } from "./log-stream.ts";
 
-export type ConsoleAction = { kind: "restart"; port: number } | { kind: "rolling-restart" } | { kind: "backup" } | { kind: "restore-drill" };
+export type ConsoleAction =
+  | { kind: "restart"; port: number } | { kind: "rolling-restart" } | { kind: "backup" } | { kind: "restore-drill" } | { kind: "verify"; file: string };
 
 export interface ConsoleRoutesOptions {
   logger: Logger;
@@ -45,6 +47,7 @@ const problem = (status: number, error: string, message: string) => json(status,
 const asset = (body: string, type: string, extra: Record<string, string> = {}) => new Response(body, { headers: { ...COMMON, "Content-Type": type, ...extra } });
 
 const SignIn = Type.Object({ key: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
+const VerifyBackup = Type.Object({ file: Type.String({ pattern: DUMP_NAME.source }) }, { additionalProperties: false });
 const StartLoad = Type.Object({
   users: Type.Union([Type.Literal(50), Type.Literal(200), Type.Literal(500)]),
   seconds: Type.Union([Type.Literal(10), Type.Literal(30), Type.Literal(60)]),
@@ -61,7 +64,7 @@ function logFilter(url: URL): LogFilter | string {
 
 /** Paths this module answers, with their method. */
 const GET_PATHS = new Set(["/", "/assets/console.css", ...Object.keys(CONSOLE_SCRIPTS).map((name) => `/assets/${name}`), "/api/overview", "/api/signals", "/api/timeline", "/api/logs", "/api/logs/stream", "/api/load", "/api/bans"]);
-const POST_PATHS = new Set(["/api/sign-in", "/api/sign-out", "/api/rolling-restart", "/api/backups/run", "/api/backups/restore-drill", "/api/load/start"]);
+const POST_PATHS = new Set(["/api/sign-in", "/api/sign-out", "/api/rolling-restart", "/api/backups/run", "/api/backups/restore-drill", "/api/backups/verify", "/api/load/start"]);
 const RESTART = /^\/api\/instances\/(\d{1,5})\/restart$/;
 const LIFT = /^\/api\/bans\/(\d{1,18})\/lift$/;
 
@@ -146,6 +149,11 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
     if (lift) return liftBan(req, Number(lift[1]));
     if (path === "/api/backups/run") return opts.act(req, server, { kind: "backup" });
     if (path === "/api/backups/restore-drill") return opts.act(req, server, { kind: "restore-drill" });
+    if (path === "/api/backups/verify") {
+      const body: unknown = await req.json().catch(() => undefined);
+      if (!Value.Check(VerifyBackup, body)) return problem(400, "Bad Request", 'send {"file": "linkfort-YYYYMMDDTHHMMSSZ.dump"}');
+      return opts.act(req, server, { kind: "verify", file: body.file });
+    }
     const port = Number(restart![1]);
     if (!opts.ports.includes(port)) return problem(404, "Not Found", `no instance on port ${port}`);
     return opts.act(req, server, { kind: "restart", port });

@@ -88,11 +88,12 @@ export function createStatusServer(opts: StatusServerOptions): StatusServer {
   }
 
   /** What an action is called in a 409 and in the log, and what runs it. */
-  function describe(action: ConsoleAction): { what: string; message: string; run: () => Promise<RollingRestartResult>; fields: Record<string, number> } {
+  function describe(action: ConsoleAction): { what: string; message: string; run: () => Promise<RollingRestartResult>; fields: Record<string, number | string> } {
     const c = opts.console;
     if (action.kind === "restart") return { what: `restart of instance ${action.port}`, message: "console restart", run: () => c!.onRestartInstance(action.port), fields: { port: action.port } };
     if (action.kind === "backup") return { what: "backup", message: "console backup", run: () => c!.backups.backupNow(), fields: {} };
     if (action.kind === "restore-drill") return { what: "restore drill", message: "console restore drill", run: () => c!.backups.restoreDrill(), fields: {} };
+    if (action.kind === "verify") return { what: "backup verification", message: "console backup verify", run: () => c!.backups.verify(action.file), fields: { file: action.file } };
     return { what: "rolling restart", message: "rolling restart", run: opts.onRollingRestart, fields: {} };
   }
 

@@ -120,7 +120,7 @@ function confirmAction(text, label) {
 }
 
 let acting = false;
-async function act(path, question, label, pending, resultId = "action-result") {
+async function act(path, question, label, pending, resultId = "action-result", body = undefined) {
   if (acting) return;
   if (!signedIn) { openSignIn(); return; }
   if (!(await confirmAction(question, label))) return;
@@ -130,7 +130,7 @@ async function act(path, question, label, pending, resultId = "action-result") {
   result.textContent = pending;
   document.querySelectorAll("button.act").forEach((b) => { b.disabled = true; });
   try {
-    const res = await api(path, { method: "POST" });
+    const res = await api(path, { method: "POST", body });
     result.className = res.ok ? "result" : "result bad";
     result.textContent = res.ok ? `Done: ${res.body.detail}` : `Failed: ${res.body.detail || res.body.message || res.status}`;
   } finally {
@@ -166,8 +166,17 @@ function renderBackups(b, checksums) {
   ];
   $("backup-summary").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
   const rows = b.files.map((f) => el("tr", { "data-file": f.name }, el("td", {}, f.name), el("td", {}, bytes(f.size_bytes)), el("td", {}, f.created_at),
-    el("td", {}, f.verified ? "yes" : "no"), el("td", {}, el("code", { class: "sum" }, (checksums || {})[f.name] || "-"))));
-  $("backup-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 5 }, "No backups yet."))]));
+    el("td", {}, f.verified ? "yes" : "no"), el("td", {}, el("code", { class: "sum" }, (checksums || {})[f.name] || "-")),
+    el("td", {}, el("button", { type: "button", class: "act verify", "data-file": f.name, "aria-label": `Verify ${f.name}` }, "Verify…"))));
+  $("backup-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 6 }, "No backups yet."))]));
+}
+
+function onBackupClick(event) {
+  const button = event.target.closest("button.verify");
+  if (!button) return;
+  const file = button.dataset.file;
+  act("/api/backups/verify", `Verify ${file} against its checksum and read its archive (pg_restore --list)?`, "Verify", `Verifying ${file}…`, "backup-result",
+    JSON.stringify({ file }));
 }
 
 // ---- overview polling ---------------------------------------------------------------------
@@ -287,6 +296,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("signal-series").addEventListener("change", refreshSignals);
   $("load-form").addEventListener("submit", startLoad);
   $("ban-rows").addEventListener("click", onBanClick);
+  $("backup-rows").addEventListener("click", onBackupClick);
   await refreshOverview();
   if (!canSee) openSignIn();
   startLogs();
