@@ -4,6 +4,8 @@
  * hang released, the restarted part answering again); `judge` says which parts of its promise a
  * finished drill broke.
  */
+import { existsSync } from "node:fs";
+import { adminOverSocket } from "../proxy/caddy.ts";
 import { readControlToken } from "../status/control-token.ts";
 import { always, lost, noFailures, within } from "./judging.ts";
 import { pidListeningOn } from "./pids.ts";
@@ -105,6 +107,21 @@ export const FAULTS: Fault[] = [
       if ((await instancePids(stack)).some((i) => i.pid === pid)) throw new Error("no Caddy in front: the instances share the public port (SUPERVISOR_CADDY=off)");
       process.kill(pid, "SIGKILL");
       return `SIGKILL to caddy (pid ${pid}); the supervisor starts it again`;
+    },
+  },
+  {
+    name: "caddy-reload", promise: "0 failed requests, 0 lost clicks, 0 lost writes",
+    unavailable: (s) => (existsSync(s.caddyAdminSocket) ? null : `no admin socket at ${s.caddyAdminSocket}: Caddy is not the supervisor's (under systemd: systemctl reload caddy while a drill holds load)`),
+    judge: (r) => [...noFailures(r), ...lost(r)],
+    recovered: (s) => publicReady(s)(),
+    async inject({ stack }) {
+      // The running config, loaded again; must-revalidate makes Caddy reload even though nothing changed (caddy reload --force).
+      const current = await adminOverSocket(stack.caddyAdminSocket, "/config/", 2_000);
+      const body = current.slice(current.indexOf("\r\n\r\n") + 4);
+      if (!current.startsWith("HTTP/1.0 200") || !body.startsWith("{")) throw new Error(`Caddy's admin socket did not give its config: ${current.slice(0, 120)}`);
+      const loaded = await adminOverSocket(stack.caddyAdminSocket, "/load", 10_000, { body, headers: { "Cache-Control": "must-revalidate" } });
+      if (!loaded.startsWith("HTTP/1.0 200")) throw new Error(`Caddy refused its own config: ${loaded.slice(0, 200)}`);
+      return "POST /load of Caddy's running config with Cache-Control: must-revalidate (a forced graceful reload)";
     },
   },
 ];

@@ -21,6 +21,8 @@ export interface Stack {
   embeddedPgDir: string | null;
   redisUrl: string | undefined;
   controlTokenFile: string;
+  /** The admin socket of the Caddy the supervisor runs (the quick start). */
+  caddyAdminSocket: string;
   instanceUrl(port: number, path: string): string;
 }
 
@@ -36,6 +38,7 @@ export function stackFromConfig(config: SupervisorConfig): Stack {
     embeddedPgDir: config.databaseUrl ? null : join(resolve(config.dataDir), "postgres"),
     redisUrl: config.redisUrl,
     controlTokenFile: controlTokenPath(config),
+    caddyAdminSocket: join(resolve(config.dataDir), "caddy", "admin.sock"),
     instanceUrl: (port, path) => `http://${host(config.instanceHost)}:${port}${path}`,
   };
 }

@@ -71,15 +71,19 @@ async function adminAnswers(address: string): Promise<boolean> {
 }
 
 /**
- * One GET to the admin socket, answered as raw text ("" when nothing answers). HTTP/1.0 without a
- * Host header: Caddy 2.6 accepts only an empty Host on its socket, which fetch cannot send.
+ * One GET (or, with `post`, a POST of a JSON body) to the admin socket, answered as raw text (""
+ * when nothing answers). HTTP/1.0 without a Host header: Caddy 2.6 accepts only an empty Host on
+ * its socket, which fetch cannot send.
  */
-export async function adminOverSocket(path: string, uri: string, timeoutMs = 500): Promise<string> {
+export async function adminOverSocket(path: string, uri: string, timeoutMs = 500, post?: { body: string; headers?: Record<string, string> }): Promise<string> {
   const chunks: Uint8Array[] = [];
   const { promise: closed, resolve } = Promise.withResolvers<void>();
   try {
     const socket = await Bun.connect({ unix: path, socket: { data(_, c) { chunks.push(c); }, close() { resolve(); }, error() { resolve(); } } });
-    socket.write(`GET ${uri} HTTP/1.0\r\n\r\n`);
+    if (post) {
+      const headers = Object.entries({ "Content-Type": "application/json", ...post.headers, "Content-Length": String(Buffer.byteLength(post.body)) });
+      socket.write(`POST ${uri} HTTP/1.0\r\n${headers.map(([k, v]) => `${k}: ${v}\r\n`).join("")}\r\n${post.body}`);
+    } else socket.write(`GET ${uri} HTTP/1.0\r\n\r\n`);
     const timedOut = await Promise.race([closed.then(() => false), Bun.sleep(timeoutMs).then(() => true)]);
     if (timedOut) socket.end();
   } catch {
