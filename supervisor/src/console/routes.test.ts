@@ -109,7 +109,7 @@ describe("on loopback", () => {
     // Bans are read with the session's key; no instance answers here.
     expect((await fetch(`${base}/api/bans`)).status).toBe(401);
     const bans = await fetch(`${base}/api/bans`, { headers: { Cookie: cookie } });
-    expect([bans.status, await bans.json()]).toEqual([503, { error: "Service Error", message: "no instance answered; try again when one is ready" }]);
+    expect([bans.status, await bans.json()]).toEqual([503, { error: "Service Unavailable", message: "no instance answered; try again when one is ready" }]);
     expect((await fetch(`${base}/api/bans/7/lift`)).status).toBe(405);
 
     await fetch(`${base}/api/sign-out`, { method: "POST", headers: { Cookie: cookie } });

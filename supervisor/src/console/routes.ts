@@ -44,6 +44,11 @@ export interface ConsoleRoutesOptions {
 const COMMON = { "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" };
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) => Response.json(body, { status, headers: { ...COMMON, ...headers } });
 const problem = (status: number, error: string, message: string) => json(status, { error, message });
+const STATUS_NAMES: Record<number, string> = {
+  400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 429: "Too Many Requests", 502: "Bad Gateway", 503: "Service Unavailable",
+};
+/** An answer of the service (or of its absence) passed on with its own status. */
+const passOn = (r: { status: number; message: string }) => problem(r.status, STATUS_NAMES[r.status] ?? "Bad Gateway", r.message);
 const asset = (body: string, type: string, extra: Record<string, string> = {}) => new Response(body, { headers: { ...COMMON, "Content-Type": type, ...extra } });
 
 const SignIn = Type.Object({ key: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
@@ -84,13 +89,13 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
     const body: unknown = await req.json().catch(() => undefined);
     if (!Value.Check(SignIn, body)) return problem(400, "Bad Request", 'send {"key": "<an admin API key>"}');
     const result = await auth.signIn(req, body.key);
-    if (!result.ok) return problem(result.status, result.status === 401 ? "Unauthorized" : result.status === 429 ? "Too Many Requests" : "Service Unavailable", result.message);
+    if (!result.ok) return passOn(result);
     return json(200, { signed_in: true }, { "Set-Cookie": result.cookie });
   }
 
   async function liftBan(req: Request, id: number): Promise<Response> {
     const lifted = await opts.service.liftBan(auth.keyOf(req)!, id);
-    if (!lifted.ok) return problem(lifted.status, "Service Error", lifted.message);
+    if (!lifted.ok) return passOn(lifted);
     opts.logger.info("console ban lifted", { ban_id: id });
     return json(200, { ok: true, detail: `ban ${id} lifted` });
   }
@@ -99,7 +104,7 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
     const body: unknown = await req.json().catch(() => undefined);
     if (!Value.Check(StartLoad, body)) return problem(400, "Bad Request", 'send {"users": 50 | 200 | 500, "seconds": 10 | 30 | 60}');
     const started = opts.loadTests.start(body.users, body.seconds, auth.keyOf(req)!);
-    if (!started.ok) return problem(started.status, started.status === 403 ? "Forbidden" : "Conflict", started.message);
+    if (!started.ok) return passOn(started);
     return json(202, { started: true, users: body.users, seconds: body.seconds });
   }
 
@@ -118,7 +123,7 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
       const key = auth.keyOf(req);
       if (!key) return problem(401, "Unauthorized", "the bans are read with your admin key: sign in");
       const bans = await opts.service.bans(key);
-      return bans.ok ? json(200, { bans: bans.value }) : problem(bans.status, "Service Error", bans.message);
+      return bans.ok ? json(200, { bans: bans.value }) : passOn(bans);
     }
     const url = new URL(req.url);
     const filter = logFilter(url);
