@@ -8,11 +8,11 @@ import { existsSync } from "node:fs";
 import { adminOverSocket } from "../proxy/caddy.ts";
 import { readControlToken } from "../status/control-token.ts";
 import { always, lost, noFailures, within } from "./judging.ts";
-import { pidListeningOn } from "./pids.ts";
+import { pidListeningOn, unitOf } from "./pids.ts";
 import { POSTGRES_FAULTS } from "./postgres-faults.ts";
 import { pauseRedis, restartRedis } from "./redis-fault.ts";
 import type { DrillRow } from "./report.ts";
-import { instancePids, pickInstance, type Stack } from "./stack.ts";
+import { instancePids, pickInstance, pollUntil, readStatus, type Stack } from "./stack.ts";
 
 export interface FaultContext {
   stack: Stack;
@@ -122,6 +122,27 @@ export const FAULTS: Fault[] = [
       const loaded = await adminOverSocket(stack.caddyAdminSocket, "/load", 10_000, { body, headers: { "Cache-Control": "must-revalidate" } });
       if (!loaded.startsWith("HTTP/1.0 200")) throw new Error(`Caddy refused its own config: ${loaded.slice(0, 200)}`);
       return "POST /load of Caddy's running config with Cache-Control: must-revalidate (a forced graceful reload)";
+    },
+  },
+  {
+    name: "supervisor-kill",
+    promise: "0 failed requests (instances and Caddy serve without the supervisor), the supervisor started again by systemd, 0 lost clicks, 0 lost writes",
+    unavailable: (s) => {
+      const pid = pidListeningOn(Number(new URL(s.statusUrl).port));
+      if (pid === null) return `nothing this user can see listens on the status port (${s.statusUrl})`;
+      // The quick start's supervisor is the parent of the whole stack: its instances stop when it
+      // dies (their stdin closes), and nothing starts it again. Under systemd each part is a unit.
+      return unitOf(pid) === "linkfort-supervisor.service" ? null : "the supervisor does not run under systemd (deploy/install.sh): killing it stops the quick start's whole stack and nothing starts it again";
+    },
+    judge: (r) => [...noFailures(r), ...lost(r)],
+    recovered: async (s) => (await readStatus(s)) !== null,
+    async inject({ stack }) {
+      const pid = pidListeningOn(Number(new URL(stack.statusUrl).port));
+      if (pid === null) throw new Error("the supervisor's status port does not answer");
+      process.kill(pid, "SIGKILL");
+      const back = await pollUntil(async () => { const now = pidListeningOn(Number(new URL(stack.statusUrl).port)); return now !== null && now !== pid && (await readStatus(stack)) !== null; }, 60_000, 200);
+      if (back === null) throw new Error("the supervisor did not come back within 60 s");
+      return `SIGKILL to the supervisor (pid ${pid}); systemd started it again`;
     },
   },
 ];

@@ -64,3 +64,13 @@ export function childrenOf(pid: number): number[] {
   }
   return children;
 }
+
+/** The systemd unit a process runs in ("linkfort-supervisor.service"), from its cgroup; null outside one. */
+export function unitOf(pid: number): string | null {
+  try {
+    const cgroup = readFileSync(`/proc/${pid}/cgroup`, "utf8");
+    return /\/([^/\n]+\.service)\s*$/m.exec(cgroup)?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
