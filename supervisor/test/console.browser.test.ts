@@ -236,6 +236,7 @@ test("the console shows every panel's real data, streams a request's log line, r
   // axe-core on the whole page, signed in, after the restart.
   await page.addScriptTag({ content: readFileSync(join(ROOT, "node_modules/axe-core/axe.min.js"), "utf8") });
   const violations = await page.evaluate(`axe.run(document, { resultTypes: ["violations"] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length })))`) as { id: string; impact: string }[];
+  console.log(`[axe] violations of any impact: ${JSON.stringify(violations)}`);
   expect(violations.filter((v) => v.impact === "serious" || v.impact === "critical"), JSON.stringify(violations)).toEqual([]);
 
   // A phone-wide window: nothing wider than the screen but the tables' own scrolling regions.
