@@ -30,6 +30,7 @@ const HELP = `bun bench/click-writes.ts [options]
   --rollup-keys day-first  give the rollups' primary keys the day first, (day, url_id[, key]), for the
                         measurement (what that schema change would save: today's keys on a few hot pages);
                         the (url_id, day[, key]) keys are rebuilt afterwards
+  --wal-records         also print the WAL of each measurement by record type (pg_walinspect), per click
   --json FILE           result file (default bench/results/click-writes.json)`;
 
 const args = parseArgs(process.argv.slice(2));
@@ -50,10 +51,20 @@ const walStats = async (sql: postgres.Sql): Promise<WalStats> => {
   return { records: Number(row!.records), fpi: Number(row!.fpi), bytes: Number(row!.bytes) };
 };
 
+/** WAL since `from` by record type, per click, largest first: which pages and records a click costs. */
+async function walRecords(sql: postgres.Sql, from: string, clicks: number): Promise<string> {
+  await sql`create extension if not exists pg_walinspect`;
+  const rows = await sql<{ type: string; records: number; bytes: number }[]>`
+    select "resource_manager/record_type" as type, count::float8 as records, combined_size::float8 as bytes
+    from pg_get_wal_stats(${from}::pg_lsn, pg_current_wal_insert_lsn(), true) where combined_size > 0 order by combined_size desc limit 8`;
+  return rows.map((r) => `${r.type} ${(r.records / clicks).toFixed(2)} records ${Math.round(r.bytes / clicks)} B`).join("; ");
+}
+
 async function measure(sql: postgres.Sql, kind: IdKind) {
   const repo = createClicksRepo(sql as unknown as Sql);
   await sql`checkpoint`;
   const before = await walStats(sql);
+  const [{ lsn: startLsn }] = (await sql<{ lsn: string }[]>`select pg_current_wal_insert_lsn()::text as lsn`) as unknown as [{ lsn: string }];
   const started = performance.now();
   let written = 0;
   for (let done = 0; done < clicks; done += batch) {
@@ -65,6 +76,7 @@ async function measure(sql: postgres.Sql, kind: IdKind) {
   }
   const seconds = (performance.now() - started) / 1000;
   const after = await walStats(sql);
+  if (args.has("wal-records")) log(`${kind} WAL per click: ${await walRecords(sql, startLsn, written)}`);
   return {
     kind, written, seconds,
     clicksPerSecond: Math.round(written / seconds),
