@@ -137,7 +137,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     parts.push({ name: "console", stop: () => consoleRunning.stop() });
     const status = createStatusServer({
       host: config.statusHost, port: config.statusPort, snapshot, metrics, controlToken, onRollingRestart: rollingRestart, logger,
-      console: { auth: consoleRunning.auth, signals: consoleRunning.signals, logs: consoleParts.logs, timeline: consoleParts.timeline, loadTests: consoleRunning.loadTests, service: consoleRunning.service, ports: config.ports, onRestartInstance: restartInstance,
+      console: { auth: consoleRunning.auth, signals: consoleRunning.signals, logs: consoleParts.logs, timeline: consoleParts.timeline, loadTests: consoleRunning.loadTests, drills: consoleRunning.drills, service: consoleRunning.service, ports: config.ports, onRestartInstance: restartInstance,
         backups: backupActions(backups, config.backupDir, config.pgBinDir) },
     });
     parts.push({ name: "status server", stop: () => status.stop() });

@@ -2,7 +2,7 @@
  * The operator's console in headless Chromium against a real supervisor (the compiled
  * `linkfort-supervisor run`, as a VM runs it) with two compiled instances behind Caddy over PostgreSQL: every panel shows real
  * data, a request's log line arrives in the live log by its request id, an instance restarted
- * from the page comes back, a backup, a restore drill and a load test run from it, a ban is lifted, the page is usable from the keyboard and in a phone-wide window, and
+ * from the page comes back, a backup, a restore drill, a load test and a fault drill run from it, a ban is lifted, the page is usable from the keyboard and in a phone-wide window, and
  * axe-core finds no serious accessibility violation. Screenshots: /tmp/console-*.png.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -218,6 +218,16 @@ test("the console shows every panel's real data, streams a request's log line, r
   await inPage(`document.getElementById("load-state").textContent === "finished: 50 users for 10 s"`, 40_000);
   expect(await text('[data-fact="failed"]')).toBe("0 (0 5xx, 0 no answer, 0 other status)");
   await timelineHas("load test: 50 users");
+
+  // A fault drill: an instance SIGKILLed under load, its promise judged, the verdict kept.
+  await page.select("#drill-fault", "instance-kill");
+  await page.click("#drill-start");
+  await inPage(`document.getElementById("confirm").open`);
+  await page.click("#confirm-ok");
+  await inPage(`document.getElementById("drill-state").textContent.startsWith("drill instance-kill running")`);
+  const verdict = await inPage<string>(`!document.getElementById("drill-state").textContent.includes("running") && document.getElementById("drill-state").textContent.startsWith("drill instance-kill: ") && document.getElementById("drill-state").textContent`, 90_000);
+  expect(verdict).toMatch(/^drill instance-kill: met \(\d+ requests, 0 failed, all ready \d+ ms after the fault\)$/);
+  await timelineHas("drill instance-kill: met");
 
   // A rate-limit ban (made in the database, as the limiter would after an hour of abuse), seen
   // through the service with the operator's key, and lifted from the page.

@@ -16,6 +16,7 @@ import { createLogBuffer, teeLogger, type LogBuffer } from "./log-buffer.ts";
 import { createSignals, type Signals } from "./signals.ts";
 import { openTimeline, type Timeline } from "./timeline.ts";
 import { createLoadTests, type LoadTests } from "./load-test.ts";
+import { createConsoleDrills, type ConsoleDrills } from "./drills.ts";
 import { stackFromConfig } from "../drill/stack.ts";
 
 export interface ConsoleParts {
@@ -26,7 +27,7 @@ export interface ConsoleParts {
   /** The process runner's output sink for the instances. */
   instanceOutput: InstanceOutputSink;
   /** Built once the instances' URLs are known. */
-  start(opts: { readyUrl: (port: number) => string }): { signals: Signals; auth: ConsoleAuth; loadTests: LoadTests; service: ServiceApi; stop(): Promise<void> };
+  start(opts: { readyUrl: (port: number) => string }): { signals: Signals; auth: ConsoleAuth; loadTests: LoadTests; drills: ConsoleDrills; service: ServiceApi; stop(): Promise<void> };
 }
 
 /** The timeline lives beside the control token: the supervisor's own state folder. */
@@ -53,11 +54,14 @@ export async function createConsoleParts(opts: {
       const signals = createSignals({ ports: config.ports, metricsUrl: (port) => urlOf(port, "/metrics"), intervalMs: config.consoleScrapeMs });
       const service = createServiceApi(config.ports, urlOf);
       const auth = createConsoleAuth({ mode: config.consoleAuth, checkAdminKey: service.checkAdminKey });
-      const loadTests = createLoadTests({ stack: stackFromConfig(config), drills: config.drills === "on", logger });
+      const stack = stackFromConfig(config);
+      // One rehearsal at a time: each asks the other whether it runs.
+      const loadTests: LoadTests = createLoadTests({ stack, drills: config.drills === "on", logger, busy: () => drills.running() });
+      const drills = createConsoleDrills({ stack, drills: config.drills === "on", logger, busy: () => loadTests.running() });
       const scraping = new AbortController();
       const loop = signals.run(scraping.signal);
       return {
-        signals, auth, loadTests, service,
+        signals, auth, loadTests, drills, service,
         async stop() {
           scraping.abort();
           await Promise.all([loop, loadTests.stop()]);

@@ -33,7 +33,8 @@ export interface LoadTestView {
 
 export type LoadTests = ReturnType<typeof createLoadTests>;
 
-export function createLoadTests(opts: { stack: Stack; drills: boolean; logger: Logger }) {
+/** `busy`: what else is rehearsing now (a drill), if anything. */
+export function createLoadTests(opts: { stack: Stack; drills: boolean; logger: Logger; busy?: () => string | undefined }) {
   const stopping = new AbortController();
   let current: { view: Omit<LoadTestView, "running" | "elapsed_seconds" | "rps_now" | "stats" | "skipped">; began: number; load: Load | null; done: Promise<void>; final?: LoadTestView } | undefined;
 
@@ -74,10 +75,12 @@ export function createLoadTests(opts: { stack: Stack; drills: boolean; logger: L
   return {
     enabled: opts.drills,
     view,
+    running: () => (current && !current.final ? `a load test of ${current.view.users} users` : undefined),
     /** Starts one; refused while another runs or with DRILLS off. */
     start(users: number, seconds: number, adminKey: string): { ok: true } | { ok: false; status: 403 | 409; message: string } {
       if (!opts.drills) return { ok: false, status: 403, message: "load tests need DRILLS=on (staging or the quick start, never production)" };
-      if (current && !current.final) return { ok: false, status: 409, message: `a load test of ${current.view.users} users is already running` };
+      const other = current && !current.final ? `a load test of ${current.view.users} users` : opts.busy?.();
+      if (other) return { ok: false, status: 409, message: `${other} is already running` };
       opts.logger.info("console load test started", { users, seconds, rate: users * REQUESTS_PER_USER_PER_SECOND });
       current = { view: { users, seconds, started_at: new Date().toISOString(), error: null }, began: performance.now(), load: null, done: Promise.resolve() };
       current.done = run(users, seconds, adminKey);

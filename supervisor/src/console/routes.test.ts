@@ -16,6 +16,7 @@ import { createLogBuffer } from "./log-buffer.ts";
 import { createSignals } from "./signals.ts";
 import { openTimeline } from "./timeline.ts";
 import { createLoadTests } from "./load-test.ts";
+import { createConsoleDrills } from "./drills.ts";
 import { createServiceApi } from "./service-api.ts";
 import { stackFromConfig } from "../drill/stack.ts";
 import { testSupervisorConfig } from "../config.ts";
@@ -40,6 +41,7 @@ async function consoleServer(mode: ConsoleAuthMode) {
       logs, timeline: await openTimeline(join(dir, `${mode}.jsonl`), () => {}), ports: [8081, 8082, 8083],
       service: createServiceApi([1], (port, path) => `http://127.0.0.1:${port}${path}`), // nothing listens: every call is 503
       loadTests: createLoadTests({ stack: stackFromConfig(testSupervisorConfig()), drills: false, logger: silentLogger }),
+      drills: createConsoleDrills({ stack: stackFromConfig(testSupervisorConfig()), drills: false, logger: silentLogger, busy: () => undefined }),
       onRestartInstance: async (port) => { restarted.push(port); return { ok: true, detail: `restarted ${port}` }; },
       backups: {
         backupNow: async () => ({ ok: true, detail: "backed up" }),
@@ -106,6 +108,8 @@ describe("on loopback", () => {
     expect([refused.status, await refused.json()]).toEqual([403, { error: "Forbidden", message: "load tests need DRILLS=on (staging or the quick start, never production)" }]);
     expect((await load({ users: 10_000, seconds: 10 })).status).toBe(400);
     expect(await (await fetch(`${base}/api/load`)).json()).toEqual({ enabled: false, run: null });
+    const faultDrill = await fetch(`${base}/api/drills/start`, { method: "POST", headers: { Cookie: cookie }, body: JSON.stringify({ fault: "instance-kill" }) });
+    expect([faultDrill.status, await faultDrill.json()]).toEqual([403, { error: "Forbidden", message: "drills need DRILLS=on (staging or the quick start, never production)" }]);
     // Bans are read with the session's key; no instance answers here.
     expect((await fetch(`${base}/api/bans`)).status).toBe(401);
     const bans = await fetch(`${base}/api/bans`, { headers: { Cookie: cookie } });

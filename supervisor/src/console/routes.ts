@@ -17,6 +17,7 @@ import { isLogLevel, type LogBuffer, type LogFilter } from "./log-buffer.ts";
 import type { Signals } from "./signals.ts";
 import type { Timeline } from "./timeline.ts";
 import type { LoadTests } from "./load-test.ts";
+import type { ConsoleDrills } from "./drills.ts";
 import type { ServiceApi } from "./service-api.ts";
 import { DUMP_NAME } from "./backup-actions.ts";
 import { logStream } from "./log-stream.ts";
@@ -33,6 +34,7 @@ export interface ConsoleRoutesOptions {
   timeline: Timeline;
   ports: number[];
   loadTests: LoadTests;
+  drills: ConsoleDrills;
   /** Bans: listed and lifted through the service with the session's key. */
   service: Pick<ServiceApi, "bans" | "liftBan">;
   /** Each listed dump's sha256 (its sidecar), for the backups panel. */
@@ -53,6 +55,7 @@ const asset = (body: string, type: string, extra: Record<string, string> = {}) =
 
 const SignIn = Type.Object({ key: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
 const VerifyBackup = Type.Object({ file: Type.String({ pattern: DUMP_NAME.source }) }, { additionalProperties: false });
+const StartDrill = Type.Object({ fault: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
 const StartLoad = Type.Object({
   users: Type.Union([Type.Literal(50), Type.Literal(200), Type.Literal(500)]),
   seconds: Type.Union([Type.Literal(10), Type.Literal(30), Type.Literal(60)]),
@@ -68,8 +71,8 @@ function logFilter(url: URL): LogFilter | string {
 }
 
 /** Paths this module answers, with their method. */
-const GET_PATHS = new Set(["/", "/assets/console.css", ...Object.keys(CONSOLE_SCRIPTS).map((name) => `/assets/${name}`), "/api/overview", "/api/signals", "/api/timeline", "/api/logs", "/api/logs/stream", "/api/load", "/api/bans"]);
-const POST_PATHS = new Set(["/api/sign-in", "/api/sign-out", "/api/rolling-restart", "/api/backups/run", "/api/backups/restore-drill", "/api/backups/verify", "/api/load/start"]);
+const GET_PATHS = new Set(["/", "/assets/console.css", ...Object.keys(CONSOLE_SCRIPTS).map((name) => `/assets/${name}`), "/api/overview", "/api/signals", "/api/timeline", "/api/logs", "/api/logs/stream", "/api/load", "/api/drills", "/api/bans"]);
+const POST_PATHS = new Set(["/api/sign-in", "/api/sign-out", "/api/rolling-restart", "/api/backups/run", "/api/backups/restore-drill", "/api/backups/verify", "/api/load/start", "/api/drills/start"]);
 const RESTART = /^\/api\/instances\/(\d{1,5})\/restart$/;
 const LIFT = /^\/api\/bans\/(\d{1,18})\/lift$/;
 
@@ -100,6 +103,13 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
     return json(200, { ok: true, detail: `ban ${id} lifted` });
   }
 
+  async function startDrill(req: Request): Promise<Response> {
+    const body: unknown = await req.json().catch(() => undefined);
+    if (!Value.Check(StartDrill, body)) return problem(400, "Bad Request", 'send {"fault": "<a fault GET /api/drills lists>"}');
+    const started = opts.drills.start(body.fault, auth.keyOf(req)!);
+    return started.ok ? json(202, { started: true, fault: body.fault }) : passOn(started);
+  }
+
   async function startLoad(req: Request): Promise<Response> {
     const body: unknown = await req.json().catch(() => undefined);
     if (!Value.Check(StartLoad, body)) return problem(400, "Bad Request", 'send {"users": 50 | 200 | 500, "seconds": 10 | 30 | 60}');
@@ -119,6 +129,7 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
     if (path === "/api/signals") return json(200, opts.signals.snapshot());
     if (path === "/api/timeline") return json(200, { events: opts.timeline.list() });
     if (path === "/api/load") return json(200, { enabled: opts.loadTests.enabled, run: opts.loadTests.view() });
+    if (path === "/api/drills") return json(200, { enabled: opts.drills.enabled, faults: opts.drills.faults(), run: opts.drills.view() });
     if (path === "/api/bans") {
       const key = auth.keyOf(req);
       if (!key) return problem(401, "Unauthorized", "the bans are read with your admin key: sign in");
@@ -151,6 +162,7 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
     if (!auth.mayAct(req)) return problem(401, "Unauthorized", "acting needs a session: sign in with an admin API key");
     if (path === "/api/rolling-restart") return opts.act(req, server, { kind: "rolling-restart" });
     if (path === "/api/load/start") return startLoad(req);
+    if (path === "/api/drills/start") return startDrill(req);
     if (lift) return liftBan(req, Number(lift[1]));
     if (path === "/api/backups/run") return opts.act(req, server, { kind: "backup" });
     if (path === "/api/backups/restore-drill") return opts.act(req, server, { kind: "restore-drill" });

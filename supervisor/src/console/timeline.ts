@@ -44,6 +44,10 @@ const EVENTS: Record<string, (f: LogFields) => Draft> = {
   "backup failed": (f) => ({ kind: "backup", severity: "critical", title: "backup failed", cause: text(f.err), duration_seconds: seconds(f.duration_s) }),
   "restore check passed": (f) => ({ kind: "drill", severity: "info", title: "restore drill passed", cause: text(f.file) }),
   "restore check failed": (f) => ({ kind: "drill", severity: "critical", title: "restore drill failed", cause: text(f.err) }),
+  "console drill finished": (f) => ({
+    kind: "drill", severity: f.met === true ? "info" : "critical", title: `drill ${text(f.fault)}: ${f.met === true ? "met" : f.met === false ? "NOT MET" : "not run"}`,
+    cause: text(f.why) ?? text(f.promise), duration_seconds: seconds(f.duration_s),
+  }),
   "console load test finished": (f) => ({
     kind: "load", severity: f.error ? "critical" : Number(f.failed) > 0 ? "warning" : "info", title: `load test: ${text(f.users)} users`,
     cause: f.error ? text(f.error) : `${text(f.requests)} requests, ${text(f.failed)} failed, p50 ${text(f.p50_ms)} ms, p99 ${text(f.p99_ms)} ms`, duration_seconds: seconds(f.duration_s),

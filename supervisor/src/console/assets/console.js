@@ -201,40 +201,6 @@ async function refreshOverview() {
   }
 }
 
-// ---- load tests ---------------------------------------------------------------------------
-
-async function startLoad(event) {
-  event.preventDefault();
-  const form = $("load-form");
-  const users = Number(form.elements.users.value);
-  const seconds = Number(form.elements.seconds.value);
-  if (!signedIn) { openSignIn(); return; }
-  if (!(await confirmAction(`Send the load of ${users} users for ${seconds} s through the public port?`, "Start load"))) return;
-  const res = await api("/api/load/start", { method: "POST", body: JSON.stringify({ users, seconds }) });
-  $("load-state").textContent = res.ok ? "starting…" : `refused: ${res.body.message || res.status}`;
-  refreshLoad();
-}
-
-async function refreshLoad() {
-  if (!canSee) return;
-  const res = await api("/api/load").catch(() => null);
-  if (!res || !res.ok) return;
-  $("load-off").hidden = res.body.enabled;
-  $("load-start").disabled = !res.body.enabled || Boolean(res.body.run && res.body.run.running);
-  const r = res.body.run;
-  if (!r) { $("load-numbers").replaceChildren(); return; }
-  const s = r.stats;
-  $("load-state").textContent = r.running ? `running: ${r.users} users, ${r.elapsed_seconds.toFixed(0)} of ${r.seconds} s` : `finished: ${r.users} users for ${r.seconds} s`;
-  const facts = [
-    ["Requests", `${s.requests} (${r.running ? `${r.rps_now}/s now` : `${(s.requests / Math.max(r.elapsed_seconds, 1)).toFixed(0)}/s on average`})`],
-    ["Failed", `${s.requests - s.ok} (${s.http_5xx} 5xx, ${s.conn} no answer, ${s.http_4xx} other status)`],
-    ["Latency", `p50 ${s.p50_ms === null ? "-" : `${s.p50_ms} ms`}, p99 ${s.p99_ms === null ? "-" : `${s.p99_ms} ms`}`],
-    ["Not sent", `${r.skipped} (all users had a request in flight)`],
-  ];
-  if (r.error) facts.push(["Error", r.error]);
-  $("load-numbers").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { "data-fact": k.toLowerCase() }, v)]));
-}
-
 // ---- bans ---------------------------------------------------------------------------------
 
 async function refreshBans() {
@@ -270,7 +236,7 @@ async function refreshTimeline() {
     el("td", { class: e.severity === "info" ? "" : `sev-${e.severity}` }, e.kind),
     el("td", {}, e.title), el("td", {}, e.cause || "-"), el("td", {}, e.duration_seconds === null ? "-" : duration(e.duration_seconds))));
   $("timeline-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 5 }, "Nothing yet."))]));
-  lastDrill = res.body.events.find((e) => e.kind === "drill") || null;
+  lastDrill = res.body.events.find((e) => e.kind === "drill" && e.title.startsWith("restore drill")) || null;
 }
 
 // ---- start --------------------------------------------------------------------------------
@@ -296,6 +262,8 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("signal-series").addEventListener("change", refreshSignals);
   $("load-form").addEventListener("submit", startLoad);
   $("ban-rows").addEventListener("click", onBanClick);
+  $("drill-form").addEventListener("submit", startDrill);
+  $("drill-fault").addEventListener("change", refreshDrills);
   $("backup-rows").addEventListener("click", onBackupClick);
   await refreshOverview();
   if (!canSee) openSignIn();
@@ -304,5 +272,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   every(2000, refreshSignals);
   every(5000, refreshTimeline);
   every(1000, refreshLoad);
+  every(1000, refreshDrills);
   every(5000, refreshBans);
 });
