@@ -104,7 +104,10 @@ async function load(links: number): Promise<void> {
     await fill(sql, { users: Math.max(1, Math.ceil(links / 100)), links, events: 0 }, log);
     const repo = createRedirectRepo(sql);
     let pages = 0;
-    const codes = createLiveCodes({ metrics: createMetrics(), logger: silentLogger, page: (after, limit) => { pages++; return repo.codesAfter(after, limit); } });
+    const codes = createLiveCodes({
+      metrics: createMetrics(), logger: silentLogger, estimate: repo.estimatedCodes,
+      page: (after, limit) => { pages++; return repo.codesAfter(after, limit); },
+    });
     const before = settle();
     const started = performance.now();
     await codes.reload();

@@ -18,6 +18,8 @@ export type CodePage = (after: string, limit: number) => Promise<string[]>;
 
 export interface LiveCodesOptions {
   page: CodePage;
+  /** About how many codes there are, to size the set once instead of growing it (garbage the size of the set). */
+  estimate?: () => Promise<number>;
   metrics: Metrics;
   logger: Logger;
   /** Rows per page (tests make it small to load in many pages). */
@@ -49,7 +51,9 @@ export function createLiveCodes(opts: LiveCodesOptions) {
 
   async function load(mine: number): Promise<void> {
     const started = performance.now();
-    const next = createCodeSet(codes.size);
+    const estimate = await (opts.estimate?.() ?? Promise.resolve(0)).catch(() => 0);
+    if (generation !== mine) return;
+    const next = createCodeSet(Math.max(codes.size, estimate));
     filling = next;
     let after = "";
     let delay = RETRY_MS;

@@ -17,6 +17,11 @@ export function createRedirectRepo(sql: Sql) {
       if (!row.is_active) return inactive("db");
       return { kind: "found", urlId: row.id, location: locationOf(row.original_url), source: "db" };
     },
+    /** About how many rows urls has (the planner's count, no scan): how big to make the set before loading it. */
+    async estimatedCodes(): Promise<number> {
+      const [row] = await sql<{ rows: number }[]>`select greatest(reltuples, 0)::float8 as rows from pg_class where oid = 'urls'::regclass`;
+      return row?.rows ?? 0;
+    },
     /** One page of every code, in the unique index's order: what cache/live-codes.ts loads. */
     async codesAfter(after: string, limit: number): Promise<string[]> {
       const rows = await sql<{ short_code: string }[]>`select short_code from urls where short_code > ${after} order by short_code limit ${limit}`;

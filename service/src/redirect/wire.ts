@@ -31,7 +31,7 @@ export function wireRedirectCache(deps: RedirectCacheDeps) {
   const gate = createGate();
   const tier = createRedisTier(deps.redis, { accept: (raw) => decode(raw) !== undefined, rejected: metrics.cacheRedisRejected });
   const repo = createRedirectRepo(deps.sql);
-  const codes = createLiveCodes({ page: repo.codesAfter, metrics, logger: deps.logger });
+  const codes = createLiveCodes({ page: repo.codesAfter, estimate: repo.estimatedCodes, metrics, logger: deps.logger });
   const lookup = createLookup({
     lru: createLru<Lookup>({ maxEntries: config.cacheMaxEntries }), tier, gate, metrics,
     resolve: repo.resolve, ttlMs: config.cacheTtlMs, negativeTtlMs: config.cacheNegativeTtlMs,
