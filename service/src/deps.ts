@@ -86,9 +86,9 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
     lockTimeoutMs: config.dbLockTimeoutMs,
     // A statement the server runs may take up to its timeout; only silence beyond that is a fault.
     responseTimeoutMs: config.dbResponseTimeoutMs === 0 ? 0 : Math.max(config.dbResponseTimeoutMs, config.dbStatementTimeoutMs + 1_000),
-    onResponseTimeout: (silentMs) => {
+    onResponseTimeout: (silentMs, limitMs) => {
       metrics.dbConnectionsSilent.inc();
-      logger.warn("PostgreSQL connection closed: no answer with a query outstanding", { silent_ms: silentMs });
+      logger.warn("PostgreSQL connection closed: no answer with a query outstanding", { silent_ms: silentMs, limit_ms: limitMs });
     },
     applicationName,
   });

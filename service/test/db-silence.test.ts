@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp, type App } from "../src/app.ts";
 import { testConfig } from "../src/config.ts";
 import { connect } from "../src/db/client.ts";
-import { messageTypes } from "../src/db/socket-watchdog.ts";
+import { createSocketWatchdog, messageTypes } from "../src/db/socket-watchdog.ts";
 import { buildDeps, type Deps } from "../src/deps.ts";
 import { silentLogger } from "../src/lib/logger.ts";
 import { testApp, type TestApp } from "./harness.ts";
@@ -92,6 +92,45 @@ describe("PostgreSQL silent with connections open", () => {
     const create = await call("/urls", { method: "POST", body: JSON.stringify({ user_id: userId, original_url: "https://after-cut.example/" }) });
     expect(create.status, create.text).toBe(201);
     expect(create.json.original_url).toBe("https://after-cut.example/");
+  }, 30_000);
+});
+
+describe("a suspect server", () => {
+  test("after one connection was closed for silence the next gets the short deadline, until any connection hears a byte", async () => {
+    // A server that never answers, except a connection whose startup says ECHO: it gets one byte.
+    const server = Bun.listen({
+      hostname: "127.0.0.1", port: 0,
+      socket: { data(socket, chunk) { if (Buffer.from(chunk).subarray(4, 8).toString() === "ECHO") socket.write("x"); } },
+    });
+    const limits: number[] = [];
+    const watchdog = createSocketWatchdog({ silenceMs: 1_500, onSilence: (_, limit) => limits.push(limit) });
+    const at = { host: ["127.0.0.1"], port: [server.port] };
+    const startup = (word: string) => Buffer.concat([Uint8Array.from([0, 0, 0, 8]), Buffer.from(word)]);
+    const closedFor = async (socket: ReturnType<typeof watchdog.socket>, n: number) => {
+      socket.on("error", () => {});
+      await waitFor(`connection ${n} closed for silence`, () => limits.length >= n, 10_000);
+    };
+    try {
+      const first = watchdog.socket(at);
+      first.write(startup("WAIT"));
+      await closedFor(first, 1);
+      const second = watchdog.socket(at);
+      second.write(startup("WAIT"));
+      await closedFor(second, 2);
+      const echo = watchdog.socket(at);
+      echo.on("error", () => {});
+      const heard = new Promise((resolve) => echo.once("data", resolve));
+      echo.write(startup("ECHO"));
+      await heard;
+      echo.destroy();
+      const third = watchdog.socket(at);
+      third.write(startup("WAIT"));
+      await closedFor(third, 3);
+      expect(limits).toEqual([1_500, 1_000, 1_500]);
+    } finally {
+      watchdog.stop();
+      server.stop(true);
+    }
   }, 30_000);
 });
 

@@ -12,14 +12,18 @@
  * Parse/Describe/Flush to learn a new statement's types) is answered by whatever comes next. An idle connection (between
  * queries, or a LISTEN session) has nothing outstanding and is never closed for being quiet.
  * TLS hides the messages and wraps the socket itself, so with `ssl` there is no watchdog.
+ *
+ * Once one socket was closed for silence the server is suspect: until any socket hears a byte
+ * again, the others (and new connections' startups) get SUSPECT_SILENCE_MS instead. Without that,
+ * a request queued behind a closed connection waited out a second full deadline on the next one.
  */
 import net from "node:net";
 
 export interface WatchdogOptions {
   /** Silence (ms) on a socket with a request outstanding before it is destroyed; 0: never. */
   silenceMs: number;
-  /** Called once per socket destroyed for silence. */
-  onSilence?: (silentMs: number) => void;
+  /** Called once per socket destroyed for silence, with the deadline that applied. */
+  onSilence?: (silentMs: number, limitMs: number) => void;
 }
 
 /** The part of postgres.js's parsed options the factory reads. */
@@ -34,6 +38,8 @@ const QUERY = 0x51; // 'Q' from the client
 const FLUSH = 0x48; // 'H' from the client: answered, but with no ReadyForQuery
 const READY_FOR_QUERY = 0x5a; // 'Z' from the server
 const COPY_DATA = 0x64; // 'd' from the client (COPY FROM STDIN)
+/** The deadline while the server is suspect (ms): a startup or a lookup answers well within it. */
+const SUSPECT_SILENCE_MS = 1_000;
 
 /**
  * Walks length-prefixed protocol messages across chunk boundaries and reports each type byte.
@@ -84,14 +90,17 @@ export function createSocketWatchdog(opts: WatchdogOptions) {
   let destroyed = 0;
   let timer: ReturnType<typeof setInterval> | undefined;
 
+  let suspect = false;
   const check = () => {
     const now = performance.now();
+    const limit = suspect ? Math.min(opts.silenceMs, SUSPECT_SILENCE_MS) : opts.silenceMs;
     for (const [socket, state] of watched) {
-      if ((state.outstanding <= 0 && !state.flushed) || now - state.lastByteAt <= opts.silenceMs) continue;
+      if ((state.outstanding <= 0 && !state.flushed) || now - state.lastByteAt <= limit) continue;
       watched.delete(socket);
       destroyed++;
-      opts.onSilence?.(Math.round(now - state.lastByteAt));
-      socket.destroy(Object.assign(new Error(`PostgreSQL sent nothing for ${opts.silenceMs} ms with a request outstanding; connection closed`), { code: "ETIMEDOUT" }));
+      suspect = true;
+      opts.onSilence?.(Math.round(now - state.lastByteAt), limit);
+      socket.destroy(Object.assign(new Error(`PostgreSQL sent nothing for ${limit} ms with a request outstanding; connection closed`), { code: "ETIMEDOUT" }));
     }
   };
 
@@ -114,6 +123,7 @@ export function createSocketWatchdog(opts: WatchdogOptions) {
     let first = true;
     socket.on("data", (chunk: Uint8Array) => {
       state.lastByteAt = performance.now();
+      suspect = false;
       state.flushed = false;
       received(chunk);
     });
