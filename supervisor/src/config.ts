@@ -99,7 +99,7 @@ export const supervisorSettings = {
   alertQueueMax: setting({ env: "ALERT_QUEUE_MAX", flag: "alert-queue-max", parse: int(1, 100_000), default: 100, doc: "alerts waiting for delivery; past it the oldest are dropped and counted" }),
 
   statusHost: setting({ env: "STATUS_HOST", flag: "status-host", parse: str, default: "127.0.0.1", doc: "the status server binds here (keep loopback)" }),
-  statusPort: setting({ env: "STATUS_PORT", flag: "status-port", parse: int(0, 65535), default: 9100, doc: "status server port: /status, /metrics, / (page), POST /rolling-restart" }),
+  statusPort: setting({ env: "STATUS_PORT", flag: "status-port", parse: int(0, 65535), default: 9100, doc: "status server port: / (the console), /table, /status, /metrics, POST /rolling-restart" }),
   controlTokenFile: setting({ env: "CONTROL_TOKEN_FILE", flag: "control-token-file", parse: optional(str), default: undefined as string | undefined,
     doc: "the token POST /rolling-restart needs, written fresh (mode 0600) at every start and read by `rolling-restart`; default BACKUP_DIR/.control-token" }),
   consoleAuth: setting({ env: "CONSOLE_AUTH", flag: "console-auth", parse: oneOf("loopback", "key"), default: "loopback" as "loopback" | "key",
