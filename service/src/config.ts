@@ -192,8 +192,12 @@ export function loadServiceConfig(env: Record<string, string | undefined>, flags
  * Defaults plus overrides, for tests and tools that build an app without an environment. Rate
  * limits are off unless a test turns them on: suites fire hundreds of requests from one client.
  */
+/** Temporary spool directories made by testConfig are named this, then the process id. */
+export const TEST_SPOOL_PREFIX = "linkfort-spool-";
+
 export function testConfig(overrides: Partial<ServiceConfig> = {}): ServiceConfig {
-  // Each app its own spool: tests build several apps on one default port in one process.
-  const clickSpoolDir = mkdtempSync(join(tmpdir(), "linkfort-spool-"));
+  // Each app its own spool: tests build several apps on one default port in one process. The
+  // pid in the name lets the test run remove them all at its end (service/test/preload.ts).
+  const clickSpoolDir = mkdtempSync(join(tmpdir(), `${TEST_SPOOL_PREFIX}${process.pid}-`));
   return { ...readConfig(serviceSettings, {}), accessLog: false, drainMs: 0, clickShipMs: 50, clickSpoolDir, rateLimits: false, ...overrides };
 }

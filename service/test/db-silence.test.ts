@@ -137,11 +137,12 @@ describe("a suspect server", () => {
 describe("a quiet connection", () => {
   test("is never closed for being idle: only silence with a query outstanding counts", async () => {
     let closed = 0;
-    const { sql } = connect({ url: proxiedUrl, poolMax: 1, statementTimeoutMs: 0, applicationName: "silence-idle", responseTimeoutMs: 200, onResponseTimeout: () => { closed++; } });
+    // The timeout leaves room for a slow startup on a busy machine; the idle wait outlasts it.
+    const { sql } = connect({ url: proxiedUrl, poolMax: 1, statementTimeoutMs: 0, applicationName: "silence-idle", responseTimeoutMs: 2_000, onResponseTimeout: () => { closed++; } });
     try {
       expect((await sql<{ n: number }[]>`select 1 as n`)[0]!.n).toBe(1);
-      // Idle for five response timeouts: nothing is outstanding, so nothing may be closed.
-      await Bun.sleep(1_000);
+      // Idle for longer than the response timeout: nothing is outstanding, so nothing may be closed.
+      await Bun.sleep(2_500);
       expect((await sql<{ n: number }[]>`select 2 as n`)[0]!.n).toBe(2);
       // A query that legitimately runs shorter than the timeout is not cut either.
       expect((await sql<{ n: number }[]>`select 3 as n from pg_sleep(0.1)`)[0]!.n).toBe(3);

@@ -4,12 +4,13 @@
  * which each test file copies its own database in milliseconds.
  */
 import { afterAll } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../src/lib/embedded-postgres.ts";
 import { connect } from "../src/db/client.ts";
+import { TEST_SPOOL_PREFIX } from "../src/config.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { freePort } from "./ports.ts";
 import { TEMPLATE_DB } from "./pg.ts";
@@ -47,6 +48,11 @@ try {
 }
 
 afterAll(async () => {
+  // Spool directories of apps built from testConfig() without the harness (which removes its own).
+  const mine = `${TEST_SPOOL_PREFIX}${process.pid}-`;
+  for (const name of await readdir(tmpdir()).catch(() => [])) {
+    if (name.startsWith(mine)) await rm(join(tmpdir(), name), { recursive: true, force: true }).catch(() => {});
+  }
   await embedded?.stop().catch(() => {});
   if (dataDir) await rm(dataDir, { recursive: true, force: true }).catch(() => {});
 }, 30_000); // a PostgreSQL shutdown checkpoint outlasts the 5 s default on a loaded machine
