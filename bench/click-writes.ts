@@ -56,7 +56,7 @@ async function walRecords(sql: postgres.Sql, from: string, clicks: number): Prom
   await sql`create extension if not exists pg_walinspect`;
   const rows = await sql<{ type: string; records: number; bytes: number }[]>`
     select "resource_manager/record_type" as type, count::float8 as records, combined_size::float8 as bytes
-    from pg_get_wal_stats(${from}::pg_lsn, pg_current_wal_insert_lsn(), true) where combined_size > 0 order by combined_size desc limit 8`;
+    from pg_get_wal_stats(${from}::pg_lsn, pg_current_wal_flush_lsn(), true) where combined_size > 0 order by combined_size desc limit 8`;
   return rows.map((r) => `${r.type} ${(r.records / clicks).toFixed(2)} records ${Math.round(r.bytes / clicks)} B`).join("; ");
 }
 
