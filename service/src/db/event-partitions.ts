@@ -20,7 +20,7 @@ const HISTORY_MONTHS_MAX = 120;
 const SWAP_ATTEMPTS = 30;
 /** Times in a row a copy batch may meet a concurrent delete before the round gives up. */
 const COPY_RACE_RETRIES = 5;
-/** Pause between rounds while a conversion is pending (ms): every event write costs double until it is done. */
+/** Pause between rounds while a conversion is unfinished (ms): every event write costs double until the copy is done. */
 const CONVERSION_RETRY_MS = 60_000;
 
 export interface EventPartitionSettings {
@@ -183,13 +183,20 @@ export function createEventPartitions(sql: Sql, settings: EventPartitionSettings
     }
   }
 
+  /** A copy pending, or the old table not dropped yet (its DROP needs a moment when urls is idle). */
+  async function conversionUnfinished(): Promise<boolean> {
+    const [row] = await sql<{ unfinished: boolean }[]>`
+      select to_regclass('linkfort_events_conversion') is not null or to_regclass('events_old') is not null as unfinished`;
+    return row?.unfinished ?? false;
+  }
+
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<unknown> | undefined;
   const tick = () => {
     running = runOnce()
       .then(observe)
       .catch((error: unknown) => logger.error("event partition job failed; the next round tries again", { error }))
-      .then(() => conversionProgress(sql).catch(() => undefined))
+      .then(() => conversionUnfinished().catch(() => false))
       .then((pending) => {
         running = undefined;
         if (!stopping) timer = setTimeout(tick, pending ? CONVERSION_RETRY_MS : settings.everyMs);

@@ -130,6 +130,10 @@ ALTER SEQUENCE "bans_id_seq" AS bigint;
 --> statement-breakpoint
 ALTER TABLE "bans" ALTER COLUMN "id" SET DATA TYPE bigint;
 --> statement-breakpoint
+-- An insert locks events before it calls nextval(); taking events first here keeps that order, or
+-- an insert holding events and waiting for the sequence deadlocks with this (seen under load).
+LOCK TABLE "events" IN SHARE ROW EXCLUSIVE MODE;
+--> statement-breakpoint
 -- No rewrite, but nextval() waits for it until commit. From here on an int4 column of the old
 -- table is the only 32-bit limit left, and it goes when the conversion swaps the tables.
 ALTER SEQUENCE "events_id_seq" AS bigint;
