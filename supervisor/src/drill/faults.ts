@@ -92,8 +92,7 @@ export const FAULTS: Fault[] = [
     unavailable: (s) => (s.redisUrl ? null : "REDIS_URL is not set"),
     judge: (r) => [...noFailures(r), ...lost(r)],
     async inject({ stack, holdMs }) {
-      await pauseRedis(stack.redisUrl!, holdMs);
-      return `CLIENT PAUSE ${holdMs} ALL: Redis answered no client for ${holdMs} ms`;
+      return pauseRedis(stack.redisUrl!, holdMs);
     },
   },
   {
@@ -105,13 +104,14 @@ export const FAULTS: Fault[] = [
       const pid = pidListeningOn(stack.publicPort);
       if (pid === null) throw new Error(`nothing listens on the public port ${stack.publicPort}`);
       if ((await instancePids(stack)).some((i) => i.pid === pid)) throw new Error("no Caddy in front: the instances share the public port (SUPERVISOR_CADDY=off)");
+      const unit = unitOf(pid);
       process.kill(pid, "SIGKILL");
-      return `SIGKILL to caddy (pid ${pid}); the supervisor starts it again`;
+      return `SIGKILL to caddy (pid ${pid}); ${unit ? `systemd starts ${unit} again (Restart=)` : "the supervisor starts it again"}`;
     },
   },
   {
     name: "caddy-reload", promise: "0 failed requests, 0 lost clicks, 0 lost writes",
-    unavailable: (s) => (existsSync(s.caddyAdminSocket) ? null : `no admin socket at ${s.caddyAdminSocket}: Caddy is not the supervisor's (under systemd: systemctl reload caddy while a drill holds load)`),
+    unavailable: (s) => (existsSync(s.caddyAdminSocket) ? null : `no Caddy admin socket this user can see at ${s.caddyAdminSocket} (nor /run/caddy/admin.sock; under systemd it needs root)`),
     judge: (r) => [...noFailures(r), ...lost(r)],
     recovered: (s) => publicReady(s)(),
     async inject({ stack }) {

@@ -10,6 +10,11 @@ export const noFailures = (row: DrillRow) => (failedRequests(row) > 0 ? [`${fail
 export const within = (what: string, ms: number | null | undefined, limit: number) => (ms === null || ms === undefined || ms > limit ? [`${what} ${ms ?? "never"} ms > ${limit} ms`] : []);
 export const always = () => null;
 export const conn = (row: DrillRow) => (row.phases ? row.phases.before.conn + row.phases.during.conn + row.phases.after.conn : 0);
+/** 5xx answers other than the 503 (with Retry-After) a database fault is promised to give: an error the service did not recognise. */
+export const serverErrorsBut503 = (row: DrillRow) => {
+  const other = Object.entries(row.failures_by_status ?? {}).filter(([status]) => /^5\d\d$/.test(status) && status !== "503");
+  return other.length > 0 ? [`answered ${other.map(([status, n]) => `${n}× ${status}`).join(", ")} instead of 503`] : [];
+};
 export const failedRedirects = (row: DrillRow) => {
   const n = row.phases ? row.phases.during.redirect_failures + row.phases.after.redirect_failures : 0;
   return n > 0 ? [`${n} failed redirects`] : [];

@@ -5,7 +5,7 @@
  */
 import postgres from "postgres";
 import type { Fault } from "./faults.ts";
-import { always, conn, failedRedirects, lost, within } from "./judging.ts";
+import { always, conn, failedRedirects, lost, serverErrorsBut503, within } from "./judging.ts";
 import { childrenOf, postmasterPid } from "./pids.ts";
 import { alive, pickInstance, pollUntil } from "./stack.ts";
 
@@ -45,7 +45,7 @@ export const POSTGRES_FAULTS: Fault[] = [
     name: "postgres-restart",
     promise: "every cached redirect served, writes fail fast (503), 0 acknowledged writes lost, 0 lost clicks, all ready within 5 s of PostgreSQL's return",
     unavailable: (s) => (s.embeddedPgDir ? null : "DATABASE_URL names an external PostgreSQL: restart it with its own tools (systemctl restart postgresql) while a drill holds load"),
-    judge: (r) => [...failedRedirects(r), ...lost(r), ...within("all ready", r.recovery?.all_ready_ms, 5_000)],
+    judge: (r) => [...failedRedirects(r), ...serverErrorsBut503(r), ...lost(r), ...within("all ready", r.recovery?.all_ready_ms, 5_000)],
     recovered: (s) => pgAnswers(s.databaseUrl)(),
     async inject({ stack }) {
       const pid = postmasterPid(stack.embeddedPgDir!);
@@ -61,7 +61,7 @@ export const POSTGRES_FAULTS: Fault[] = [
     name: "postgres-slow",
     promise: "every cached redirect served, every request answered (503 at the latest at the statement timeout, never a hang), 0 acknowledged writes lost, 0 lost clicks",
     unavailable: always,
-    judge: (r) => [...failedRedirects(r), ...(conn(r) > 0 ? [`${conn(r)} requests without an answer within 10 s`] : []), ...lost(r)],
+    judge: (r) => [...failedRedirects(r), ...serverErrorsBut503(r), ...(conn(r) > 0 ? [`${conn(r)} requests without an answer within 10 s`] : []), ...lost(r)],
     async inject({ stack }) {
       const sql = postgres(stack.databaseUrl, { max: 1, connect_timeout: 5, onnotice: () => {} });
       try {
@@ -80,7 +80,7 @@ export const POSTGRES_FAULTS: Fault[] = [
     promise: "every cached redirect served, every request answered (503 at worst, never a 500 or a hang), an instance restarted meanwhile ready within 7 s of the slots' release (its start retries with a back-off capped at 5 s), 0 acknowledged writes lost, 0 lost clicks",
     unavailable: always,
     judge: (r) => [
-      ...failedRedirects(r), ...(conn(r) > 0 ? [`${conn(r)} requests without an answer within 10 s`] : []),
+      ...failedRedirects(r), ...serverErrorsBut503(r), ...(conn(r) > 0 ? [`${conn(r)} requests without an answer within 10 s`] : []),
       ...within("all ready", r.recovery?.all_ready_ms, 7_000), ...lost(r),
     ],
     async inject({ stack }) {
@@ -109,7 +109,7 @@ export const POSTGRES_FAULTS: Fault[] = [
     name: "postgres-freeze",
     promise: "every cached redirect served, every request answered within 10 s (503 at worst), 0 acknowledged writes lost, 0 lost clicks",
     unavailable: (s) => (s.embeddedPgDir ? null : "DATABASE_URL names an external PostgreSQL: the drill can only stop the embedded server's processes"),
-    judge: (r) => [...failedRedirects(r), ...(conn(r) > 0 ? [`${conn(r)} requests without an answer within 10 s`] : []), ...lost(r)],
+    judge: (r) => [...failedRedirects(r), ...serverErrorsBut503(r), ...(conn(r) > 0 ? [`${conn(r)} requests without an answer within 10 s`] : []), ...lost(r)],
     async inject({ stack }) {
       const pid = postmasterPid(stack.embeddedPgDir!);
       if (pid === null || !alive(pid)) throw new Error(`no running postmaster in ${stack.embeddedPgDir}`);

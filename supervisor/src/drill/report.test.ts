@@ -1,7 +1,8 @@
 /** Per-phase numbers from the load's samples, and the printed verdict. */
 import { describe, expect, test } from "bun:test";
 import { kindOf, type Sample } from "./load.ts";
-import { allPhases, failedRequests, formatTable, phaseStats } from "./report.ts";
+import { allPhases, failedRequests, failuresByStatus, formatTable, phaseStats } from "./report.ts";
+import { serverErrorsBut503 } from "./judging.ts";
 
 const sample = (phase: Sample["phase"], ms: number, outcome: Sample["outcome"] = "ok", kind: Sample["kind"] = "redirect"): Sample =>
   ({ phase, kind, sentAt: 0, doneAt: ms, outcome, status: outcome === "conn" ? null : 302 });
@@ -14,6 +15,15 @@ describe("drill report", () => {
     ];
     expect(phaseStats(samples, "during")).toEqual({ requests: 100, ok: 98, conn: 1, http_5xx: 1, http_4xx: 0, redirect_failures: 1, p50_ms: 50, p99_ms: 500 });
     expect(phaseStats(samples, "after")).toEqual({ requests: 0, ok: 0, conn: 0, http_5xx: 0, http_4xx: 0, redirect_failures: 0, p50_ms: null, p99_ms: null });
+  });
+
+  test("a database fault's promise of 503s is broken by a 500, not by the 503s or by other failures", () => {
+    const failed = (status: number | null): Sample => ({ ...sample("during", 1, status === null ? "conn" : status >= 500 ? "5xx" : "4xx", "create"), status });
+    const byStatus = failuresByStatus([failed(503), failed(503), failed(500), failed(null), sample("during", 1)]);
+    expect(byStatus).toEqual({ "503": 2, "500": 1, conn: 1 });
+    const row = { fault: "postgres-slow", promise: "", met: null, why: [] };
+    expect(serverErrorsBut503({ ...row, failures_by_status: byStatus })).toEqual(["answered 1× 500 instead of 503"]);
+    expect(serverErrorsBut503({ ...row, failures_by_status: { "503": 5, conn: 1 } })).toEqual([]);
   });
 
   test("the mix over 100 requests is 80 redirects, 8 unknown codes, 7 creates and 5 reads", () => {

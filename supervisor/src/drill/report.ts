@@ -51,6 +51,8 @@ export interface DrillRow {
   failure_examples?: string[];
   /** Failed requests over all phases, by kind of request. */
   failures_by_kind?: Partial<Record<RequestKind, number>>;
+  /** Failed requests over all phases, by status ("conn" for no answer): a 503 and a 500 keep different promises. */
+  failures_by_status?: Record<string, number>;
   recovery?: Recovery;
   data?: DataCheck;
 }
@@ -88,6 +90,12 @@ export function phaseStats(samples: readonly Sample[], phase: Phase): PhaseStats
 export function failuresByKind(samples: readonly Sample[]): Partial<Record<RequestKind, number>> {
   const counts: Partial<Record<RequestKind, number>> = {};
   for (const s of samples) if (s.outcome !== "ok") counts[s.kind] = (counts[s.kind] ?? 0) + 1;
+  return counts;
+}
+
+export function failuresByStatus(samples: readonly Sample[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const s of samples) if (s.outcome !== "ok") counts[String(s.status ?? "conn")] = (counts[String(s.status ?? "conn")] ?? 0) + 1;
   return counts;
 }
 

@@ -7,7 +7,7 @@
 import type { Fault } from "./faults.ts";
 import { startLoad, type LoadTargets, type Sample } from "./load.ts";
 import { checkData } from "./checks.ts";
-import { allPhases, failuresByKind, type DrillRow, type Recovery } from "./report.ts";
+import { allPhases, failuresByKind, failuresByStatus, type DrillRow, type Recovery } from "./report.ts";
 import { allInstancesReady, pollUntil, type Stack } from "./stack.ts";
 
 export interface DrillOptions {
@@ -32,7 +32,7 @@ async function post<T>(url: string, adminKey: string, body: unknown): Promise<T>
   const res = await fetch(url, {
     method: "POST", headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
     body: JSON.stringify(body), signal: AbortSignal.timeout(10_000),
-  });
+  }).catch((error: Error) => { throw new Error(`drill setup: POST ${url} failed: ${error.message}`); });
   const text = await res.text();
   if (res.status !== 201) throw new Error(`drill setup: POST ${new URL(url).pathname} answered ${res.status}: ${text.slice(0, 300)}`);
   return JSON.parse(text) as T;
@@ -61,7 +61,13 @@ export async function runDrill(fault: Fault, opts: DrillOptions): Promise<DrillR
   const why = fault.unavailable(opts.stack);
   if (why) return { ...row, why: [`skipped: ${why}`] };
   if ((await pollUntil(() => allInstancesReady(opts.stack), 30_000, 200)) === null) return { ...row, why: ["not run: the instances were not all ready within 30 s"] };
-  const targets = await setUpTargets(opts.stack, opts.adminKey, fault.name);
+  let targets: LoadTargets;
+  try {
+    targets = await setUpTargets(opts.stack, opts.adminKey, fault.name);
+  } catch (error) {
+    // A stack an earlier drill left broken (Caddy not back) fails this row, not the whole run.
+    return { ...row, why: [`not run: ${error instanceof Error ? error.message : String(error)}`] };
+  }
   const recoverTimeoutMs = opts.recoverTimeoutMs ?? 60_000;
   const load = startLoad(targets, { rate: opts.rate, maxMs: opts.phaseMs * 2 + opts.holdMs + recoverTimeoutMs + 240_000 });
   let recovery: Recovery;
@@ -92,7 +98,7 @@ export async function runDrill(fault: Fault, opts: DrillOptions): Promise<DrillR
   }
   const failure_examples = samples.filter((s) => s.outcome !== "ok").slice(0, 8)
     .map((s) => `${s.phase} ${s.kind} ${s.status ?? "conn"} @${Math.round(s.sentAt - faultStart)}ms`);
-  const done: DrillRow = { ...row, phases, skipped_requests: skipped, recovery, data, failure_examples, failures_by_kind: failuresByKind(samples) };
+  const done: DrillRow = { ...row, phases, skipped_requests: skipped, recovery, data, failure_examples, failures_by_kind: failuresByKind(samples), failures_by_status: failuresByStatus(samples) };
   done.why = fault.judge(done);
   if (skipped > 0) done.why.push(`${skipped} requests not sent (load generator saturated)`);
   done.met = done.why.length === 0;

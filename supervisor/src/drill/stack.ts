@@ -3,7 +3,7 @@
  * port on loopback (load), the status port (instance PIDs and states), the database (data checks)
  * and each instance's /ready and /health (readiness, the click spool). Every call has a timeout.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { embeddedDatabaseUrl } from "../../../service/src/lib/embedded-postgres.ts";
 import type { SupervisorConfig } from "../config.ts";
@@ -21,12 +21,14 @@ export interface Stack {
   embeddedPgDir: string | null;
   redisUrl: string | undefined;
   controlTokenFile: string;
-  /** The admin socket of the Caddy the supervisor runs (the quick start). */
+  /** Caddy's admin socket: the quick start's (DATA_DIR/caddy), else the Caddyfile's default under systemd (/run/caddy). */
   caddyAdminSocket: string;
   instanceUrl(port: number, path: string): string;
 }
 
 const PROBE_MS = 1_000;
+/** The Caddyfile's admin socket when deploy/install.sh runs Caddy (its drop-in makes /run/caddy, for Caddy's user and root). */
+const SYSTEMD_CADDY_ADMIN_SOCKET = "/run/caddy/admin.sock";
 
 export function stackFromConfig(config: SupervisorConfig): Stack {
   const host = (h: string) => (h.includes(":") ? `[${h}]` : h);
@@ -38,7 +40,8 @@ export function stackFromConfig(config: SupervisorConfig): Stack {
     embeddedPgDir: config.databaseUrl ? null : join(resolve(config.dataDir), "postgres"),
     redisUrl: config.redisUrl,
     controlTokenFile: controlTokenPath(config),
-    caddyAdminSocket: join(resolve(config.dataDir), "caddy", "admin.sock"),
+    caddyAdminSocket: [join(resolve(config.dataDir), "caddy", "admin.sock"), SYSTEMD_CADDY_ADMIN_SOCKET].find((p) => existsSync(p))
+      ?? join(resolve(config.dataDir), "caddy", "admin.sock"),
     instanceUrl: (port, path) => `http://${host(config.instanceHost)}:${port}${path}`,
   };
 }
