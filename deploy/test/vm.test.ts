@@ -15,6 +15,8 @@ import { buildBrokenRelease, buildRelease, packageVersion, removeReleaseOutput }
 import { waitFor } from "../../service/test/wait.ts";
 import { guestHttp, snapshotDeployment, supervisorRestarts, supervisorStatus } from "./vm-guest.ts";
 import { clickedByAgent, linkIds, oldStreamClicks, parseRequestLog, spoolStatus, unshippedPerInstance, type LoggedRequest } from "./vm-clicks.ts";
+import { enableDrills, finished, runGuestDrill } from "./vm-drill-guest.ts";
+import { failedRequests } from "../../supervisor/src/drill/report.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 // Monitoring is installed too once the release carries deploy/monitoring.sh.
@@ -340,6 +342,24 @@ describe("a VM deployment on a real systemd", () => {
     expect(out).toContain(`linkfort ${a.version} is running (previous: ${b.version}`);
     expect(await versionsReported()).toEqual([a.version, a.version, a.version]);
     expect(await bed.sh("linkfort version")).toBe(a.version);
+  }, 3 * MINUTE);
+
+  // Issue 14's CI subset under systemd (the whole table: bun deploy/test/vm-drill.ts --all). Last
+  // before uninstall: the drill kills an instance and the supervisor, which the tests above count.
+  test("drills under systemd: an instance SIGKILLed and the supervisor SIGKILLed lose nothing, and without the supervisor nothing fails", async () => {
+    await enableDrills(bed);
+    const drill = await timed("drill (supervisor-kill, instance-kill)", () => runGuestDrill(bed, "--fault supervisor-kill,instance-kill --rate 40 --phase-ms 1500", 150));
+    const rows = ["supervisor-kill", "instance-kill"].map((name) => finished(drill.report?.rows.find((r) => r.fault === name)));
+    const summary = `drill exit ${drill.code}:\n${drill.output.slice(-4000)}`;
+    console.log(summary);
+    for (const row of rows) {
+      expect(row, summary).not.toBeNull();
+      const redirectFailures = Object.values(row!.phases).reduce((n, p) => n + p.redirect_failures, 0);
+      expect({ fault: row!.fault, drained: row!.data.drained, clicksLost: row!.data.clicks_lost, createsMissing: row!.data.creates_missing, redirectFailures }, summary)
+        .toEqual({ fault: row!.fault, drained: true, clicksLost: 0, createsMissing: 0, redirectFailures: 0 });
+      expect(row!.data.redirects_answered).toBeGreaterThan(0);
+    }
+    expect(failedRequests(rows[0]!), summary).toBe(0);
   }, 3 * MINUTE);
 
   test("uninstall.sh removes services and binaries and keeps the data; --purge needs --yes without a tty", async () => {
