@@ -24,6 +24,9 @@ import { REDIRECT_ROUTE, redirectFastPath } from "./redirect/fast-path.ts";
 import { bansRoutes } from "./limits/routes.ts";
 import { RESERVED_SEGMENTS, requireReserved } from "./redirect/reserved-segments.ts";
 
+/** Methods whose routes here take no request body. */
+const BODILESS_METHODS = new Set(["GET", "HEAD", "DELETE"]);
+
 export interface AppOptions {
   /** Serve GET /:short_code from Bun's router (redirect/fast-path.ts); false: through Elysia only. */
   fastRedirect?: boolean;
@@ -50,6 +53,9 @@ export function createApp(deps: Deps, options: AppOptions = {}) {
       // Multipart (the CSV import) keeps Elysia's parser; everything else must be a JSON object.
       if (contentType.startsWith("multipart/form-data")) return;
       if (contentType === "" && request.headers.get("content-length") === null && !request.body) return;
+      // A declared empty body on a route that takes none (fetch sends `Content-Length: 0` with a
+      // bodiless DELETE) is no body, whatever Content-Type the client added.
+      if (request.headers.get("content-length") === "0" && BODILESS_METHODS.has(request.method)) return null;
       if (!/^application\/(.+\+)?json\b/i.test(contentType)) {
         throw badRequest(`request body must be application/json (multipart/form-data for CSV uploads), not ${contentType || "unspecified"}`);
       }

@@ -1,7 +1,7 @@
 /** The rules for events: who may see or write which, and what a missing link or user means. */
 import { forbidden, notFound } from "../http/errors.ts";
 import { ownerScope, requireOwner, type Principal } from "../http/auth.ts";
-import { isDbId, toPage } from "../http/params.ts";
+import { isDbId, MAX_BIG_DB_ID, toPage } from "../http/params.ts";
 import type { EventRow } from "../db/schema.ts";
 import { eventDetails, type CreateEventInput, type EventListInput } from "./model.ts";
 import type { EventsRepo } from "./repo.ts";
@@ -61,7 +61,7 @@ export function createEventsService(repo: EventsRepo, findUrlOwner: FindUrlOwner
       if (userId !== undefined && !isDbId(userId)) return [];
       if (urlId !== undefined && !isDbId(urlId)) return [];
       if (eventType !== undefined && !storableType(eventType)) return [];
-      return repo.list({ urlId, userId, eventType }, toPage(query));
+      return repo.list({ urlId, userId, eventType }, toPage(query, MAX_BIG_DB_ID));
     },
   };
 }

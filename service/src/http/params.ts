@@ -60,7 +60,7 @@ export const MAX_PER_PAGE = 100;
  * Clamps page and per_page instead of rejecting, as the contract asks (non-integers were already
  * refused by the schema); a page that starts deeper than MAX_PAGE_OFFSET is a 400 naming after_id.
  */
-export function toPage(query: { page?: number; per_page?: number; after_id?: number }): Page {
+export function toPage(query: { page?: number; per_page?: number; after_id?: number }, maxId = MAX_DB_ID): Page {
   const perPage = Math.min(MAX_PER_PAGE, Math.max(1, query.per_page ?? DEFAULT_PER_PAGE));
   const page = Math.max(1, query.page ?? 1);
   const offset = (page - 1) * perPage;
@@ -68,7 +68,8 @@ export function toPage(query: { page?: number; per_page?: number; after_id?: num
     throw badRequest(`page ${page} of ${perPage} rows starts ${offset} rows deep; a page may start at most ${MAX_PAGE_OFFSET} rows deep: `
       + "read further with after_id=<the last id you have>", { max_offset: MAX_PAGE_OFFSET });
   }
-  // Ids above what an integer column holds cannot exist: such an after_id simply finds nothing.
-  const afterId = query.after_id === undefined ? undefined : Math.min(Math.max(0, query.after_id), MAX_DB_ID);
+  // Ids above what the id column holds (`maxId`: MAX_DB_ID, or MAX_BIG_DB_ID for events) cannot
+  // exist: such an after_id simply finds nothing, and never reaches SQL as an out-of-range value.
+  const afterId = query.after_id === undefined ? undefined : Math.min(Math.max(0, query.after_id), maxId);
   return { limit: perPage, offset, afterId };
 }

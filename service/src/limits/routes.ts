@@ -2,7 +2,7 @@
 import { Elysia, t } from "elysia";
 import { adminOnly, type Authenticator } from "../http/auth.ts";
 import { ErrorBody, NoContent } from "../http/openapi.ts";
-import { parsePathId, pathId } from "../http/params.ts";
+import { parseBigPathId, pathId } from "../http/params.ts";
 import { Ban, BansQuery, banJson } from "./model.ts";
 import type { BansService } from "./bans.ts";
 
@@ -21,7 +21,7 @@ export function bansRoutes(deps: { auth: Authenticator; bans: BansService; now: 
       detail: { ...detail, summary: "List active bans (include_lifted=true adds those lifted or expired in the last 7 days)" },
     })
     .delete("/:id", async ({ principal, params, set }) => {
-      await bans.lift(principal, parsePathId(params.id, "ban"));
+      await bans.lift(principal, parseBigPathId(params.id, "ban"));
       set.status = 204;
     }, {
       params: pathId,

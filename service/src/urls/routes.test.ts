@@ -159,3 +159,18 @@ describe("DELETE /urls/:id", () => {
     expect((await h.request("GET", `/${res.json.short_code}`, { key: null })).status).toBe(404);
   });
 });
+
+describe("a bodiless DELETE as fetch sends it (Content-Length: 0)", () => {
+  test("deletes, with or without a JSON Content-Type; a POST with an empty JSON body is still a clear 400", async () => {
+    for (const contentType of [undefined, "application/json"]) {
+      const link = (await h.request("POST", "/urls", { body: { user_id: userId, original_url: "https://bodiless.example/" } })).json;
+      const headers: Record<string, string> = { "content-length": "0", ...(contentType ? { "content-type": contentType } : {}) };
+      const res = await h.request("DELETE", `/urls/${link.id}`, { headers, raw: "" });
+      expect(res.status, `${contentType ?? "no type"}: ${show(res)}`).toBe(204);
+      expect((await h.request("GET", `/urls/${link.id}`)).status).toBe(404);
+    }
+    const empty = await h.request("POST", "/urls", { headers: { "content-type": "application/json", "content-length": "0" }, raw: "" });
+    expect(empty.status, show(empty)).toBe(400);
+    expect(empty.json.message).toContain("request body must be a JSON object");
+  });
+});
