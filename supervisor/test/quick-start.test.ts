@@ -77,8 +77,9 @@ describe("quick start", () => {
     expect(rolled.stdout.toString()).toContain("done: restarted 3 instances one at a time");
     for (const pid of firstPids) expect(alive(pid)).toBe(false);
 
-    // spawnSync blocked this thread; give the output pump a moment to catch up.
-    const instances = (await waitFor("six instance starts logged", () => pidsFrom(sup, "instance started").length === 6 && pidsFrom(sup, "instance started"), 5_000)).slice(3);
+    // spawnSync blocked this thread; the output pump catches up once it runs again (the
+    // supervisor relays its instances' lines too, so there is more of it on a busy machine).
+    const instances = (await waitFor("six instance starts logged", () => pidsFrom(sup, "instance started").length === 6 && pidsFrom(sup, "instance started"), 20_000)).slice(3);
     const [caddy] = pidsFrom(sup, "caddy started");
     const postmaster = Number(readFileSync(join(dataDir, "postgres/postmaster.pid"), "utf8").split("\n")[0]);
     tree = sup.tree();
