@@ -133,8 +133,9 @@ export const spoolOffsets = pgTable("spool_offsets", {
   updatedAt: utc("updated_at").notNull().defaultNow(),
 });
 
-// Click rollups per link per UTC day, upserted in the statement that inserts the clicked events,
-// so GET /urls/:id/stats reads at most one row per day and key instead of scanning events.
+// Click rollups per link per UTC day, counted per click batch and upserted in the transaction that
+// inserts its clicked events, so GET /urls/:id/stats reads at most one row per day and key
+// instead of scanning events.
 // A function: each table needs its own column builders.
 const rollupDay = () => ({
   urlId: integer("url_id").notNull().references(() => urls.id, { onDelete: "cascade" }),
