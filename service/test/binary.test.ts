@@ -107,6 +107,31 @@ describe("dist/linkfort alone", () => {
     await Promise.all(instances.map((b) => b.stop()));
   }, 60_000);
 
+  test("database errors keep their mapping in the built binary: a lock timeout is a 503 naming the lock, not a 500", async () => {
+    // The mapping once checked postgres.js's class by name, which a minifying build renames.
+    const url = await freshDatabase();
+    const b = await start({ DATABASE_URL: url, DB_LOCK_TIMEOUT_MS: "200", LINKFORT_AUTH: "open" });
+    await b.waitFor(/"msg":"listening"/);
+    const holder = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => { release = resolve; });
+      let locked!: () => void;
+      const taken = new Promise<void>((resolve) => { locked = resolve; });
+      const held = holder.begin(async (tx) => { await tx`lock table urls in access exclusive mode`; locked(); await released; });
+      await taken;
+      const res = await fetch(`${b.base}/urls/1`);
+      const body = (await res.json()) as { error: string; message: string };
+      release();
+      await held;
+      expect(res.status, JSON.stringify(body)).toBe(503);
+      expect(body.message).toContain("locked by another database session");
+    } finally {
+      await holder.end();
+      await b.stop();
+    }
+  }, 60_000);
+
   test("a bad setting stops the start with exit 2 and names the variable", async () => {
     const b = await start({ DATABASE_URL: "mysql://nope", PORT: "70000" });
     expect(await b.proc.exited).toBe(2);

@@ -5,7 +5,7 @@
  * adopter): the compare-and-set lets exactly one of them commit each batch.
  */
 import { unlinkSync } from "node:fs";
-import { isSequenceExhausted } from "../db/errors.ts";
+import { isSequenceExhausted, isServerError } from "../db/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Click } from "./model.ts";
@@ -40,7 +40,7 @@ export interface RoundResult {
 // block every later one. An exhausted id sequence (2200H) is no click's fault: the batch waits
 // in the spool for the operator instead of being dropped click by click.
 const isDataError = (error: unknown) =>
-  (error as { name?: string }).name === "PostgresError" && String((error as { code?: unknown }).code).startsWith("22") && !isSequenceExhausted(error);
+  isServerError(error) && String(error.code).startsWith("22") && !isSequenceExhausted(error);
 
 const same = (a: Position, b: Position) => a.segment === b.segment && a.offset === b.offset;
 

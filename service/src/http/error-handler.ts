@@ -7,7 +7,7 @@
 import { ValidationError } from "elysia";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../metrics.ts";
-import { driverError } from "../db/errors.ts";
+import { driverError, isServerError } from "../db/errors.ts";
 import { ApiError, jsonResponse } from "./errors.ts";
 import { noteStatus, requestIdOf } from "./observe.ts";
 
@@ -91,7 +91,7 @@ export function fromPostgres(thrown: unknown): DbFailure | undefined {
   const error = driverError(thrown);
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== "string") return undefined;
-  const isPg = (error as { name?: string }).name === "PostgresError";
+  const isPg = isServerError(error);
   if (isPg && code === "23505") return { kind: "unique", status: 409, body: { error: "Conflict", message: "a record with the same unique value already exists" } };
   if (isPg && code === "23503") return { kind: "foreign_key", status: 404, body: { error: "Not Found", message: "a referenced record does not exist" } };
   // Before class 22: an exhausted id sequence is the server's limit, not the client's data.

@@ -8,6 +8,7 @@
  * and working around that meant patching the driver's internals.
  */
 import type { Sql } from "../db/client.ts";
+import { isServerError } from "../db/errors.ts";
 import type { TableName } from "./columns.ts";
 import type { SeedEvent, SeedUrl, SeedUser, UploadedUser } from "./rows.ts";
 
@@ -92,9 +93,8 @@ export type ImportsRepo = ReturnType<typeof createImportsRepo>;
  * when one slips through, the batch is retried row by row so the good rows still go in.
  */
 export function isRowError(err: unknown): err is Error {
-  const e = err as { name?: string; code?: unknown } | null;
   // An exhausted id sequence (2200H) would fail every row alike: the import stops instead.
-  return e?.name === "PostgresError" && typeof e.code === "string" && e.code !== "2200H" && (e.code.startsWith("22") || e.code.startsWith("23"));
+  return isServerError(err) && err.code !== "2200H" && (err.code.startsWith("22") || err.code.startsWith("23"));
 }
 
 /** Runs `insert` on the batch; after a row error, on each row alone, collecting each refused row's reason. */
