@@ -87,17 +87,21 @@ interface SocketState {
 export function createSocketWatchdog(opts: WatchdogOptions) {
   const watched = new Map<net.Socket, SocketState>();
   let rotation = 0;
-  let destroyed = 0;
   let timer: ReturnType<typeof setInterval> | undefined;
 
   let suspect = false;
+  const stop = () => {
+    if (timer) clearInterval(timer);
+    timer = undefined;
+  };
   const check = () => {
     const now = performance.now();
     const limit = suspect ? Math.min(opts.silenceMs, SUSPECT_SILENCE_MS) : opts.silenceMs;
+    // A pool with no socket open (closed, or idle long enough to drop them) needs no timer.
+    if (watched.size === 0) stop();
     for (const [socket, state] of watched) {
       if ((state.outstanding <= 0 && !state.flushed) || now - state.lastByteAt <= limit) continue;
       watched.delete(socket);
-      destroyed++;
       suspect = true;
       opts.onSilence?.(Math.round(now - state.lastByteAt), limit);
       socket.destroy(Object.assign(new Error(`PostgreSQL sent nothing for ${limit} ms with a request outstanding; connection closed`), { code: "ETIMEDOUT" }));
@@ -159,11 +163,9 @@ export function createSocketWatchdog(opts: WatchdogOptions) {
       // TLS wraps the socket itself (tls.connect({ socket })) and hides the messages: unwatched.
       return opts.silenceMs > 0 && !options.ssl ? watchedSocket(socket) : socket;
     },
-    /** Sockets destroyed for silence so far. */
-    get destroyed() { return destroyed; },
+    /** Stops watching (tests; a pool's watchdog stops by itself once its sockets are gone). */
     stop(): void {
-      if (timer) clearInterval(timer);
-      timer = undefined;
+      stop();
       watched.clear();
     },
   };
