@@ -1,7 +1,7 @@
 /**
- * @module Faults of PostgreSQL: the embedded server restarted, a table held locked, every
- * connection slot taken. Each is real: a signal to the postmaster, a session holding a lock,
- * sessions holding the slots.
+ * @module Faults of PostgreSQL: the embedded server restarted or frozen, a table held locked,
+ * every connection slot taken. Each is real: signals to the postmaster (and its backends), a
+ * session holding a lock, sessions holding the slots.
  */
 import postgres from "postgres";
 import type { Fault } from "./faults.ts";
