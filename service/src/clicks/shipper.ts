@@ -97,6 +97,9 @@ export function createSpoolShipper(opts: ShipperOptions) {
     const from = start();
     const read = await readBatch(dir, from, careful > 0 ? 1 : opts.batchMax);
     if (read.problem) throw new Error(`cannot read the click spool: ${read.problem}`);
+    // The batch starts at the oldest unshipped click: the backlog's age is right while this round
+    // waits on PostgreSQL (an outage can hold it for seconds), not only once it ends.
+    if (read.clicks.length > 0) oldest = read.clicks[0]!.at;
     const lines = read.clicks.length + read.unreadable;
     if (lines === 0 && same(read.next, from)) return { consumed: 0, written: 0, caughtUp: true, contended: false };
     const { outcome, rejected } = await ship(committed, read.next, read.clicks);
