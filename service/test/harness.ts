@@ -91,3 +91,10 @@ export async function testApp(overrides: Partial<ServiceConfig> = {}): Promise<T
 
 /** A readable failure message: the response itself. */
 export const show = (res: TestResponse) => `${res.status} ${res.text.slice(0, 500)}`;
+
+/** A short-code generator (the urls repo's `newCode`) that hands out the given codes in order. */
+export const codesInOrder = (...list: string[]) => () => {
+  const next = list.shift();
+  if (next === undefined) throw new Error("test generator ran out of codes");
+  return next;
+};

@@ -4,7 +4,7 @@
  * and their `created` events are written.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { show, testApp, type TestApp, type TestResponse } from "../../test/harness.ts";
+import { codesInOrder as codes, show, testApp, type TestApp, type TestResponse } from "../../test/harness.ts";
 import { createUrlsRepo } from "./repo.ts";
 
 const TS = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?$/);
@@ -22,12 +22,6 @@ beforeAll(async () => {
   }
 }, 30_000);
 afterAll(async () => { await h.close(); }, 30_000);
-
-const codes = (...list: string[]) => () => {
-  const next = list.shift();
-  if (next === undefined) throw new Error("test generator ran out of codes");
-  return next;
-};
 
 interface Sent { userId: number; url: string; title: string | null; missing: boolean }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { testApp, type TestApp } from "../../test/harness.ts";
+import { codesInOrder as codes, testApp, type TestApp } from "../../test/harness.ts";
 import { createUrlsRepo } from "./repo.ts";
 
 let h: TestApp;
@@ -9,13 +9,6 @@ beforeAll(async () => {
   userId = (await h.request("POST", "/users", { body: { username: "repo", email: "repo@example.com" } })).json.id;
 }, 30_000);
 afterAll(async () => { await h.close(); }, 30_000);
-
-/** A code generator that hands out the given codes in order. */
-const codes = (...list: string[]) => () => {
-  const next = list.shift();
-  if (next === undefined) throw new Error("test generator ran out of codes");
-  return next;
-};
 
 const newUrl = { originalUrl: "https://repo.example/", title: null };
 
