@@ -54,7 +54,7 @@ export const serviceSettings = {
   dbPoolMax: setting({ env: "DB_POOL_MAX", parse: int(1, 200), default: 10, doc: "PostgreSQL connections per instance" }),
   dbStatementTimeoutMs: setting({
     env: "DB_STATEMENT_TIMEOUT_MS", parse: int(100, 600_000), default: 5_000,
-    doc: "a query running longer is cancelled (ms); bulk imports are exempt",
+    doc: "a query running longer is cancelled (ms); imports too: they write in batches small enough for it",
   }),
   dbLockTimeoutMs: setting({
     env: "DB_LOCK_TIMEOUT_MS", parse: int(0, 600_000), default: 1_000,
