@@ -8,6 +8,8 @@ import { boolean, index, integer, jsonb, pgTable, serial, text, timestamp, varch
 import { date, primaryKey, uuid } from "drizzle-orm/pg-core";
 // The click spool offsets (clicks/repo.ts).
 import { bigint, bigserial } from "drizzle-orm/pg-core";
+// Link options (migration 0004).
+import { check } from "drizzle-orm/pg-core";
 
 // Timestamps are UTC without a zone, as the contract prints them; every connection runs with
 // TimeZone=UTC so now() agrees.
@@ -31,8 +33,16 @@ export const urls = pgTable(
     isActive: boolean("is_active").notNull().default(true),
     createdAt: utc("created_at").notNull().defaultNow(),
     updatedAt: utc("updated_at").notNull().defaultNow(),
+    // Link options (migration 0004), all off by default so a link without them answers as before.
+    // Null: never expires. From then on the code answers 410.
+    expiresAt: utc("expires_at"),
+    // Null: no cap. After this many counted clicks the code answers 410.
+    maxClicks: bigint("max_clicks", { mode: "number" }),
+    // Appends the request's query string to original_url on redirect.
+    forwardQuery: boolean("forward_query").notNull().default(false),
   },
   (t) => [
+    check("urls_max_clicks_positive", sql`${t.maxClicks} > 0`),
     // GET /urls?user_id=…[&is_active=…] ordered by id: one index answers filter and order.
     index("urls_user_id_id_idx").on(t.userId, t.id),
     index("urls_is_active_id_idx").on(t.isActive, t.id),
@@ -141,6 +151,8 @@ const rollupDay = () => ({
   urlId: integer("url_id").notNull().references(() => urls.id, { onDelete: "cascade" }),
   day: date("day", { mode: "string" }).notNull(),
   clicks: integer("clicks").notNull(),
+  // Of `clicks`, those from crawlers, unfurlers and monitors: stats leave them out unless asked.
+  botClicks: integer("bot_clicks").notNull().default(0),
 });
 
 export const clickDaily = pgTable("click_daily", rollupDay(), (t) => [primaryKey({ columns: [t.urlId, t.day] })]);
