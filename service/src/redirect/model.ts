@@ -7,8 +7,18 @@ import { originalUrlProblem } from "../urls/model.ts";
 /** Where an answer came from; the redirect sends it as `X-Cache`. */
 export type CacheSource = "lru" | "redis" | "db";
 
+/**
+ * A link's options (issue #18), absent for a link that has none: the common case stays as small
+ * and as fast as before. Times are epoch milliseconds.
+ */
+export interface LinkOptions {
+  expiresAt?: number;
+  maxClicks?: number;
+  forwardQuery?: boolean;
+}
+
 export type Lookup =
-  | { kind: "found"; urlId: number; location: string; source: CacheSource }
+  | { kind: "found"; urlId: number; location: string; source: CacheSource; options?: LinkOptions }
   | { kind: "inactive"; source: CacheSource }
   | { kind: "missing"; source: CacheSource };
 
@@ -25,7 +35,23 @@ export const inactive = (source: CacheSource): Lookup => INACTIVE[source];
 export function withSource(lookup: Lookup, source: CacheSource): Lookup {
   if (lookup.kind === "missing") return MISSING[source];
   if (lookup.kind === "inactive") return INACTIVE[source];
-  return { kind: "found", urlId: lookup.urlId, location: lookup.location, source };
+  return lookup.options === undefined
+    ? { kind: "found", urlId: lookup.urlId, location: lookup.location, source }
+    : { kind: "found", urlId: lookup.urlId, location: lookup.location, source, options: lookup.options };
+}
+
+/** True once a found link's expiry has passed: checked on every answer, cached or not, never left to a TTL. */
+export const isExpired = (found: Found, now: number): boolean =>
+  found.options?.expiresAt !== undefined && now >= found.options.expiresAt;
+
+/** The options of a urls row, or undefined when it has none. */
+export function linkOptions(row: { expires_at: Date | null; max_clicks: number | string | null; forward_query: boolean }): LinkOptions | undefined {
+  if (row.expires_at === null && row.max_clicks === null && !row.forward_query) return undefined;
+  const options: LinkOptions = {};
+  if (row.expires_at !== null) options.expiresAt = row.expires_at.getTime();
+  if (row.max_clicks !== null) options.maxClicks = Number(row.max_clicks);
+  if (row.forward_query) options.forwardQuery = true;
+  return options;
 }
 
 // Wider than the codes we issue (6 alphanumerics) to leave room for imported or custom ones;

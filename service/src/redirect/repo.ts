@@ -1,21 +1,29 @@
 /** The redirect's reads of PostgreSQL, each on the unique index of urls.short_code. */
 import type { Sql } from "../db/client.ts";
-import { inactive, locationOf, missing, type Lookup } from "./model.ts";
+import { inactive, linkOptions, locationOf, missing, type Lookup } from "./model.ts";
 
 interface Row {
   id: number;
   original_url: string;
   is_active: boolean;
+  expires_at: Date | null;
+  // bigint: postgres.js returns it as a string.
+  max_clicks: string | null;
+  forward_query: boolean;
 }
 
 export function createRedirectRepo(sql: Sql) {
   return {
     // postgres.js directly: a prepared statement with no query builder in the hot path.
     async resolve(shortCode: string): Promise<Lookup> {
-      const [row] = await sql<Row[]>`select id, original_url, is_active from urls where short_code = ${shortCode}`;
+      const [row] = await sql<Row[]>`select id, original_url, is_active, expires_at, max_clicks, forward_query from urls where short_code = ${shortCode}`;
       if (!row) return missing("db");
       if (!row.is_active) return inactive("db");
-      return { kind: "found", urlId: row.id, location: locationOf(row.original_url), source: "db" };
+      const options = linkOptions(row);
+      const location = locationOf(row.original_url);
+      return options === undefined
+        ? { kind: "found", urlId: row.id, location, source: "db" }
+        : { kind: "found", urlId: row.id, location, source: "db", options };
     },
     /** About how many rows urls has (the planner's count, no scan): how big to make the set before loading it. */
     async estimatedCodes(): Promise<number> {
