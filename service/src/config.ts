@@ -20,6 +20,16 @@ const proxyList = (raw: string) => {
   }
 };
 
+/** An absolute http(s) origin, as an operator writes it (a trailing slash is fine), normalised to `scheme://host[:port]`. */
+const publicOrigin = (raw: string) => {
+  try {
+    const url = new URL(raw);
+    const plain = url.username === "" && url.password === "" && url.pathname === "/" && url.search === "" && url.hash === "";
+    if ((url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "" && plain) return url.origin;
+  } catch { /* fall through */ }
+  return new ConfigProblem("must be an http:// or https:// origin with no path, query or credentials, e.g. https://s.example.com");
+};
+
 const redisUrlParser = (raw: string) => {
   try {
     const url = new URL(raw);
@@ -135,6 +145,10 @@ export const serviceSettings = {
   clickStreamKey: setting({
     env: "CLICK_STREAM_KEY", parse: str, default: "lf:clicks",
     doc: "the Redis stream where releases before the click spool kept clicks; `linkfort clicks drain-stream` writes what is left and deletes it",
+  }),
+  publicUrl: setting({
+    env: "PUBLIC_URL", parse: publicOrigin, default: "http://127.0.0.1:8080",
+    doc: "the origin people reach the redirects at (https://s.example.com): QR codes carry it. Never taken from a request's Host; the default is the quick start's Caddy",
   }),
   trustedProxies: setting({
     env: "TRUSTED_PROXIES", parse: proxyList, default: "127.0.0.1,::1",
