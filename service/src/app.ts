@@ -17,6 +17,7 @@ import { usersRoutes } from "./users/routes.ts";
 import { urlsRoutes } from "./urls/routes.ts";
 import { eventsRoutes } from "./events/routes.ts";
 import { statsRoutes } from "./stats/routes.ts";
+import { qrRoutes } from "./qr/routes.ts";
 import { redirectRoutes } from "./redirect/routes.ts";
 import { VERSION } from "./lib/version.ts";
 import { createRequestLimiter, rateLimitHook } from "./limits/hook.ts";
@@ -70,6 +71,7 @@ export function createApp(deps: Deps, options: AppOptions = {}) {
     .use(urlsRoutes(deps)) // routes: urls, events
     .use(eventsRoutes(deps))
     .use(statsRoutes(deps)) // routes: stats (/urls/:id/stats)
+    .use(qrRoutes(deps)) // routes: qr (/urls/:id/qr)
     .use(redirectRoutes(deps)) // routes: redirect (GET /:short_code) — always last
     ;
 

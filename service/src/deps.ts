@@ -26,6 +26,7 @@ import { wireClicks } from "./clicks/wire.ts";
 import type { SpoolBacklog } from "./clicks/shipping.ts";
 import { createStatsRepo } from "./stats/repo.ts";
 import { createStatsService, type StatsService } from "./stats/service.ts";
+import { createQrService, type QrService } from "./qr/service.ts";
 import type { ClickSink } from "./clicks/sink.ts";
 import { wireRedirectCache, type RedirectCache } from "./redirect/wire.ts";
 import { jobRunner, type JobRunner } from "./lib/jobs.ts";
@@ -56,6 +57,8 @@ export interface Deps {
   events: EventsService;
   /** GET /urls/:id/stats, read from the click rollups. */
   stats: StatsService;
+  /** GET /urls/:id/qr: QR codes of short URLs on PUBLIC_URL. */
+  qr: QrService;
   /** GET /:short_code: resolve the code, hand the click to `clicks`. */
   redirect: RedirectService;
   /** Where redirects put clicks: the instance's spool, shipped to events in batches. */
@@ -115,6 +118,7 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
   const urls = createUrlsService(urlsRepo, cache.settle);
   const events = createEventsService(createEventsRepo(db), urlsRepo.findById);
   const stats = createStatsService({ repo: createStatsRepo(sql), getUrl: urls.get });
+  const qr = createQrService({ getUrl: urls.get, publicOrigin: config.publicUrl });
   const redirect = createRedirectService({ lookup: cache.lookup, clicks });
   const imports = createImportsService(createImportsRepo(sql)); // wire: imports
 
@@ -129,7 +133,7 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
   closers.push(async () => rateLimits.sync?.stop());
   closers.push(() => clicks.stop()); // after jobs.stop (a no-op then); writes the last clicks when jobs never ran
   return {
-    config, logger, metrics, sql, db, health, auth, redis, cache, jobs, clientIp, keys, users, imports, urls, events, stats, redirect, clicks, rateLimits,
+    config, logger, metrics, sql, db, health, auth, redis, cache, jobs, clientIp, keys, users, imports, urls, events, stats, qr, redirect, clicks, rateLimits,
     clickBacklog: clickPipeline.backlog,
     async close() {
       for (const stop of closers) await stop().catch((error) => logger.error("shutdown step failed", { error }));

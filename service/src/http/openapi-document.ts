@@ -102,7 +102,21 @@ function responseObject(status: string, response: JsonObject): JsonObject {
   if (isObject(response.headers)) out.headers = response.headers;
   const media = isObject(response.content) ? Object.values(response.content)[0] : undefined;
   if (isObject(media) && isObject(media.schema)) {
-    out.content = { [media.schema.type === "string" ? "text/plain" : "application/json"]: { schema: media.schema } };
+    out.content = declaredMedia(media.schema) ?? { [media.schema.type === "string" ? "text/plain" : "application/json"]: { schema: media.schema } };
   }
   return out;
+}
+
+/**
+ * A route that answers other media (a QR image, the preview page) says so with JSON Schema's
+ * `contentMediaType`, on the schema or on each branch of an `anyOf`: each is that media type.
+ */
+function declaredMedia(schema: JsonObject): JsonObject | undefined {
+  const branches = Array.isArray(schema.anyOf) ? schema.anyOf : [schema];
+  const content: JsonObject = {};
+  for (const branch of branches) {
+    if (!isObject(branch) || typeof branch.contentMediaType !== "string") return undefined;
+    content[branch.contentMediaType] = { schema: branch };
+  }
+  return content;
 }
