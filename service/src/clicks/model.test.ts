@@ -24,4 +24,10 @@ describe("clickDetails", () => {
     expect(clickDetails({ id: "x", urlId: 1, shortCode: "abc123", at })).toEqual({ short_code: "abc123" });
     expect(clickDetails({ id: "x", urlId: 1, shortCode: "abc123", at, referrer: "r", userAgent: "u", clientIp: "203.0.113.9" })).toEqual({ short_code: "abc123", referrer: "r", user_agent: "u", client_ip: "203.0.113.9" });
   });
+
+  test("carries bot: true for a bot's click, and no bot key at all for a person's", () => {
+    const click = { id: "x", urlId: 1, shortCode: "abc123", at: new Date(), userAgent: "Twitterbot/1.0" };
+    expect(clickDetails(click, true)).toEqual({ short_code: "abc123", user_agent: "Twitterbot/1.0", bot: true });
+    expect(Object.keys(clickDetails(click, false))).toEqual(["short_code", "user_agent"]);
+  });
 });

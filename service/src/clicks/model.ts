@@ -29,10 +29,15 @@ export function clickHeader(value: string | null | undefined): string | undefine
   return value.slice(0, CLICK_HEADER_MAX).replaceAll("\u0000", "").toWellFormed();
 }
 
-export function clickDetails(click: Click): Record<string, string> {
-  const details: Record<string, string> = { short_code: click.shortCode };
+/** A clicked event's details: the headers that were sent, and `bot: true` for a crawler's click. */
+export type ClickDetails = Record<string, string | true>;
+
+/** `bot` only when true, so a person's click has the same details as before bots were flagged. */
+export function clickDetails(click: Click, bot = false): ClickDetails {
+  const details: ClickDetails = { short_code: click.shortCode };
   if (click.referrer !== undefined) details.referrer = click.referrer;
   if (click.userAgent !== undefined) details.user_agent = click.userAgent;
   if (click.clientIp !== undefined) details.client_ip = click.clientIp;
+  if (bot) details.bot = true;
   return details;
 }

@@ -36,12 +36,13 @@ describe("clicks repo", () => {
     });
   });
 
-  test("a batch of many clicks on few links: one event per click in batch order, rollups counted exactly, twice over", async () => {
+  test("a batch of many clicks on few links: one event per click in batch order, rollups and their bot clicks counted exactly, twice over", async () => {
     const userId = (await h.request("POST", "/users", { body: { username: "many", email: "many@example.com" } })).json.id;
     const links = await Promise.all([1, 2, 3].map(async (n) =>
       (await h.request("POST", "/urls", { body: { user_id: userId, original_url: `https://many.example/${n}` } })).json as { id: number; short_code: string }));
     // 300 clicks: link 1 gets 200 across a UTC midnight, link 2 gets 99, link 3 one; three
-    // referrers and three agents in a fixed rotation, so every count below is known exactly.
+    // referrers and three agents in a fixed rotation, so every count below is known exactly. curl
+    // is a bot (clicks/bots.ts); Firefox and a click without the header are people.
     const referrers = [undefined, "https://t.co/x", "https://News.example/a"];
     const agents = ["curl/8.5.0", "Mozilla/5.0 (X11; rv:121.0) Gecko/20100101 Firefox/121.0", undefined];
     const clicks: Click[] = Array.from({ length: 300 }, (_, i) => {
@@ -53,31 +54,38 @@ describe("clicks repo", () => {
     expect(await repo.insertBatch(clicks)).toBe(300);
     expect(await repo.insertBatch(clicks.slice(0, 150))).toBe(150); // the same keys again: upserts add
 
-    const events = await h.deps.sql<{ url_id: number; user_id: number; at: string; details: Record<string, string | undefined> }[]>`
+    const events = await h.deps.sql<{ url_id: number; user_id: number; at: string; details: Record<string, string | boolean | undefined> }[]>`
       select url_id, user_id, to_char(timestamp, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at, details from events
       where event_type = 'clicked' and url_id in ${h.deps.sql(links.map((l) => l.id))} order by id`;
+    const isBot = (c: Click) => c.userAgent?.startsWith("curl/") === true;
     const expected = [...clicks, ...clicks.slice(0, 150)].map((c) => ({
       url_id: c.urlId, user_id: userId, at: c.at.toISOString(),
-      details: { short_code: c.shortCode, ...(c.referrer && { referrer: c.referrer }), ...(c.userAgent && { user_agent: c.userAgent }), client_ip: c.clientIp },
+      details: {
+        short_code: c.shortCode, ...(c.referrer && { referrer: c.referrer }), ...(c.userAgent && { user_agent: c.userAgent }), client_ip: c.clientIp,
+        ...(isBot(c) && { bot: true }),
+      },
     }));
     expect([...events]).toEqual(expected);
 
-    // Expected rollups, counted here one click at a time.
-    const tally = (key: (c: Click, i: number) => string) => {
-      const counts = new Map<string, number>();
-      [...clicks, ...clicks.slice(0, 150)].forEach((c, i) => counts.set(key(c, i), (counts.get(key(c, i)) ?? 0) + 1));
-      return [...counts].map(([k, n]) => `${k} ${n}`).sort();
+    // Expected rollups, counted here one click at a time: "key clicks bot_clicks".
+    const tally = (key: (c: Click) => string) => {
+      const counts = new Map<string, [number, number]>();
+      for (const c of [...clicks, ...clicks.slice(0, 150)]) {
+        const [n, bots] = counts.get(key(c)) ?? [0, 0];
+        counts.set(key(c), [n + 1, bots + (isBot(c) ? 1 : 0)]);
+      }
+      return [...counts].map(([k, [n, bots]]) => `${k} ${n} ${bots}`).sort();
     };
     const day = (c: Click) => c.at.toISOString().slice(0, 10);
     const host = (c: Click) => (c.referrer ? new URL(c.referrer).hostname.toLowerCase() : "(direct)");
     const family = (c: Click) => (c.userAgent === undefined ? "(none)" : c.userAgent.startsWith("curl") ? "curl" : "firefox");
     const ids = h.deps.sql(links.map((l) => l.id));
     const rows = async (query: Promise<{ k: string }[]>) => (await query).map((r) => r.k).sort();
-    expect(await rows(h.deps.sql`select url_id || ' ' || day || ' ' || clicks as k from click_daily where url_id in ${ids}`))
+    expect(await rows(h.deps.sql`select url_id || ' ' || day || ' ' || clicks || ' ' || bot_clicks as k from click_daily where url_id in ${ids}`))
       .toEqual(tally((c) => `${c.urlId} ${day(c)}`));
-    expect(await rows(h.deps.sql`select url_id || ' ' || day || ' ' || referrer || ' ' || clicks as k from click_referrers where url_id in ${ids}`))
+    expect(await rows(h.deps.sql`select url_id || ' ' || day || ' ' || referrer || ' ' || clicks || ' ' || bot_clicks as k from click_referrers where url_id in ${ids}`))
       .toEqual(tally((c) => `${c.urlId} ${day(c)} ${host(c)}`));
-    expect(await rows(h.deps.sql`select url_id || ' ' || day || ' ' || agent || ' ' || clicks as k from click_agents where url_id in ${ids}`))
+    expect(await rows(h.deps.sql`select url_id || ' ' || day || ' ' || agent || ' ' || clicks || ' ' || bot_clicks as k from click_agents where url_id in ${ids}`))
       .toEqual(tally((c) => `${c.urlId} ${day(c)} ${family(c)}`));
   }, 30_000);
 

@@ -1,6 +1,6 @@
 /**
  * Writing clicks: one `clicked` event per click and the batch's rollups (per url per UTC day, per
- * referrer host, per agent family). The spool shipper runs it inside the transaction that moves
+ * referrer host, per agent family; each also counts its bots' clicks, flagged by bots.ts). The spool shipper runs it inside the transaction that moves
  * its spool offset (offsets-repo.ts), which is what makes a click count once; the one-shot drain
  * of the old Redis stream runs it with click receipts instead.
  *
@@ -9,6 +9,7 @@
  * hundred times in a batch costs one row update per rollup, not a hundred.
  */
 import type { Sql } from "../db/client.ts";
+import { botFlags } from "./bots.ts";
 import { clickDetails, type Click } from "./model.ts";
 import { agentFamily, countRollups, referrerKey, utcDay, type RollupColumns } from "./rollup.ts";
 
@@ -57,14 +58,14 @@ async function takeReceipts(tx: Sql, clicks: readonly Click[]): Promise<Click[]>
  * parsing, but postgres.js (3.4.9) never settles a COPY the server refuses, leaving the transaction
  * open on its connection for good (its issue 1173); see docs/PERFORMANCE.md for what COPY saved.
  */
-async function insertEvents(tx: Sql, clicks: readonly Click[], owners: ReadonlyMap<number, number>): Promise<void> {
-  const col = <T extends string | number>(f: (c: Click) => T) => pgArrayLiteral(clicks.map(f));
+async function insertEvents(tx: Sql, clicks: readonly Click[], bots: readonly boolean[], owners: ReadonlyMap<number, number>): Promise<void> {
+  const col = <T extends string | number>(f: (c: Click, i: number) => T) => pgArrayLiteral(clicks.map(f));
   await tx`
     insert into events (url_id, user_id, event_type, timestamp, details)
     select url_id, user_id, 'clicked', at at time zone 'UTC', details
     from unnest(
       ${col((c) => c.urlId)}::text::int[], ${col((c) => owners.get(c.urlId)!)}::text::int[],
-      ${col((c) => c.at.toISOString())}::text::timestamptz[], ${col((c) => JSON.stringify(clickDetails(c)))}::text::jsonb[]
+      ${col((c) => c.at.toISOString())}::text::timestamptz[], ${col((c, i) => JSON.stringify(clickDetails(c, bots[i])))}::text::jsonb[]
     ) with ordinality as c(url_id, user_id, at, details, n)
     order by n`;
 }
@@ -78,23 +79,26 @@ async function upsertRollups(tx: Sql, rollups: { daily: RollupColumns; referrers
   const { daily, referrers, agents } = rollups;
   await tx`
     with daily as (
-      insert into click_daily (url_id, day, clicks)
-      select * from unnest(${ints(daily.urlIds)}::text::int[], ${pgArrayLiteral(daily.days)}::text::date[], ${ints(daily.clicks)}::text::int[])
+      insert into click_daily (url_id, day, clicks, bot_clicks)
+      select * from unnest(${ints(daily.urlIds)}::text::int[], ${pgArrayLiteral(daily.days)}::text::date[], ${ints(daily.clicks)}::text::int[],
+        ${ints(daily.botClicks)}::text::int[])
       order by 1, 2
-      on conflict (url_id, day) do update set clicks = click_daily.clicks + excluded.clicks
+      on conflict (url_id, day) do update set clicks = click_daily.clicks + excluded.clicks, bot_clicks = click_daily.bot_clicks + excluded.bot_clicks
     ),
     referrers as (
-      insert into click_referrers (url_id, day, referrer, clicks)
+      insert into click_referrers (url_id, day, referrer, clicks, bot_clicks)
       select * from unnest(${ints(referrers.urlIds)}::text::int[], ${pgArrayLiteral(referrers.days)}::text::date[],
-        ${pgArrayLiteral(referrers.keys)}::text::text[], ${ints(referrers.clicks)}::text::int[])
+        ${pgArrayLiteral(referrers.keys)}::text::text[], ${ints(referrers.clicks)}::text::int[], ${ints(referrers.botClicks)}::text::int[])
       order by 1, 2, 3
-      on conflict (url_id, day, referrer) do update set clicks = click_referrers.clicks + excluded.clicks
+      on conflict (url_id, day, referrer) do update set clicks = click_referrers.clicks + excluded.clicks,
+        bot_clicks = click_referrers.bot_clicks + excluded.bot_clicks
     )
-    insert into click_agents (url_id, day, agent, clicks)
+    insert into click_agents (url_id, day, agent, clicks, bot_clicks)
     select * from unnest(${ints(agents.urlIds)}::text::int[], ${pgArrayLiteral(agents.days)}::text::date[],
-      ${pgArrayLiteral(agents.keys)}::text::text[], ${ints(agents.clicks)}::text::int[])
+      ${pgArrayLiteral(agents.keys)}::text::text[], ${ints(agents.clicks)}::text::int[], ${ints(agents.botClicks)}::text::int[])
     order by 1, 2, 3
-    on conflict (url_id, day, agent) do update set clicks = click_agents.clicks + excluded.clicks`;
+    on conflict (url_id, day, agent) do update set clicks = click_agents.clicks + excluded.clicks,
+      bot_clicks = click_agents.bot_clicks + excluded.bot_clicks`;
 }
 
 async function insertClicks(tx: Sql, clicks: readonly Click[], dedup: Dedup): Promise<number> {
@@ -103,9 +107,13 @@ async function insertClicks(tx: Sql, clicks: readonly Click[], dedup: Dedup): Pr
   const live = clicks.filter((c) => owners.has(c.urlId));
   const kept = dedup === "receipts" && live.length > 0 ? await takeReceipts(tx, live) : live;
   if (kept.length === 0) return 0;
-  const rollups = countRollups(kept.map((c) => ({ urlId: c.urlId, day: utcDay(c.at), referrer: referrerKey(c.referrer), agent: agentFamily(c.userAgent) })));
+  // Flagged here, off the request path: see bots.ts.
+  const bots = botFlags(kept);
+  const rollups = countRollups(kept.map((c, i) => ({
+    urlId: c.urlId, day: utcDay(c.at), referrer: referrerKey(c.referrer), agent: agentFamily(c.userAgent), bot: bots[i]!,
+  })));
   // Pipelined like the locks: PostgreSQL runs them in order, the batch waits for one round trip.
-  await Promise.all([insertEvents(tx, kept, owners), upsertRollups(tx, rollups)]);
+  await Promise.all([insertEvents(tx, kept, bots, owners), upsertRollups(tx, rollups)]);
   return kept.length;
 }
 

@@ -23,20 +23,22 @@ describe("rollup keys", () => {
     for (const [ua, family] of cases) expect(agentFamily(ua), String(ua)).toBe(family);
   });
 
-  test("a batch is counted once per key of each rollup, on the click's UTC day", () => {
+  test("a batch is counted once per key of each rollup, on the click's UTC day, its bots apart too", () => {
     const day = utcDay(new Date("2024-05-31T23:59:59.999-01:00")); // already June 1st in UTC
     expect(day).toBe("2024-06-01");
     const clicks = [
-      { urlId: 2, day, referrer: "a.example", agent: "curl" },
-      { urlId: 1, day, referrer: "a.example", agent: "curl" },
-      { urlId: 2, day, referrer: "b.example", agent: "curl" },
-      { urlId: 2, day, referrer: "a.example", agent: "bot" },
-      { urlId: 2, day: "2024-06-02", referrer: "a.example", agent: "curl" },
+      { urlId: 2, day, referrer: "a.example", agent: "curl", bot: true },
+      { urlId: 1, day, referrer: "a.example", agent: "curl", bot: true },
+      { urlId: 2, day, referrer: "b.example", agent: "firefox", bot: false },
+      { urlId: 2, day, referrer: "a.example", agent: "bot", bot: true },
+      { urlId: 2, day: "2024-06-02", referrer: "a.example", agent: "firefox", bot: false },
     ];
-    const rows = (c: ReturnType<typeof countRollups>["daily"]) => c.urlIds.map((u, i) => `${u} ${c.days[i]} ${c.keys[i]} ${c.clicks[i]}`).sort();
+    // url day key clicks bots
+    const rows = (c: ReturnType<typeof countRollups>["daily"]) =>
+      c.urlIds.map((u, i) => `${u} ${c.days[i]} ${c.keys[i]} ${c.clicks[i]} ${c.botClicks[i]}`).sort();
     const counted = countRollups(clicks);
-    expect(rows(counted.daily)).toEqual(["1 2024-06-01  1", "2 2024-06-01  3", "2 2024-06-02  1"]);
-    expect(rows(counted.referrers)).toEqual(["1 2024-06-01 a.example 1", "2 2024-06-01 a.example 2", "2 2024-06-01 b.example 1", "2 2024-06-02 a.example 1"]);
-    expect(rows(counted.agents)).toEqual(["1 2024-06-01 curl 1", "2 2024-06-01 bot 1", "2 2024-06-01 curl 2", "2 2024-06-02 curl 1"]);
+    expect(rows(counted.daily)).toEqual(["1 2024-06-01  1 1", "2 2024-06-01  3 2", "2 2024-06-02  1 0"]);
+    expect(rows(counted.referrers)).toEqual(["1 2024-06-01 a.example 1 1", "2 2024-06-01 a.example 2 2", "2 2024-06-01 b.example 1 0", "2 2024-06-02 a.example 1 0"]);
+    expect(rows(counted.agents)).toEqual(["1 2024-06-01 curl 1 1", "2 2024-06-01 bot 1 1", "2 2024-06-01 curl 1 1", "2 2024-06-01 firefox 1 0", "2 2024-06-02 firefox 1 0"]);
   });
 });

@@ -59,6 +59,8 @@ export interface RollupColumns {
   /** The referrer host or agent family; absent for the daily rollup. */
   keys: string[];
   clicks: number[];
+  /** Of `clicks`, those from bots (clicks/bots.ts); stats leave them out unless asked. */
+  botClicks: number[];
 }
 
 export interface BatchRollups {
@@ -67,7 +69,7 @@ export interface BatchRollups {
   agents: RollupColumns;
 }
 
-interface CountedClick { urlId: number; day: string; referrer: string; agent: string }
+interface CountedClick { urlId: number; day: string; referrer: string; agent: string; bot: boolean }
 
 /**
  * Counts a batch's clicks per (url, day), (url, day, referrer) and (url, day, agent) so each
@@ -76,16 +78,20 @@ interface CountedClick { urlId: number; day: string; referrer: string; agent: st
  */
 export function countRollups(clicks: readonly CountedClick[]): BatchRollups {
   const count = (key: (c: CountedClick) => string | undefined): RollupColumns => {
-    const counts = new Map<string, { urlId: number; day: string; key: string; clicks: number }>();
+    const counts = new Map<string, { urlId: number; day: string; key: string; clicks: number; botClicks: number }>();
     for (const c of clicks) {
       const k = key(c) ?? "";
       const id = `${c.urlId}\u0000${c.day}\u0000${k}`;
-      const row = counts.get(id);
-      if (row) row.clicks++;
-      else counts.set(id, { urlId: c.urlId, day: c.day, key: k, clicks: 1 });
+      let row = counts.get(id);
+      if (!row) counts.set(id, (row = { urlId: c.urlId, day: c.day, key: k, clicks: 0, botClicks: 0 }));
+      row.clicks++;
+      if (c.bot) row.botClicks++;
     }
     const rows = [...counts.values()];
-    return { urlIds: rows.map((r) => r.urlId), days: rows.map((r) => r.day), keys: rows.map((r) => r.key), clicks: rows.map((r) => r.clicks) };
+    return {
+      urlIds: rows.map((r) => r.urlId), days: rows.map((r) => r.day), keys: rows.map((r) => r.key),
+      clicks: rows.map((r) => r.clicks), botClicks: rows.map((r) => r.botClicks),
+    };
   };
   return { daily: count(() => undefined), referrers: count((c) => c.referrer), agents: count((c) => c.agent) };
 }

@@ -12,6 +12,7 @@ import { createOffsetsRepo, type OffsetsRepo } from "./offsets-repo.ts";
 import { createClicksRepo } from "./repo.ts";
 import { createSpoolShipper, type SpoolShipper } from "./shipper.ts";
 import { ensureSpoolId, instanceSpoolDir, listSegments, touchAlive } from "./spool-dir.ts";
+import { segmentName } from "./spool-format.ts";
 import { createSpoolWriter, type SpoolWriter } from "./spool-writer.ts";
 import { formatSpoolReports, positionReader, readSpoolReports } from "./spool-status.ts";
 
@@ -157,6 +158,40 @@ describe("shipping a spool to PostgreSQL", () => {
     expect(new Set(agents).size).toBe(30);
     expect(own.writer.bytes()).toBeGreaterThan(0);
   }, 30_000);
+});
+
+describe("bot clicks in the spool", () => {
+  // The spool's format did not change when bots began to be flagged: the flag is decided as a
+  // batch ships (bots.ts), so a segment an older release left behind ships flagged like a new one.
+  // Written byte for byte as that release wrote it, not with today's encoder.
+  test("a segment written before bots were flagged ships with its bot clicks flagged and counted apart", async () => {
+    const dir = instanceSpoolDir(root, 8109);
+    const id = ensureSpoolId(dir);
+    const at = Date.UTC(2024, 6, 1, 12);
+    const line = (n: number, referrer: string | null, agent: string | null) =>
+      `["0190a0a0-0000-7000-8000-00000000000${n}",${urlId},"ship1",${at + n},${JSON.stringify(referrer)},${JSON.stringify(agent)},"198.51.100.${n}"]\n`;
+    await Bun.write(join(dir, segmentName(0)), [
+      `{"format":"linkfort-click-spool","version":1,"spool":"${id}","segment":0,"created_at":"2024-07-01T11:59:00.000Z","pid":4242}\n`,
+      line(1, null, "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"),
+      line(2, "https://t.co/x", "Mozilla/5.0 (X11; rv:121.0) Gecko/20100101 Firefox/121.0"),
+      line(3, null, null),
+      line(4, null, "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"),
+    ].join(""));
+    await shipAll(shipperOf({ dir, id }));
+    const events = await sql<{ details: Record<string, unknown> }[]>`select details from events where event_type = 'clicked' order by timestamp`;
+    expect(events.map((e) => e.details)).toEqual([
+      { short_code: "ship1", user_agent: "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", client_ip: "198.51.100.1", bot: true },
+      { short_code: "ship1", referrer: "https://t.co/x", user_agent: "Mozilla/5.0 (X11; rv:121.0) Gecko/20100101 Firefox/121.0", client_ip: "198.51.100.2" },
+      { short_code: "ship1", client_ip: "198.51.100.3" },
+      { short_code: "ship1", user_agent: "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", client_ip: "198.51.100.4", bot: true },
+    ]);
+    const daily = await sql`select day::text as day, clicks, bot_clicks from click_daily where url_id = ${urlId}`;
+    expect([...daily]).toEqual([{ day: "2024-07-01", clicks: 4, bot_clicks: 2 }]);
+    const agents = await sql`select agent, clicks, bot_clicks from click_agents where url_id = ${urlId} and day = '2024-07-01' order by agent`;
+    expect([...agents]).toEqual([
+      { agent: "(none)", clicks: 1, bot_clicks: 0 }, { agent: "bot", clicks: 2, bot_clicks: 2 }, { agent: "firefox", clicks: 1, bot_clicks: 0 },
+    ]);
+  });
 });
 
 describe("linkfort spool status", () => {
