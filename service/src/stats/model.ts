@@ -14,6 +14,10 @@ const day = (description: string) => t.Optional(t.String({ description }));
 export const StatsQuery = t.Object({
   from: day("first day, YYYY-MM-DD (UTC); default: 29 days before `to`"),
   to: day("last day, YYYY-MM-DD (UTC), included; default: today"),
+  include_bots: t.Optional(t.Boolean({
+    description: "true: count clicks from crawlers, link unfurlers and monitors (told by their User-Agent) too; default false",
+    examples: [true],
+  })),
 });
 export type StatsQueryInput = Static<typeof StatsQuery>;
 
@@ -23,7 +27,8 @@ const count = (key: string, description: string) =>
 export const Stats = t.Object({
   url_id: JsonInt(),
   short_code: t.String(),
-  total_clicks: JsonInt({ description: "clicks from `from` to `to`, both included" }),
+  total_clicks: JsonInt({ description: "clicks from `from` to `to`, both included (bots' only with include_bots=true)" }),
+  bot_clicks: JsonInt({ description: "of the range's clicks, those from bots: left out of every other number unless include_bots=true" }),
   from: t.String(),
   to: t.String(),
   daily: t.Array(t.Object({ date: t.String(), clicks: JsonInt() }), { description: "every day of the range, oldest first, zeros included" }),
@@ -54,7 +59,8 @@ export function dayRange(query: StatsQueryInput, now: Date): DayRange {
 }
 
 export interface StatsRows {
-  daily: { date: string; clicks: number }[];
+  /** `clicks` as asked (with or without bots); `bot_clicks` always the bots'. */
+  daily: { date: string; clicks: number; bot_clicks: number }[];
   referrers: { referrer: string; clicks: number }[];
   agents: { agent: string; clicks: number }[];
 }
@@ -64,9 +70,10 @@ export function statsJson(url: { id: number; shortCode: string }, range: DayRang
     url_id: url.id,
     short_code: url.shortCode,
     total_clicks: rows.daily.reduce((sum, d) => sum + d.clicks, 0),
+    bot_clicks: rows.daily.reduce((sum, d) => sum + d.bot_clicks, 0),
     from: range.from,
     to: range.to,
-    daily: rows.daily,
+    daily: rows.daily.map((d) => ({ date: d.date, clicks: d.clicks })),
     top_referrers: rows.referrers.map((r) => ({ referrer: r.referrer, clicks: r.clicks })),
     top_user_agents: rows.agents.map((a) => ({ user_agent: a.agent, clicks: a.clicks })),
   };

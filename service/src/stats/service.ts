@@ -18,7 +18,7 @@ export function createStatsService(deps: StatsServiceDeps) {
       // Ownership before the range, so a stranger learns nothing from a 400.
       const url = await deps.getUrl(principal, urlId);
       const range = dayRange(query, now());
-      return statsJson(url, range, await deps.repo.read(url.id, range));
+      return statsJson(url, range, await deps.repo.read(url.id, range, query.include_bots ?? false));
     },
   };
 }
