@@ -16,7 +16,7 @@ export const StatsQuery = t.Object({
   to: day("last day, YYYY-MM-DD (UTC), included; default: today"),
   include_bots: t.Optional(t.Boolean({
     description: "true: count clicks from crawlers, link unfurlers and monitors (told by their User-Agent) too; default false",
-    examples: [true],
+    example: true,
   })),
 });
 export type StatsQueryInput = Static<typeof StatsQuery>;
