@@ -32,7 +32,7 @@ const batches = (args.get("batches") ?? "10x1,10x5,5x10,2x25").split(",").map((p
 installExitHooks();
 const log = (line: string) => process.stderr.write(`[create-batching] ${line}\n`);
 
-const single = `\\set code random(0, 56800235583)\n\\set user random(1, :users)\n${withVariables(INSERT_URL_SQL, ["code", "user", "url", "null"])};\n`;
+const single = `\\set code random(0, 56800235583)\n\\set user random(1, :users)\n${withVariables(INSERT_URL_SQL, ["code", "user", "url", "null", "null", "null", "null"])};\n`;
 const many = createBatchedScript(false);
 
 async function main(): Promise<void> {

@@ -76,7 +76,7 @@ function createScript(): string {
     "\\set code random(0, 56800235583)",
     "\\set user random(1, :users)",
     "select id, scope, user_id, last_used_at, revoked_at from api_keys where hash = :hash;",
-    `${withVariables(INSERT_URL_SQL, ["code", "user", "url", "null"])};`,
+    `${withVariables(INSERT_URL_SQL, ["code", "user", "url", "null", "null", "null", "null"])};`,
     "select pg_notify('linkfort_pgbench_fence', '!wpgbench:' || :client_id);",
   ].join("\n") + "\n";
 }
@@ -87,7 +87,11 @@ export function createBatchedScript(withFence: boolean): string {
     .replace("$1::text::varchar[]", "(select array_agg((:code::bigint + g)::text) from generate_series(1, :batch) g)::varchar[]")
     .replace("$2::text::bigint[]", "(select array_agg(1 + floor(random() * :users)::bigint) from generate_series(1, :batch))")
     .replace("$3::text::text[]", "array_fill(:url::text, array[:batch::int])")
-    .replace("$4::text::text[]", "array_fill(null::text, array[:batch::int])").trim();
+    .replace("$4::text::text[]", "array_fill(null::text, array[:batch::int])")
+    // The link options (none, as most creates have).
+    .replace("$5::text::timestamptz[]", "array_fill(null::timestamptz, array[:batch::int])")
+    .replace("$6::text::bigint[]", "array_fill(null::bigint, array[:batch::int])")
+    .replace("$7::text::boolean[]", "array_fill(null::boolean, array[:batch::int])").trim();
   return [
     "\\set code random(0, 56800235583)",
     `${statement};`,

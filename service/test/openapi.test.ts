@@ -152,6 +152,7 @@ describe("a client generated from /docs/json", () => {
       link: {
         id: expect.any(Number), user_id: (result.user as { id: number }).id, short_code: expect.stringMatching(/^[A-Za-z0-9]{6}$/),
         original_url: "https://example.com/typed?q=1#top", title: null, is_active: true, created_at: TS, updated_at: TS,
+        expires_at: null, max_clicks: null, forward_query: false,
       },
       title: null,
       redirect: { status: 302, location: "https://example.com/typed?q=1#top" },

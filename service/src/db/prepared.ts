@@ -13,8 +13,8 @@ import type { Db, Sql } from "./client.ts";
 export type Param = string | number | boolean | null;
 export type RawRow = Record<string, unknown>;
 
-/** The postgres.js pool under the drizzle handle (connect() makes one from the other). */
-const clientOf = (db: Db): Sql => (db as Db & { $client: Sql }).$client;
+/** The postgres.js pool under the drizzle handle (connect() makes one from the other); a transaction (`begin`) starts here. */
+export const clientOf = (db: Db): Sql => (db as Db & { $client: Sql }).$client;
 
 /** Runs `text` ($1, $2, … placeholders) as a prepared statement on the pool, or on `conn` (a transaction). */
 export function prepared(db: Db, text: string, params: readonly Param[], conn?: Sql): Promise<RawRow[]> {

@@ -47,7 +47,7 @@ describe("concurrent creates", () => {
         expect(res.status, show(res)).toBe(201);
         expect(res.json).toEqual({
           id: expect.any(Number), user_id: s.userId, short_code: CODE, original_url: s.url, title: s.title,
-          is_active: true, created_at: TS, updated_at: TS,
+          is_active: true, created_at: TS, updated_at: TS, expires_at: null, max_clicks: null, forward_query: false,
         });
       }
     });

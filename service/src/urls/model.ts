@@ -5,6 +5,7 @@ import { badRequest } from "../http/errors.ts";
 import { jsonId, pagingQuery } from "../http/params.ts";
 import { formatTimestamp } from "../lib/time.ts";
 import type { UrlRow } from "../db/schema.ts";
+import { linkOptionFields, optionsJson } from "./options.ts";
 
 
 export const ORIGINAL_URL_MAX = 2048;
@@ -25,12 +26,21 @@ export const CreateUrlBody = t.Object({
   user_id: jsonId("owner; 404 when unknown"),
   original_url: originalUrl,
   title: t.Optional(title),
+  ...linkOptionFields.create,
+}, {
+  examples: [
+    { user_id: 1, original_url: "https://example.com/spring?utm_source=mail", title: "Spring sale" },
+    { user_id: 1, original_url: "https://example.com/spring", alias: "spring-sale", expires_at: "2030-06-01T00:00:00Z", max_clicks: 1000, forward_query: true },
+  ],
 });
-/** Every field optional; `title: null` clears the title, leaving it out keeps it. */
+/** Every field optional; `title: null` clears the title, leaving it out keeps it (so for `expires_at` and `max_clicks`). */
 export const UpdateUrlBody = t.Object({
   title: t.Optional(title),
   is_active: t.Optional(t.Boolean({ description: "false makes the code answer 410" })),
   original_url: t.Optional(originalUrl),
+  ...linkOptionFields.update,
+}, {
+  examples: [{ title: "Spring sale (extended)", expires_at: "2030-07-01T00:00:00Z" }, { expires_at: null, max_clicks: null, forward_query: false }],
 });
 export type CreateUrlInput = Static<typeof CreateUrlBody>;
 export type UpdateUrlInput = Static<typeof UpdateUrlBody>;
@@ -52,6 +62,7 @@ export const Url = t.Object({
   is_active: t.Boolean(),
   created_at: t.String({ description: "UTC, YYYY-MM-DDTHH:MM:SS" }),
   updated_at: t.String({ description: "UTC, YYYY-MM-DDTHH:MM:SS" }),
+  ...linkOptionFields.output,
 });
 export type UrlJson = Static<typeof Url>;
 
@@ -64,6 +75,7 @@ export const urlJson = (row: UrlRow): UrlJson => ({
   is_active: row.isActive,
   created_at: formatTimestamp(row.createdAt),
   updated_at: formatTimestamp(row.updatedAt),
+  ...optionsJson(row),
 });
 
 /**

@@ -36,6 +36,7 @@ describe("GET /urls", () => {
     expect(idsOf(res)).toEqual(ids);
     expect(res.json[0]).toEqual({
       id: ids[0], user_id: other, short_code: CODE, original_url: "https://list.example/0", title: null, is_active: true, created_at: TS, updated_at: TS,
+      expires_at: null, max_clicks: null, forward_query: false,
     });
   });
 

@@ -30,7 +30,7 @@ describe("POST /urls", () => {
     expect(res.status, show(res)).toBe(201);
     expect(res.json).toEqual({
       id: expect.any(Number), user_id: userId, short_code: CODE, original_url: "https://example.com/a?b=1#c",
-      title: "Example", is_active: true, created_at: TS, updated_at: TS,
+      title: "Example", is_active: true, created_at: TS, updated_at: TS, expires_at: null, max_clicks: null, forward_query: false,
     });
     const again = await h.request("GET", `/urls/${res.json.id}`);
     expect(again.status, show(again)).toBe(200);

@@ -5,7 +5,9 @@ import { isDbId, toPage } from "../http/params.ts";
 import type { UrlRow } from "../db/schema.ts";
 import { checkOriginalUrl, type CreateUrlInput, type UpdateUrlInput, type UrlListInput } from "./model.ts";
 import { coalesce } from "../lib/coalesce.ts";
-import type { InsertOutcome, NewUrl, UrlPatch, UrlsRepo } from "./repo.ts";
+import type { InsertOutcome, NewUrl, NewUrlOptions, UrlPatch, UrlsRepo } from "./repo.ts";
+import { aliasUnavailable, checkAlias, parseExpiresAt } from "./options.ts";
+import { isCodeShaped } from "../redirect/model.ts";
 
 // Measured (bench/create-batching.ts, docs/PERFORMANCE.md): PostgreSQL writes many links per
 // statement far faster than one per statement from many connections, where every commit also
@@ -19,6 +21,15 @@ export const CREATES_IN_FLIGHT = 2;
  * cached for it); resolves once this instance's caches reflect the write (cache/invalidation.ts).
  */
 export type CodesChanged = (shortCodes: readonly string[], change?: "created" | "changed") => Promise<void>;
+
+/** The options of a create body, checked (400) before anything is written. */
+function createOptions(input: CreateUrlInput, now: number): NewUrlOptions {
+  return {
+    expiresAt: input.expires_at == null ? null : parseExpiresAt(input.expires_at, now),
+    maxClicks: input.max_clicks ?? null,
+    forwardQuery: input.forward_query ?? false,
+  };
+}
 
 export function createUrlsService(repo: UrlsRepo, settle: CodesChanged = async () => {}) {
   async function get(principal: Principal, id: number): Promise<UrlRow> {
@@ -39,15 +50,32 @@ export function createUrlsService(repo: UrlsRepo, settle: CodesChanged = async (
     },
   });
 
+  async function insertAlias(alias: string, newUrl: NewUrl): Promise<UrlRow | "no-user"> {
+    // The schema's pattern is narrower; this holds the alias to what the redirect will look up.
+    if (!isCodeShaped(alias)) throw new Error(`alias ${JSON.stringify(alias)} passed the schema but is not code-shaped`);
+    const outcome = await repo.insertAlias(alias, newUrl);
+    if (outcome === "taken" || outcome === "retired") throw aliasUnavailable(alias, outcome);
+    if (outcome !== "no-user") await settle([outcome.shortCode], "created");
+    return outcome;
+  }
+
   return {
     get,
 
-    /** New links are always active; the code is generated, whatever the client sent. */
+    /**
+     * New links are always active. The code is generated, whatever the client sent as
+     * `short_code`, unless it asks for one as `alias`: that one is written alone (not in a batch,
+     * which would draw again), and is a 409 when live or retired.
+     */
     async create(principal: Principal, input: CreateUrlInput): Promise<UrlRow> {
       checkOriginalUrl(input.original_url);
+      if (input.alias !== undefined) checkAlias(input.alias);
+      const newUrl: NewUrl = {
+        userId: input.user_id, originalUrl: input.original_url, title: input.title ?? null, ...createOptions(input, Date.now()),
+      };
       requireOwner(principal, input.user_id);
       if (!isDbId(input.user_id)) throw notFound(`user ${input.user_id} not found`);
-      const row = await insert({ userId: input.user_id, originalUrl: input.original_url, title: input.title ?? null });
+      const row = input.alias === undefined ? await insert(newUrl) : await insertAlias(input.alias, newUrl);
       if (row === "no-user") throw notFound(`user ${input.user_id} not found`);
       return row;
     },
@@ -68,12 +96,16 @@ export function createUrlsService(repo: UrlsRepo, settle: CodesChanged = async (
     /** Every field is checked before anything is written, so a bad field changes nothing. */
     async update(principal: Principal, id: number, input: UpdateUrlInput): Promise<UrlRow> {
       if (input.original_url !== undefined) checkOriginalUrl(input.original_url);
+      const expiresAt = input.expires_at == null ? input.expires_at : parseExpiresAt(input.expires_at, Date.now());
       await get(principal, id);
       const patch: UrlPatch = {};
       // undefined = not sent (keep); null = sent as null (clear).
       if (input.title !== undefined) patch.title = input.title;
       if (input.is_active !== undefined) patch.isActive = input.is_active;
       if (input.original_url !== undefined) patch.originalUrl = input.original_url;
+      if (expiresAt !== undefined) patch.expiresAt = expiresAt;
+      if (input.max_clicks !== undefined) patch.maxClicks = input.max_clicks;
+      if (input.forward_query !== undefined) patch.forwardQuery = input.forward_query;
       const row = await repo.update(id, patch);
       if (!row) throw notFound(`url ${id} not found`);
       await settle([row.shortCode]);
