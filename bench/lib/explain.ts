@@ -3,7 +3,8 @@
  * /events?url_id=… (events/repo.ts, through drizzle) and the three rollup reads of GET
  * /urls/:id/stats (stats/repo.ts). postgres.js prepares its statements, and after five runs
  * PostgreSQL may switch a prepared statement to a generic plan, so each query is explained both
- * ways: with its values (custom) and as the generic plan.
+ * ways: with its values (custom) and as the generic plan. The stats reads are the default ones,
+ * bots' clicks left out (include_bots=true reads `clicks` where these read `clicks - bot_clicks`).
  */
 import type { Sql } from "postgres";
 
@@ -15,19 +16,22 @@ const QUERIES = {
   },
   statsDaily: {
     types: "int, date, date",
-    text: `select to_char(d, 'YYYY-MM-DD') as date, coalesce(cd.clicks, 0)::float8 as clicks
+    text: `select to_char(d, 'YYYY-MM-DD') as date, coalesce((clicks - bot_clicks), 0)::float8 as clicks,
+             coalesce(bot_clicks, 0)::float8 as bot_clicks
            from generate_series($2::date, $3::date, interval '1 day') d
            left join click_daily cd on cd.url_id = $1 and cd.day = d::date order by d`,
   },
   statsReferrers: {
     types: "int, date, date",
-    text: `select referrer, sum(clicks)::float8 as clicks from click_referrers
-           where url_id = $1 and day between $2::date and $3::date group by referrer order by 2 desc, 1 limit 10`,
+    text: `select referrer, sum((clicks - bot_clicks))::float8 as clicks from click_referrers
+           where url_id = $1 and day between $2::date and $3::date
+           group by referrer having sum((clicks - bot_clicks)) > 0 order by 2 desc, 1 limit 10`,
   },
   statsAgents: {
     types: "int, date, date",
-    text: `select agent, sum(clicks)::float8 as clicks from click_agents
-           where url_id = $1 and day between $2::date and $3::date group by agent order by 2 desc, 1 limit 10`,
+    text: `select agent, sum((clicks - bot_clicks))::float8 as clicks from click_agents
+           where url_id = $1 and day between $2::date and $3::date
+           group by agent having sum((clicks - bot_clicks)) > 0 order by 2 desc, 1 limit 10`,
   },
 } as const;
 
