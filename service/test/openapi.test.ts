@@ -97,7 +97,35 @@ describe("GET /docs/json", () => {
       expect(Object.keys(op.responses), name).toEqual(expect.arrayContaining(["401", "403"]));
     }
   });
+
+  test("POST and PUT /urls document the link options, each with a description and examples that its own schema accepts", () => {
+    const ajv = new Ajv2020({ strict: false });
+    const bodyOf = (op: Operation & { requestBody?: { content: Record<string, { schema: JsonSchema }> } }) =>
+      op.requestBody!.content["application/json"]!.schema;
+    const create = bodyOf(doc.paths["/urls"]!.post!);
+    const update = bodyOf(doc.paths["/urls/{id}"]!.put!);
+    const fields: [JsonSchema, string[]][] = [
+      [create, ["alias", "expires_at", "max_clicks", "forward_query"]],
+      [update, ["expires_at", "max_clicks", "forward_query"]],
+    ];
+    for (const [body, names] of fields) {
+      for (const name of names) {
+        const field = body.properties![name]!;
+        expect(typeof field.description, name).toBe("string");
+        expect(field.examples?.length, name).toBeGreaterThan(0);
+        for (const example of field.examples!) expect(ajv.validate(field, example), `${name}: ${JSON.stringify(example)}`).toBe(true);
+      }
+      for (const example of body.examples!) expect(ajv.validate(body, example), JSON.stringify(example)).toBe(true);
+    }
+    expect(Object.keys(doc.paths["/urls"]!.post!.responses)).toContain("409");
+  });
 });
+
+interface JsonSchema {
+  description?: string;
+  examples?: unknown[];
+  properties?: Record<string, JsonSchema>;
+}
 
 // Written out and type-checked against the generated types, then run: what compiles is what is tested.
 const CLIENT = `
@@ -112,6 +140,13 @@ export async function run(baseUrl: string, key: string) {
   const link = await api.POST("/urls", { body: { user_id: userId, original_url: "https://example.com/typed?q=1#top", title: null } });
   if (!link.data) throw new Error("POST /urls: " + link.response.status);
   const title: string | null = link.data.title;
+  const chosen = await api.POST("/urls", {
+    body: { user_id: userId, original_url: "https://example.com/typed", alias: "typed-alias", expires_at: "2030-01-01T00:00:00Z", max_clicks: 5, forward_query: true },
+  });
+  if (!chosen.data) throw new Error("POST /urls with options: " + chosen.response.status);
+  const options: { expires: string | null; cap: number | null; forward: boolean } = {
+    expires: chosen.data.expires_at, cap: chosen.data.max_clicks, forward: chosen.data.forward_query,
+  };
   const visit = await api.GET("/{short_code}", { params: { path: { short_code: link.data.short_code } }, redirect: "manual" });
   const taken = await api.POST("/users", { body: { username: "typed", email: "other@example.com" } });
   const reason: string | undefined = taken.error?.error;
@@ -119,6 +154,7 @@ export async function run(baseUrl: string, key: string) {
     user: created.data,
     link: link.data,
     title,
+    chosen: { code: chosen.data.short_code, ...options },
     redirect: { status: visit.response.status, location: visit.response.headers.get("location") },
     conflict: { status: taken.response.status, reason },
   };
@@ -155,6 +191,7 @@ describe("a client generated from /docs/json", () => {
         expires_at: null, max_clicks: null, forward_query: false,
       },
       title: null,
+      chosen: { code: "typed-alias", expires: "2030-01-01T00:00:00", cap: 5, forward: true },
       redirect: { status: 302, location: "https://example.com/typed?q=1#top" },
       conflict: { status: 409, reason: "Conflict" },
     });
