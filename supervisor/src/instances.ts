@@ -89,6 +89,7 @@ export async function createInstances(opts: InstancesOptions): Promise<Instances
     dataDir: config.dataDir, baseEnv: opts.env, output: opts.output, logger,
   });
   if (shared) logger.warn("caddy not used: instances share the public port with reusePort; hung instances cannot be told apart", { public_port: config.publicPort });
+  const publicUrl = `http://${caddy ? "127.0.0.1" : host}:${config.publicPort}`;
   const command = serviceCommand(config.serviceCommand);
   logger.info("instance command", { command: command.join(" ") });
   const runner = createProcessRunner({
@@ -97,7 +98,11 @@ export async function createInstances(opts: InstancesOptions): Promise<Instances
     drainMs: config.drainMs, accessLog: config.instanceAccessLog, logLevel: config.logLevel,
     // A --log-format or --no-color flag reaches the instances as the environment would.
     // Captured output is parsed, so it must be JSON; the sink renders it for a terminal itself.
-    extraEnv: () => ({ LOG_FORMAT: opts.instanceOutput ? "json" : config.logFormat, ...(config.noColor ? { NO_COLOR: "1" } : {}) }),
+    // PUBLIC_URL (the origin QR codes carry) is where this stack answers, unless the operator set it.
+    extraEnv: () => ({
+      LOG_FORMAT: opts.instanceOutput ? "json" : config.logFormat, ...(config.noColor ? { NO_COLOR: "1" } : {}),
+      ...(opts.env.PUBLIC_URL ? {} : { PUBLIC_URL: publicUrl }),
+    }),
     seed: config.seed ? resolve(config.seed) : undefined,
     stopTimeoutMs: config.drainMs + STOP_MARGIN_MS, output: opts.instanceOutput ?? opts.output, logger,
   });
@@ -105,7 +110,7 @@ export async function createInstances(opts: InstancesOptions): Promise<Instances
     runner, caddy,
     bootstrapAdminKey: () => bootstrapAdminKey(command, opts),
     readyUrl: shared ? () => ownPort(config.publicPort) : ownPort,
-    publicUrl: `http://${caddy ? "127.0.0.1" : host}:${config.publicPort}`,
+    publicUrl,
   };
 }
 

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { buildBinary } from "../../service/test/binary.ts";
 import { createDatabase, dropDatabase } from "../../service/test/pg.ts";
 import { freePort } from "../../service/test/ports.ts";
+import { readSvgQr } from "../../service/test/qr-decode.ts";
 import { waitFor } from "../../service/test/wait.ts";
 import { alive } from "./processes.ts";
 import { ROOT, spawnSupervisor, tempDataDir, type SupervisorProcess } from "./supervisor-process.ts";
@@ -60,6 +61,9 @@ describe("quick start", () => {
     expect(sup.output().split(adminKey!)).toHaveLength(2);
     expect(sup.logs().filter((l) => JSON.stringify(l).includes(adminKey!))).toEqual([]);
     expect(sup.output()).toContain(`http://127.0.0.1:${publicPort}`);
+    // QR codes carry this stack's public address (the supervisor's PUBLIC_URL for its instances). Link 1 is YUrtmo in the seed.
+    const qr = await fetch(`http://127.0.0.1:${publicPort}/urls/1/qr`, { headers: { authorization: `Bearer ${adminKey}` } });
+    expect(readSvgQr(await qr.text())).toBe(`http://127.0.0.1:${publicPort}/YUrtmo`);
 
     // `linkfort-supervisor status` prints the daemon's /status as a table; the third instance may still be in its first probe.
     const readyRow = (table: string, port: number) => new RegExp(`^${port}\\s+ready\\s`, "m").test(table);
