@@ -55,6 +55,13 @@ describe("values planted in the Redis tier", () => {
     "f%id  https://evil.example/",
     "f0%id https://evil.example/",
     "f%id",
+    // Links with options (redirect/model.ts): the same checks, and options only as encode writes them.
+    "o%id 5 - q javascript:alert(1)",
+    "o%id - - q //evil.example/",
+    "o%id - - - https://evil.example/",
+    "o%id - 0 - https://evil.example/",
+    "o%id soon - - https://evil.example/",
+    "o%id 5 - q https://evil.example/\r\nSet-Cookie: a=b",
     "mm",
     "i ",
     "",
@@ -84,6 +91,18 @@ describe("values planted in the Redis tier", () => {
     const target = `https://good.example/${crypto.randomUUID().slice(0, 8)}?q=1#x`;
     const { code, id } = await link(target);
     await h.deps.redis!.command.set(codeKey(code), `f${id} ${target}`);
+    const before = await rejectedCount();
+    const res = await h.request("GET", `/${code}`, { key: null });
+    expect(res.status, show(res)).toBe(302);
+    expect(res.headers.get("location")).toBe(target);
+    expect(res.headers.get("x-cache")).toBe("redis");
+    expect(await rejectedCount()).toBe(before);
+  });
+
+  test("a value with options linkfort wrote is a Redis hit too", async () => {
+    const target = `https://good.example/${crypto.randomUUID().slice(0, 8)}`;
+    const { code, id } = await link(target);
+    await h.deps.redis!.command.set(codeKey(code), `o${id} 4102444800000 - - ${target}`);
     const before = await rejectedCount();
     const res = await h.request("GET", `/${code}`, { key: null });
     expect(res.status, show(res)).toBe(302);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { connect } from "node:net";
 import { createApp } from "../app.ts";
 import type { ServiceConfig } from "../config.ts";
 import { testApp, type TestApp } from "../../test/harness.ts";
@@ -49,6 +50,25 @@ async function seen(res: Response, givenId?: string) {
   };
 }
 
+/** One GET whose request target goes on the wire exactly as given (UTF-8), not as fetch would encode it. */
+async function rawGet(base: string, target: string): Promise<{ status: number; location?: string; setCookie: boolean }> {
+  const { hostname, port } = new URL(base);
+  const reply = await new Promise<string>((resolve, reject) => {
+    let text = "";
+    const socket = connect(Number(port), hostname, () => socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    socket.setEncoding("latin1");
+    socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer to ${target.slice(0, 80)}`)));
+    socket.on("data", (chunk: string) => { text += chunk; });
+    socket.on("error", reject);
+    socket.on("close", () => resolve(text));
+  });
+  const [head = ""] = reply.split("\r\n\r\n");
+  const [statusLine = "", ...lines] = head.split("\r\n");
+  const header = (name: string) => lines.find((l) => l.toLowerCase().startsWith(`${name}:`))?.slice(name.length + 1).trim();
+  const location = header("location");
+  return { status: Number(statusLine.split(" ")[1]), ...(location === undefined ? {} : { location }), setCookie: header("set-cookie") !== undefined };
+}
+
 let s: Served;
 let userId: number;
 const codes: Record<string, string> = {};
@@ -69,6 +89,13 @@ beforeAll(async () => {
   const deleted = await link("https://deleted.example/");
   await s.h.request("DELETE", `/urls/${deleted.id}`);
   codes.deleted = deleted.short_code;
+  // Link options (issue #18), set as a row would hold them.
+  const forwarding = await link("https://fwd.example/p?a=1#top");
+  await s.h.deps.sql`update urls set forward_query = true where id = ${forwarding.id}`;
+  codes.forwarding = forwarding.short_code;
+  const expired = await link("https://expired.example/");
+  await s.h.deps.sql`update urls set expires_at = '2026-01-02T03:04:05.678' where id = ${expired.id}`;
+  codes.expired = expired.short_code;
 }, 30_000);
 afterAll(async () => { await s.stop(); }, 30_000);
 
@@ -106,6 +133,41 @@ describe("the redirect fast path answers as the Elysia route does", () => {
       const missing = await compare(`/${code}`);
       expect(missing).toMatchObject({ status: 404, contentType: "application/json" });
       expect(JSON.parse(missing.body).error).toBe("Not Found");
+    }
+  });
+
+  test("an expired link: the same 410 JSON saying when, with no click", async () => {
+    for (const method of ["GET", "HEAD"]) {
+      const gone = await compare(`/${codes.expired}?x=1`, { method });
+      expect(gone).toMatchObject({ status: 410, contentType: "application/json", cache: "db" });
+    }
+    expect(JSON.parse((await compare(`/${codes.expired}`)).body)).toEqual({ error: "Gone", message: `short code ${codes.expired} expired at 2026-01-02T03:04:05.678Z` });
+  });
+
+  test("a link that forwards its query: the same merged Location, and none forwarded when there is none", async () => {
+    expect((await compare(`/${codes.forwarding}?utm=1&x=%20`)).location).toBe("https://fwd.example/p?a=1&utm=1&x=%20#top");
+    expect((await compare(`/${codes.forwarding}`)).location).toBe("https://fwd.example/p?a=1#top");
+    expect((await compare(`/${codes.forwarding}?`)).location).toBe("https://fwd.example/p?a=1#top");
+    expect((await compare(`/${codes.forwarding}?utm=1`, { method: "HEAD" })).location).toBe("https://fwd.example/p?a=1&utm=1#top");
+  });
+
+  test("hostile request targets sent raw: the same Location, on the destination's host, or no answer at all", async () => {
+    const long = "q".repeat(8_200);
+    const targets: [string, string | undefined][] = [
+      [`/${codes.forwarding}?x=1#@evil.example`, "https://fwd.example/p?a=1&x=1#top"],
+      [`/${codes.forwarding}?@evil.example/%0d%0aSet-Cookie:%20a=b`, "https://fwd.example/p?a=1&@evil.example/%0d%0aSet-Cookie:%20a=b#top"],
+      [`/${codes.forwarding}?q=\u00e4`, "https://fwd.example/p?a=1&q=%C3%A4#top"],
+      // Past the 8 KiB Location cap: the visitor still goes where the link points, without the query.
+      [`/${codes.forwarding}?${long}`, "https://fwd.example/p?a=1#top"],
+      // Bun refuses a raw CR or LF in the request line before any handler runs.
+      [`/${codes.forwarding}?a=\r\nSet-Cookie: b=c`, undefined],
+    ];
+    for (const [target, location] of targets) {
+      const fast = await rawGet(s.fast, target);
+      const plain = await rawGet(s.plain, target);
+      expect(fast, target.slice(0, 80)).toEqual(plain);
+      if (location === undefined) expect(fast.status, target).toBeGreaterThanOrEqual(400);
+      else expect(fast, target.slice(0, 80)).toEqual({ status: 302, location, setCookie: false });
     }
   });
 

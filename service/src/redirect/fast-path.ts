@@ -53,7 +53,7 @@ export function redirectFastPath(deps: FastPathDeps): Handler {
         // One UUIDv7 for both: the request id when we made it is as good a click id.
         clickId: record.fresh ? record.id : undefined,
       });
-      response = redirectAnswer(value, code, record.id);
+      response = redirectAnswer(value, code, request, record.id);
     } catch (error) {
       observer.track(request, record);
       response = renderError({ code: "UNKNOWN", error, request });

@@ -24,6 +24,20 @@ export type Lookup =
 
 export type Found = Extract<Lookup, { kind: "found" }>;
 
+/**
+ * A found link whose expiry has passed, as the redirect answers it (410). Never cached: it is
+ * derived from the cached value each time, so an entry filled before the expiry cannot outlive it.
+ */
+export interface Expired {
+  kind: "expired";
+  source: CacheSource;
+  /** Epoch ms. */
+  expiresAt: number;
+}
+
+/** What the redirect answers: the lookup's value, or the same link found expired. */
+export type Outcome = Lookup | Expired;
+
 // Shared, so an answer without a target allocates nothing.
 const MISSING = { lru: { kind: "missing", source: "lru" }, redis: { kind: "missing", source: "redis" }, db: { kind: "missing", source: "db" } } as const;
 const INACTIVE = { lru: { kind: "inactive", source: "lru" }, redis: { kind: "inactive", source: "redis" }, db: { kind: "inactive", source: "db" } } as const;
@@ -44,12 +58,23 @@ export function withSource(lookup: Lookup, source: CacheSource): Lookup {
 export const isExpired = (found: Found, now: number): boolean =>
   found.options?.expiresAt !== undefined && now >= found.options.expiresAt;
 
-/** The options of a urls row, or undefined when it has none. */
-export function linkOptions(row: { expires_at: Date | null; max_clicks: number | string | null; forward_query: boolean }): LinkOptions | undefined {
+/** The 410 answer for a found link past its expiry, or undefined while it is live (or has none). */
+export function expiredAt(found: Found, now: number): Expired | undefined {
+  const expiresAt = found.options?.expiresAt;
+  return expiresAt !== undefined && now >= expiresAt ? { kind: "expired", source: found.source, expiresAt } : undefined;
+}
+
+/**
+ * The options of a urls row, or undefined when it has none. `expires_at` is epoch ms (repo.ts
+ * selects it so: drizzle makes the shared postgres.js client return timestamps as text).
+ */
+export function linkOptions(row: { expires_at: number | null; max_clicks: number | string | null; forward_query: boolean }): LinkOptions | undefined {
   if (row.expires_at === null && row.max_clicks === null && !row.forward_query) return undefined;
   const options: LinkOptions = {};
-  if (row.expires_at !== null) options.expiresAt = row.expires_at.getTime();
-  if (row.max_clicks !== null) options.maxClicks = Number(row.max_clicks);
+  // Whole ms (rounded up: not expired before the stored microsecond), clamped to what the Redis
+  // encoding carries: an expiry before 1970 is as past as 1970, a cap past 2^53 as unreachable.
+  if (row.expires_at !== null) options.expiresAt = Math.max(0, Math.ceil(row.expires_at));
+  if (row.max_clicks !== null) options.maxClicks = Math.min(Number(row.max_clicks), Number.MAX_SAFE_INTEGER);
   if (row.forward_query) options.forwardQuery = true;
   return options;
 }
@@ -76,31 +101,60 @@ export function locationOf(url: string): string {
   }
 }
 
-// Compact on purpose (read on every LRU miss): "m", "i", or "f<urlId> <location>". The code is in
-// the key, so it is not stored. A location is header-safe, so older releases read it unchanged.
+// Compact on purpose (read on every LRU miss): "m", "i", "f<urlId> <location>" for a link without
+// options, "o<urlId> <expiresAt|-> <maxClicks|-> <q|-> <location>" for one with them. The code is
+// in the key, so it is not stored. A plain link keeps the "f" form that every release reads. A
+// link with options gets a prefix older releases do not know: they take it for a value linkfort
+// did not write (a miss: counted, deleted, refilled from PostgreSQL), never for a plain link
+// whose expiry or query forwarding they would silently drop.
 export function encode(lookup: Lookup): string {
   if (lookup.kind === "missing") return "m";
   if (lookup.kind === "inactive") return "i";
-  return `f${lookup.urlId} ${lookup.location}`;
+  const options = lookup.options;
+  if (options === undefined) return `f${lookup.urlId} ${lookup.location}`;
+  return `o${lookup.urlId} ${options.expiresAt ?? "-"} ${options.maxClicks ?? "-"} ${options.forwardQuery ? "q" : "-"} ${lookup.location}`;
 }
 
 // Exactly what `encode` writes for a found link: a canonical positive id, one space, a
 // header-safe location. Anything else in Redis was not written by linkfort.
 const FOUND_VALUE = /^f([1-9][0-9]{0,15}) ([\x21-\x7E]+)$/;
+const OPTIONS_VALUE = /^o([1-9][0-9]{0,15}) (-|0|[1-9][0-9]{0,15}) (-|[1-9][0-9]{0,15}) ([-q]) ([\x21-\x7E]+)$/;
+/** The latest time a Date can hold (ms): an expiry past it was not written by linkfort. */
+const LAST_DATE_MS = 8.64e15;
 
 /**
  * Undefined for anything we did not write (a tombstone, a hand-set key): treat as a miss. A
  * value read from Redis is input like any other: a location must pass the API's own checks for
  * original_url (http or https, a host), so a process that can write Redis cannot send a link's
- * visitors to `javascript:` or `data:`. Runs on a Redis read only, never on an LRU hit.
+ * visitors to `javascript:` or `data:`; options must be ones linkOptions can make (a date, a
+ * positive cap, and at least one of the three). Runs on a Redis read only, never on an LRU hit.
  */
 export function decode(raw: string): Lookup | undefined {
   if (raw === "m") return MISSING.redis;
   if (raw === "i") return INACTIVE.redis;
-  const found = FOUND_VALUE.exec(raw);
-  if (!found) return undefined;
-  const urlId = Number(found[1]);
-  const location = found[2]!;
+  const plain = FOUND_VALUE.exec(raw);
+  if (plain) return foundValue(plain[1]!, plain[2]!, undefined);
+  const fields = OPTIONS_VALUE.exec(raw);
+  if (!fields) return undefined;
+  const [expiresAt, maxClicks, forwardQuery] = [fields[2]!, fields[3]!, fields[4]!];
+  if (expiresAt === "-" && maxClicks === "-" && forwardQuery === "-") return undefined;
+  const options: LinkOptions = {};
+  if (expiresAt !== "-") {
+    options.expiresAt = Number(expiresAt);
+    if (options.expiresAt > LAST_DATE_MS) return undefined;
+  }
+  if (maxClicks !== "-") {
+    options.maxClicks = Number(maxClicks);
+    if (!Number.isSafeInteger(options.maxClicks)) return undefined;
+  }
+  if (forwardQuery === "q") options.forwardQuery = true;
+  return foundValue(fields[1]!, fields[5]!, options);
+}
+
+function foundValue(id: string, location: string, options: LinkOptions | undefined): Lookup | undefined {
+  const urlId = Number(id);
   if (!Number.isSafeInteger(urlId) || originalUrlProblem(location) !== undefined) return undefined;
-  return { kind: "found", urlId, location, source: "redis" };
+  return options === undefined
+    ? { kind: "found", urlId, location, source: "redis" }
+    : { kind: "found", urlId, location, source: "redis", options };
 }

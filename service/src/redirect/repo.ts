@@ -6,7 +6,8 @@ interface Row {
   id: number;
   original_url: string;
   is_active: boolean;
-  expires_at: Date | null;
+  /** Epoch ms: drizzle makes this client return timestamps as text, so SQL converts it. */
+  expires_at: number | null;
   // bigint: postgres.js returns it as a string.
   max_clicks: string | null;
   forward_query: boolean;
@@ -16,7 +17,7 @@ export function createRedirectRepo(sql: Sql) {
   return {
     // postgres.js directly: a prepared statement with no query builder in the hot path.
     async resolve(shortCode: string): Promise<Lookup> {
-      const [row] = await sql<Row[]>`select id, original_url, is_active, expires_at, max_clicks, forward_query from urls where short_code = ${shortCode}`;
+      const [row] = await sql<Row[]>`select id, original_url, is_active, (extract(epoch from expires_at) * 1000)::float8 as expires_at, max_clicks, forward_query from urls where short_code = ${shortCode}`;
       if (!row) return missing("db");
       if (!row.is_active) return inactive("db");
       const options = linkOptions(row);

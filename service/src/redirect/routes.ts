@@ -7,6 +7,16 @@ import { redirectAnswer } from "./answer.ts";
 import { isCodeShaped } from "./model.ts";
 import type { RedirectService } from "./service.ts";
 
+// The redirect's two 410s, told apart by their message (answer.ts).
+const Gone = {
+  ...ErrorBody,
+  description: "the link is inactive, or past its expires_at (the message says when it expired)",
+  examples: [
+    { error: "Gone", message: "short code abc123 is inactive" },
+    { error: "Gone", message: "short code abc123 expired at 2026-12-31T00:00:00.000Z" },
+  ],
+};
+
 export function redirectRoutes(deps: { redirect: RedirectService; clientIp: ClientIpResolver }) {
   const { redirect, clientIp } = deps;
   return new Elysia().get("/:short_code", async ({ params, request, server }) => {
@@ -18,10 +28,14 @@ export function redirectRoutes(deps: { redirect: RedirectService; clientIp: Clie
       clientIp: clientIp(request, server?.requestIP(request)?.address),
       countClick: request.method !== "HEAD",
     });
-    return redirectAnswer(value, code);
+    return redirectAnswer(value, code, request);
   }, {
     params: t.Object({ short_code: t.String({ description: "the link's code" }) }),
-    response: { 302: t.Void({ description: "Location is the link's original_url, byte for byte" }), 404: ErrorBody, 410: ErrorBody },
+    response: {
+      302: t.Void({ description: "Location is the link's original_url, byte for byte; with forward_query, plus the request's query (before its #fragment, joined with & to a query it has)" }),
+      404: ErrorBody,
+      410: Gone,
+    },
     detail: { tags: ["redirect"], security: [], summary: "Follow a short code (302 to original_url)" },
   });
 }

@@ -5,7 +5,7 @@
  */
 import type { ClickSink } from "../clicks/sink.ts";
 import { clickHeader } from "../clicks/model.ts";
-import type { Lookup } from "./model.ts";
+import { expiredAt, type Lookup, type Outcome } from "./model.ts";
 
 export interface Visit {
   referrer: string | null;
@@ -18,14 +18,26 @@ export interface Visit {
   countClick?: boolean;
 }
 
-export function createRedirectService(deps: { lookup(shortCode: string): Lookup | Promise<Lookup>; clicks: ClickSink }) {
+export interface RedirectServiceDeps {
+  lookup(shortCode: string): Lookup | Promise<Lookup>;
+  clicks: ClickSink;
+  /** The clock expiry is judged by (epoch ms); tests move it. Default Date.now. */
+  now?: () => number;
+}
+
+export function createRedirectService(deps: RedirectServiceDeps) {
+  const now = deps.now ?? Date.now;
   return {
-    /** What a code-shaped path resolves to; for an active link, once its click is recorded. */
-    async follow(shortCode: string, visit: Visit): Promise<Lookup> {
+    /** What a code-shaped path resolves to; for an active, unexpired link, once its click is recorded. */
+    async follow(shortCode: string, visit: Visit): Promise<Outcome> {
       const pending = deps.lookup(shortCode);
       // An LRU hit is a plain value: no await, so no extra turn of the microtask queue.
       const found = pending instanceof Promise ? await pending : pending;
-      if (found.kind !== "found" || visit.countClick === false) return found;
+      if (found.kind !== "found") return found;
+      // Judged on every answer from the value itself, cached or not: no cache outlives an expiry.
+      // A link without options reads no clock.
+      const expired = found.options === undefined ? undefined : expiredAt(found, now());
+      if (expired !== undefined || visit.countClick === false) return expired ?? found;
       // Awaited: the sink resolves once the click is kept, so an answered 302 is never lost.
       await deps.clicks.record({
         // v7: time-ordered, so click ids append to their index's B-tree.
