@@ -52,6 +52,18 @@ describe("createCodeSet", () => {
     expect([set.has("abc123"), set.size]).toEqual([true, 1]);
   });
 
+  test("a joined page adds exactly what adding each code adds, long codes included", () => {
+    const codes = Array.from({ length: 5_000 }, (_, i) => randomCode(1 + (i % 16)));
+    const one = createCodeSet();
+    for (const code of codes) one.add(code);
+    const joined = createCodeSet();
+    joined.addJoined(codes.join(" "));
+    joined.addJoined("");
+    expect(joined.size).toBe(one.size);
+    const strangers = Array.from({ length: 5_000 }, () => randomCode(7));
+    expect([...codes, ...strangers].filter((code) => joined.has(code) !== one.has(code))).toEqual([]);
+  });
+
   test("stays at most half full: 1,000,000 codes take 16 MiB of table", () => {
     const set = createCodeSet(1_000_000);
     for (let i = 0; i < 1_000_000; i++) set.add(`b${String(i).padStart(6, "0")}`);

@@ -91,6 +91,26 @@ export function createCodeSet(expected = 0) {
       if (value === undefined) long.add(code);
       else insert(value);
     },
+    /**
+     * Codes separated by single spaces (a loaded page): packed straight from the text, so a page
+     * of 10,000 leaves one string behind instead of 10,000 (only long codes become strings).
+     */
+    addJoined(text: string): void {
+      let start = 0;
+      while (start < text.length) {
+        let end = text.indexOf(" ", start);
+        if (end < 0) end = text.length;
+        let value = end - start <= MAX_PACKED_LENGTH ? 0 : -1;
+        for (let i = start; i < end && value >= 0; i++) {
+          const c = text.charCodeAt(i);
+          const digit = c < 128 ? DIGIT[c]! : -1;
+          value = digit < 0 ? -1 : value * 65 + digit;
+        }
+        if (value > 0) insert(value);
+        else if (end > start) long.add(text.slice(start, end));
+        start = end + 1;
+      }
+    },
     delete(code: string): void {
       const value = packCode(code);
       if (value === undefined) {

@@ -81,7 +81,8 @@ export function linkOptions(row: { expires_at: number | null; max_clicks: number
 
 // Wider than the codes we issue (6 alphanumerics) to leave room for imported or custom ones;
 // anything else cannot exist, so it is a 404 without a lookup.
-const CODE_SHAPE = /^[A-Za-z0-9_-]{1,16}$/;
+export const CODE_PATTERN = "^[A-Za-z0-9_-]{1,16}$";
+const CODE_SHAPE = new RegExp(CODE_PATTERN);
 
 export const isCodeShaped = (path: string) => CODE_SHAPE.test(path);
 

@@ -1,6 +1,6 @@
 /** The redirect's reads of PostgreSQL, each on the unique index of urls.short_code. */
 import type { Sql } from "../db/client.ts";
-import { inactive, linkOptions, locationOf, missing, type Lookup } from "./model.ts";
+import { CODE_PATTERN, inactive, linkOptions, locationOf, missing, type Lookup } from "./model.ts";
 
 interface Row {
   id: number;
@@ -31,10 +31,17 @@ export function createRedirectRepo(sql: Sql) {
       const [row] = await sql<{ rows: number }[]>`select greatest(reltuples, 0)::float8 as rows from pg_class where oid = 'urls'::regclass`;
       return row?.rows ?? 0;
     },
-    /** One page of every code, in the unique index's order: what cache/live-codes.ts loads. */
-    async codesAfter(after: string, limit: number): Promise<string[]> {
-      const rows = await sql<{ short_code: string }[]>`select short_code from urls where short_code > ${after} order by short_code limit ${limit}`;
-      return rows.map((row) => row.short_code);
+    /**
+     * One page of every code, in the unique index's order, as cache/live-codes.ts loads it. A code
+     * no path can name (a space or a slash, written around the API) is left out of `codes`: the
+     * redirect answers 404 for its path without asking the set, and a space would split it.
+     */
+    async codesAfter(after: string, limit: number): Promise<{ rows: number; last: string; codes: string }> {
+      const [page] = await sql<{ rows: number; last: string | null; codes: string | null }[]>`
+        select count(*)::int as rows, max(short_code) as last,
+          string_agg(short_code, ' ' order by short_code) filter (where short_code ~ ${CODE_PATTERN}) as codes
+        from (select short_code from urls where short_code > ${after} order by short_code limit ${limit}) page`;
+      return { rows: page?.rows ?? 0, last: page?.last ?? after, codes: page?.codes ?? "" };
     },
   };
 }
