@@ -5,6 +5,7 @@ import { notFound } from "../http/errors.ts";
 import type { ClientIpResolver } from "../http/client-ip.ts";
 import { redirectAnswer } from "./answer.ts";
 import { isCodeShaped } from "./model.ts";
+import { PreviewPage, previewAnswer, previewedCode } from "./preview.ts";
 import type { RedirectService } from "./service.ts";
 
 // The redirect's two 410s, told apart by their message (answer.ts).
@@ -21,6 +22,8 @@ export function redirectRoutes(deps: { redirect: RedirectService; clientIp: Clie
   const { redirect, clientIp } = deps;
   return new Elysia().get("/:short_code", async ({ params, request, server }) => {
     const code = params.short_code;
+    const previewed = previewedCode(code);
+    if (previewed !== undefined && isCodeShaped(previewed)) return previewAnswer(await redirect.peek(previewed), previewed, request);
     if (!isCodeShaped(code)) throw notFound(`short code ${JSON.stringify(code.slice(0, 32))} not found`);
     const value = await redirect.follow(code, {
       referrer: request.headers.get("referer"),
@@ -32,6 +35,7 @@ export function redirectRoutes(deps: { redirect: RedirectService; clientIp: Clie
   }, {
     params: t.Object({ short_code: t.String({ description: "the link's code" }) }),
     response: {
+      200: PreviewPage,
       302: t.Void({ description: "Location is the link's original_url, byte for byte; with forward_query, plus the request's query (before its #fragment, joined with & to a query it has)" }),
       404: ErrorBody,
       410: Gone,

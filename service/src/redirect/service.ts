@@ -28,6 +28,13 @@ export interface RedirectServiceDeps {
 export function createRedirectService(deps: RedirectServiceDeps) {
   const now = deps.now ?? Date.now;
   return {
+    /** What `follow` would answer, through the same caches, without recording a click (the preview page). */
+    async peek(shortCode: string): Promise<Outcome> {
+      const found = await deps.lookup(shortCode);
+      if (found.kind !== "found" || found.options === undefined) return found;
+      return expiredAt(found, now()) ?? found;
+    },
+
     /** What a code-shaped path resolves to; for an active, unexpired link, once its click is recorded. */
     async follow(shortCode: string, visit: Visit): Promise<Outcome> {
       const pending = deps.lookup(shortCode);
