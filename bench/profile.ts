@@ -96,10 +96,12 @@ async function main(): Promise<void> {
   const users = Math.max(1, Math.ceil(links / 100));
   const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
   await fill(sql, { users, links, events: 0 }, log);
+  // redirect-hot-options' link (bench/lib/scenarios.ts), as bench/run.ts sets it.
+  await sql`update urls set expires_at = now() + interval '10 years' where short_code = ${codeOf(2)}`;
   await sql.end();
   const codesFile = join(dir, "codes.txt");
   await writeCodes(codesFile, links);
-  const { shape, expected } = shapeOf(scenario, { codesFile, hotCode: codeOf(1), key: "", users });
+  const { shape, expected } = shapeOf(scenario, { codesFile, hotCode: codeOf(1), optionsCode: codeOf(2), key: "", users });
 
   const redisPort = redisUrl ? new URL(redisUrl).port : undefined;
   const storePids = () => storeProcesses(dir, redisPort);

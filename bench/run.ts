@@ -8,6 +8,9 @@
  * once every instance has shipped its click spool to PostgreSQL (their /health `click_spool`);
  * the `drain s` column is how long that took after it (--drain-timeout, default 300 s, fails the
  * run instead of waiting for ever). --redis off runs without the shared cache tier.
+ * redirect-hot-options is redirect-hot on a link with expires_at set (far ahead) and a browser's
+ * user agent on every request (issue #18); asked for with redirect-hot, it runs right after it on
+ * each target and prints its ratio to it.
  * --ceilings (default create,create-batched,clicks; none to skip) runs pgbench with the write
  * paths' own SQL on the same PostgreSQL (lib/pgbench.ts): the create ceilings (one statement per
  * create; the coalesced batch statement) right before each tool's create rows, which the
@@ -27,7 +30,7 @@ import { parseArgs } from "./generate.ts";
 import { fill, codeOf, writeCodes } from "./lib/data.ts";
 import { runLoad, type LoadSpec, type Tool } from "./lib/load.ts";
 import { cpuSeconds, installExitHooks, rssMb, runScript } from "./lib/procs.ts";
-import { ratioLines, ratioSpread, ratios, table, unknownCodeLines, type Row } from "./lib/report.ts";
+import { optionsLines, ratioLines, ratioSpread, ratios, table, unknownCodeLines, type Row } from "./lib/report.ts";
 import { parseScenarios, shapeOf, type Scenario } from "./lib/scenarios.ts";
 import * as stack from "./lib/stack.ts";
 import { waitSpoolsDrained } from "./lib/spool.ts";
@@ -84,6 +87,8 @@ async function main(): Promise<void> {
   await stack.linkfortCli(cmd, ["migrate"], env);
   const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
   await fill(sql, { users, links, events: 0 }, log);
+  // redirect-hot-options' link (issue #18): link 2, expiring long after any run.
+  await sql`update urls set expires_at = now() + interval '10 years' where short_code = ${codeOf(2)}`;
   await sql.end();
   const codesFile = join(dir, "codes.txt");
   await writeCodes(codesFile, links);
@@ -107,7 +112,7 @@ async function main(): Promise<void> {
     { name: "baseline-direct", base: `http://127.0.0.1:${bl.ports[0]}`, pids: [blPids[0]!] },
     { name: "baseline-caddy", base: `http://127.0.0.1:${blCaddy.port}`, pids: blPids },
   ];
-  const ctx = { codesFile, hotCode: codeOf(1), key, users };
+  const ctx = { codesFile, hotCode: codeOf(1), optionsCode: codeOf(2), key, users };
   const rows: Row[] = [];
 
   const measure = async (tool: Tool, scenario: Scenario, target: stack.Target, label: string, round: number) => {
@@ -158,7 +163,10 @@ async function main(): Promise<void> {
     for (const tool of tools) {
       // Every run measures the baselines, even when redirect-hot (which pairs them) is not asked for.
       if (!scenarios.includes("redirect-hot")) for (const b of baselines) await measure(tool, "redirect-hot", b, b.name, round);
+      // Asked for together, redirect-hot-options runs right after redirect-hot on each target: one ratio, one moment's load.
+      const optionsPaired = scenarios.includes("redirect-hot") && scenarios.includes("redirect-hot-options");
       for (const scenario of scenarios) {
+        if (scenario === "redirect-hot-options" && optionsPaired) continue;
         // Right before the create rows it divides, so both see the same machine load.
         const createCeilings: [string, number][] = [];
         for (const which of ["create", "create-batched"] as const) {
@@ -168,6 +176,7 @@ async function main(): Promise<void> {
         for (const name of names) {
           const t = byName.get(name);
           if (t && (name !== "direct-clicks-off" || scenario.startsWith("redirect"))) await measure(tool, scenario, t, name, round);
+          if (t && optionsPaired && scenario === "redirect-hot" && !name.startsWith("baseline")) await measure(tool, "redirect-hot-options", t, name, round);
           const row = rows.at(-1);
           if (row?.scenario === "create" && row.target === name) {
             for (const [label, rate] of createCeilings) ceilingLines.push(`round ${round} ${ceilingLine(`${tool} ${name}`, row.rps, label, rate)}`);
@@ -187,6 +196,8 @@ async function main(): Promise<void> {
   console.log(`\n${commit} (+${dirty} uncommitted files in service/), redis ${redisUrl ? "on" : "off"}, ${connections} connections, ${duration} s each, ${rounds} round(s), load ${loadBefore} before\n`);
   console.log(table(rows));
   console.log("\n" + ratioLines(ratioList));
+  const options = optionsLines(rows);
+  if (options) console.log("\n" + options);
   const unknownCodes = unknownCodeLines(rows);
   if (unknownCodes) console.log("\n" + unknownCodes);
   if (ceilingLines.length > 0) console.log("\n" + ceilingLines.join("\n"));

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 
 const spec = JSON.parse(process.argv[2]);
 const paths = spec.pathsFile ? readFileSync(spec.pathsFile, "utf8").split("\n").filter(Boolean) : [spec.path ?? "/"];
-const headers = spec.key ? { authorization: `Bearer ${spec.key}` } : {};
+const headers = { ...(spec.key ? { authorization: `Bearer ${spec.key}` } : {}), ...(spec.userAgent ? { "user-agent": spec.userAgent } : {}) };
 const CHARS = "abcdefghijklmnopqrstuvwxyz0123456789";
 const unknown = () => { let s = "x"; for (let i = 0; i < 9; i++) s += CHARS[(Math.random() * 36) | 0]; return "/" + s; };
 let n = 0;

@@ -19,6 +19,8 @@ export interface LoadSpec {
   /** Fraction of requests that are POST /urls. */
   createRatio: number;
   key?: string;
+  /** User-Agent header on every request; unset: the tool's own (autocannon none, wrk none). */
+  userAgent?: string;
   users: number;
   /** wrk threads (autocannon is always one thread). */
   threads: number;
@@ -71,7 +73,7 @@ async function wrk(spec: LoadSpec): Promise<LoadResult> {
   if (spec.rate) throw new Error("wrk cannot hold a fixed request rate; use autocannon for --rate");
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "", WRK_PATHS: spec.pathsFile ?? "", WRK_PATH: spec.path ?? "/", WRK_404: spec.random404 ? "1" : "0",
-    WRK_CREATE: String(spec.createRatio), WRK_KEY: spec.key ?? "", WRK_USERS: String(spec.users),
+    WRK_CREATE: String(spec.createRatio), WRK_KEY: spec.key ?? "", WRK_USERS: String(spec.users), WRK_UA: spec.userAgent ?? "",
   };
   const args = ["wrk", `-t${spec.threads}`, `-c${Math.max(spec.connections, spec.threads)}`, `-d${spec.duration}s`, "--timeout", "10s", "-s", join(ROOT, "bench/wrk/scenario.lua"), spec.url];
   const started = performance.now();

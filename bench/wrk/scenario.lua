@@ -4,6 +4,7 @@
 -- WRK_404    "1": random unknown codes (redirect-404)
 -- WRK_CREATE fraction of requests that are POST /urls (create = 1, mixed = 0.05)
 -- WRK_KEY    admin API key; WRK_USERS  user ids to create links for
+-- WRK_UA     User-Agent header on every request (redirect-hot-options), empty: none
 local paths = {}
 local create = tonumber(os.getenv("WRK_CREATE") or "0")
 local key = os.getenv("WRK_KEY") or ""
@@ -29,6 +30,8 @@ end
 
 local headers = {}
 if key ~= "" then headers["Authorization"] = "Bearer " .. key end
+local agent = os.getenv("WRK_UA") or ""
+if agent ~= "" then headers["User-Agent"] = agent end
 local post_headers = { ["Content-Type"] = "application/json" }
 if key ~= "" then post_headers["Authorization"] = "Bearer " .. key end
 local chars = "abcdefghijklmnopqrstuvwxyz0123456789"
