@@ -27,7 +27,7 @@ const columns = async (id: number) => (await h.deps.sql<{ expires_at: string | n
   select to_char(expires_at, 'YYYY-MM-DD"T"HH24:MI:SS.US') as expires_at, max_clicks::text, forward_query from urls where id = ${id}`)[0];
 
 const written = async () =>
-  (await h.deps.sql<{ links: number; events: number }[]>`select (select count(*) from urls)::int as links, (select count(*) from events)::int as events`)[0]!;
+  (await h.deps.sql<{ links: number; events: number }[]>`select (select count(*) from urls)::int as links, (select count(*) from events where event_type <> 'clicked')::int as events`)[0]!;
 
 const updatedEvents = async (id: number) =>
   (await h.request("GET", `/events?url_id=${id}&event_type=updated`)).json.map((e: { details: { changed: string[] } }) => e.details.changed);
