@@ -177,3 +177,29 @@ export type EventRow = typeof events.$inferSelect;
 export type RetiredCodeRow = typeof retiredCodes.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type BanRow = typeof bans.$inferSelect;
+
+// Click caps (migration 0005, clicks/caps.ts). A link with max_clicks takes a slot here before
+// its 302: `claimed` counts the slots taken, and only a claim that finds it below max_clicks
+// raises it (one statement, under this row's lock), so no instance can answer more 302s than
+// the cap. Kept beside urls, not in it: a claim must not rewrite the row every lookup reads.
+export const clickCaps = pgTable("click_caps", {
+  urlId: integer("url_id").primaryKey().references(() => urls.id, { onDelete: "cascade" }),
+  claimed: bigint("claimed", { mode: "number" }).notNull().default(0),
+});
+
+// A slot taken whose click has not reached events yet: the row goes when its spool batch ships
+// (same transaction as the event), or is released (the slot given back) once its click is
+// certain never to reach a spool: its process died before writing it. `incarnation` names the
+// process that claimed, `pid` lets a sibling instance on the host tell that it is gone.
+export const clickClaims = pgTable(
+  "click_claims",
+  {
+    clickId: uuid("click_id").primaryKey(),
+    urlId: integer("url_id").notNull().references(() => urls.id, { onDelete: "cascade" }),
+    spoolId: text("spool_id").notNull(),
+    incarnation: uuid("incarnation").notNull(),
+    pid: integer("pid").notNull(),
+    claimedAt: utc("claimed_at").notNull().defaultNow(),
+  },
+  (t) => [index("click_claims_spool_idx").on(t.spoolId, t.incarnation), index("click_claims_url_id_idx").on(t.urlId)],
+);
