@@ -31,6 +31,7 @@ import type { ClickSink } from "./clicks/sink.ts";
 import { wireRedirectCache, type RedirectCache } from "./redirect/wire.ts";
 import { jobRunner, type JobRunner } from "./lib/jobs.ts";
 import { createRedirectService, type RedirectService } from "./redirect/service.ts";
+import { createCappedFollow } from "./redirect/click-cap.ts";
 import { buildRateLimits, type RateLimits } from "./limits/wire.ts";
 import { createEventPartitions } from "./db/event-partitions.ts";
 import { registerEventMetrics } from "./db/event-metrics.ts";
@@ -119,7 +120,8 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
   const events = createEventsService(createEventsRepo(db), urlsRepo.findById);
   const stats = createStatsService({ repo: createStatsRepo(sql), getUrl: urls.get });
   const qr = createQrService({ getUrl: urls.get, publicOrigin: config.publicUrl });
-  const redirect = createRedirectService({ lookup: cache.lookup, clicks });
+  const capped = createCappedFollow({ caps: clickPipeline.caps, clicks, metrics });
+  const redirect = createRedirectService({ lookup: cache.lookup, clicks, capped });
   const imports = createImportsService(createImportsRepo(sql)); // wire: imports
 
   // wire: event partitions

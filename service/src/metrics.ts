@@ -58,6 +58,19 @@ export function createMetrics() {
       labelNames: ["reason"] as const,
       registers: [registry],
     }), "reason", ["spool_full", "disk_full", "unwritable"]),
+    // Click caps (clicks/caps.ts, claim-release.ts).
+    clickClaims: withLabelsAtZero(new Counter({
+      name: "linkfort_click_claims_total",
+      help: "Claims of a capped link's slot before its 302, by result: claimed, full (answered 410), failed (PostgreSQL did not answer: 503)",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }), "result", ["claimed", "full", "failed"]),
+    clickClaimsReleased: withLabelsAtZero(new Counter({
+      name: "linkfort_click_claims_released_total",
+      help: "Slots given back: claims whose click never reached a spool, by why: restart (an earlier process on this spool died between claim and spool write), adopted (the same, found by an instance adopting the spool), unanswered (this process failed the request after claiming)",
+      labelNames: ["why"] as const,
+      registers: [registry],
+    }), "why", ["restart", "adopted", "unanswered"]),
     clickSpoolBytes: new Gauge({ name: "linkfort_click_spool_bytes", help: "Bytes of this instance's click spool segments on disk", registers: [registry] }),
     clickSpoolMaxBytes: new Gauge({ name: "linkfort_click_spool_max_bytes", help: "CLICK_SPOOL_MAX_BYTES: past it clicks are dropped", registers: [registry] }),
     clickSpoolUnshipped: absentUntilSet(new Gauge({

@@ -7,6 +7,7 @@
  */
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../metrics.ts";
+import type { ClaimRelease } from "./claim-release.ts";
 import type { OffsetsRepo } from "./offsets-repo.ts";
 import { createSpoolShipper, type SpoolShipper } from "./shipper.ts";
 import { aliveAgeMs, siblingSpools } from "./spool-dir.ts";
@@ -20,6 +21,8 @@ export interface AdopterOptions {
   batchMax: number;
   /** A spool whose `alive` file is older than this is adopted (ms). */
   staleMs: number;
+  /** Gives back the click-cap slots of the adopted spool's dead processes once it is shipped to its end. */
+  claims?: Pick<ClaimRelease, "deadIncarnations" | "releaseAdopted">;
 }
 
 // One adoption pass never holds a lock for ever: a huge orphan is finished over several passes.
@@ -29,10 +32,13 @@ export function createAdopter(opts: AdopterOptions) {
   const shippers = new Map<string, SpoolShipper>();
 
   async function shipAll(shipper: SpoolShipper): Promise<number> {
+    // Judged before the spool is read: a process gone by now can write nothing the rounds miss.
+    const dead = (await opts.claims?.deadIncarnations(shipper.spoolId)) ?? [];
     let consumed = 0;
     for (let i = 0; i < ROUNDS_PER_PASS; i++) {
       const round = await shipper.runOnce();
       consumed += round.consumed;
+      if (round.caughtUp) await opts.claims?.releaseAdopted(shipper.spoolId, dead);
       if (round.caughtUp || round.contended) break;
     }
     return consumed;

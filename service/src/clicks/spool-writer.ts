@@ -32,7 +32,8 @@ export interface SpoolWriterOptions {
 /** After a failed write, how long batches are dropped before the disk is tried again (ms). */
 const RETRY_MS = 1_000;
 
-interface Batch { lines: string[]; done: Promise<void>; resolve: () => void }
+/** `kept`: the write returned (click caps need to know, caps.ts); false when the batch was dropped. */
+interface Batch { lines: string[]; done: Promise<boolean>; resolve: (kept: boolean) => void }
 
 /** The drop reason for a failed write: a full disk is a capacity matter, the rest a broken disk or permissions. */
 export function dropReason(error: unknown): "disk_full" | "unwritable" {
@@ -133,9 +134,10 @@ export function createSpoolWriter(opts: SpoolWriterOptions) {
     const b = batch;
     batch = undefined;
     if (!b) return;
-    if (!write(b.lines) || !opts.sync || fd === undefined) {
+    const kept = write(b.lines);
+    if (!kept || !opts.sync || fd === undefined) {
       rotateIfFull();
-      b.resolve();
+      b.resolve(kept);
       return;
     }
     syncing = true;
@@ -143,7 +145,8 @@ export function createSpoolWriter(opts: SpoolWriterOptions) {
       syncing = false;
       if (error) logger.error("click spool fdatasync failed", { dir, error });
       rotateIfFull();
-      b.resolve();
+      // Written either way: the page cache holds it through a kill -9.
+      b.resolve(true);
       if (batch) schedule();
     });
   }
@@ -155,14 +158,14 @@ export function createSpoolWriter(opts: SpoolWriterOptions) {
   }
 
   return {
-    /** Resolves once the write (and sync) holding the click returned, or the click was counted as dropped. */
-    append(click: Click): Promise<void> {
+    /** Resolves true once the write (and sync) holding the click returned, false once it was counted as dropped. */
+    append(click: Click): Promise<boolean> {
       if (closed) {
         metrics.clicksDropped.inc({ reason: "stopped" });
-        return Promise.resolve();
+        return Promise.resolve(false);
       }
       if (!batch) {
-        const { promise, resolve } = Promise.withResolvers<void>();
+        const { promise, resolve } = Promise.withResolvers<boolean>();
         batch = { lines: [], done: promise, resolve };
       }
       batch.lines.push(encodeClick(click));

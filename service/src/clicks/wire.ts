@@ -11,6 +11,8 @@ import type { Job } from "../lib/jobs.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { createAdopter } from "./adopt.ts";
+import { createClickCaps, type ClickCaps } from "./caps.ts";
+import { createClaimRelease } from "./claim-release.ts";
 import { createOffsetsRepo } from "./offsets-repo.ts";
 import { createClicksRepo } from "./repo.ts";
 import { createSpoolShipper } from "./shipper.ts";
@@ -25,10 +27,14 @@ export interface ClickPipeline {
   backlog(): SpoolBacklog;
   /** Shipping: `serve` starts it once it listens; its stop writes the last clicks and ships what it can. */
   job: Job;
+  /** Slots of capped links (max_clicks), claimed in PostgreSQL under this spool's id. */
+  caps: ClickCaps;
 }
 
 /** Longest the last ship at shutdown takes (ms): inside linkfort@.service's TimeoutStopSec with the drain. */
 const STOP_SHIP_MS = 10_000;
+/** How often a caught-up shipper looks for orphaned click-cap claims of its spool again (ms). */
+const CLAIM_RELEASE_EVERY_MS = 5_000;
 
 /** CLICK_SPOOL_DIR, or DATA_DIR/spool: the root that holds one directory per instance. */
 export const spoolRoot = (config: Pick<ServiceConfig, "clickSpoolDir" | "dataDir">) => config.clickSpoolDir ?? join(config.dataDir, "spool");
@@ -45,11 +51,13 @@ export function wireClicks(deps: { config: ServiceConfig; sql: Sql; metrics: Met
     sync: config.clickSync === "batch", segmentBytes: config.clickSegmentBytes, maxBytes: config.clickSpoolMaxBytes,
   });
   writer.open();
-  const shipper = createSpoolShipper({
+  const caps = createClickCaps({ sql: deps.sql, spoolId, track: config.clicks });
+  const claims = createClaimRelease({ sql: deps.sql, caps, metrics, logger, everyMs: CLAIM_RELEASE_EVERY_MS });
+  const shipper = claims.wrap(createSpoolShipper({
     dir, spoolId, offsets, metrics, logger, batchMax: config.clickBatchMax,
     appended: writer.appended, onDeleted: writer.forget,
-  });
-  const adopter = createAdopter({ root, ownDir: dir, offsets, metrics, logger, batchMax: config.clickBatchMax, staleMs: config.clickSpoolAdoptAfterMs });
+  }));
+  const adopter = createAdopter({ root, ownDir: dir, offsets, metrics, logger, batchMax: config.clickBatchMax, staleMs: config.clickSpoolAdoptAfterMs, claims });
   const shipping = createShipping({
     shipper, writer, adopter, metrics, logger,
     idleMs: config.clickShipMs, adoptEveryMs: Math.min(10_000, config.clickSpoolAdoptAfterMs / 3), stopTimeoutMs: STOP_SHIP_MS,
@@ -64,5 +72,5 @@ export function wireClicks(deps: { config: ServiceConfig; sql: Sql; metrics: Met
     flushNow: shipping.flushNow,
     stop: shipping.stop,
   };
-  return { sink, backlog: shipping.backlog, job: { name: "click shipping", start: shipping.start, stop: shipping.stop } };
+  return { sink, backlog: shipping.backlog, job: { name: "click shipping", start: shipping.start, stop: shipping.stop }, caps };
 }

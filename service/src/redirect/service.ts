@@ -4,6 +4,7 @@
  * response, for the fast path and the Elysia route alike.
  */
 import type { ClickSink } from "../clicks/sink.ts";
+import type { CappedFollow } from "./click-cap.ts";
 import { clickHeader } from "../clicks/model.ts";
 import { expiredAt, type Lookup, type Outcome } from "./model.ts";
 
@@ -21,6 +22,8 @@ export interface Visit {
 export interface RedirectServiceDeps {
   lookup(shortCode: string): Lookup | Promise<Lookup>;
   clicks: ClickSink;
+  /** Links with max_clicks take a slot before their 302 (click-cap.ts); absent: caps are not enforced (service tests). */
+  capped?: CappedFollow;
   /** The clock expiry is judged by (epoch ms); tests move it. Default Date.now. */
   now?: () => number;
 }
@@ -44,6 +47,8 @@ export function createRedirectService(deps: RedirectServiceDeps) {
       // Judged on every answer from the value itself, cached or not: no cache outlives an expiry.
       // A link without options reads no clock.
       const expired = found.options === undefined ? undefined : expiredAt(found, now());
+      const cap = found.options?.maxClicks;
+      if (cap !== undefined && expired === undefined && deps.capped) return deps.capped.follow(found, cap, shortCode, visit);
       if (expired !== undefined || visit.countClick === false) return expired ?? found;
       // Awaited: the sink resolves once the click is kept, so an answered 302 is never lost.
       await deps.clicks.record({
