@@ -40,6 +40,6 @@ export function redirectRoutes(deps: { redirect: RedirectService; clientIp: Clie
       404: ErrorBody,
       410: Gone,
     },
-    detail: { tags: ["redirect"], security: [], summary: "Follow a short code (302 to original_url)" },
+    detail: { tags: ["redirect"], security: [], summary: "Follow a short code (302 to original_url); with a '+' after it, a page showing where it leads" },
   });
 }
