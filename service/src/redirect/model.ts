@@ -54,11 +54,10 @@ export function withSource(lookup: Lookup, source: CacheSource): Lookup {
     : { kind: "found", urlId: lookup.urlId, location: lookup.location, source, options: lookup.options };
 }
 
-/** True once a found link's expiry has passed: checked on every answer, cached or not, never left to a TTL. */
-export const isExpired = (found: Found, now: number): boolean =>
-  found.options?.expiresAt !== undefined && now >= found.options.expiresAt;
-
-/** The 410 answer for a found link past its expiry, or undefined while it is live (or has none). */
+/**
+ * The 410 answer for a found link past its expiry, or undefined while it is live (or has none).
+ * Checked on every answer, cached or not, never left to a TTL.
+ */
 export function expiredAt(found: Found, now: number): Expired | undefined {
   const expiresAt = found.options?.expiresAt;
   return expiresAt !== undefined && now >= expiresAt ? { kind: "expired", source: found.source, expiresAt } : undefined;
