@@ -5,7 +5,7 @@
  * click_caps.claimed only while it is below the link's max_clicks, under that row's lock, and
  * records the claim in click_claims under this process's incarnation. Only then does the click
  * go to the spool, and only once the spool holds it does the 302 go out. The spool batch that
- * makes the click an event deletes its claim in the same transaction (offsets-repo.ts), so
+ * makes the click an event deletes its claim in the same transaction (repo.ts, `settleClaims`), so
  * click_claims holds only slots whose click is not in events yet.
  *
  * The one window is a process killed between a claim's commit and its spool write: a slot taken

@@ -6,7 +6,7 @@
  */
 import type { Sql } from "../db/client.ts";
 import type { Click } from "./model.ts";
-import { pgArrayLiteral, type ClicksRepo } from "./repo.ts";
+import type { ClicksRepo } from "./repo.ts";
 import type { Position } from "./spool-reader.ts";
 
 // Two-key advisory locks: (class, hashtext(spool id)). Arbitrary but fixed, next to the other
@@ -25,20 +25,6 @@ export type ShipOutcome =
 
 interface Row { segment: number; byte_offset: number }
 const toPosition = (row: Row): Position => ({ segment: Number(row.segment), offset: Number(row.byte_offset) });
-
-/**
- * The batch's clicks are about to be events: their click-cap claims (caps.ts) are settled, in the
- * same transaction, so a claim outlives its click only when the click never reached a spool.
- */
-async function settleClaims(tx: Sql, batch: readonly Click[]): Promise<void> {
-  // A claim's id is always a UUID; a spool line with another id (written by hand) has no claim
-  // and must not fail the batch's cast.
-  const ids = batch.map((c) => c.id).filter((id) => UUID.test(id));
-  if (ids.length === 0) return;
-  await tx`delete from click_claims where click_id = any(${pgArrayLiteral(ids)}::text::uuid[])`;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createOffsetsRepo(sql: Sql, clicks: ClicksRepo) {
   return {
@@ -64,10 +50,7 @@ export function createOffsetsRepo(sql: Sql, clicks: ClicksRepo) {
         if (moved.count !== 1) {
           return { kind: "moved", position: await this.position(spoolId, tx) } as const;
         }
-        // Sent behind insertBatch's first statement (the links' locks), so in one round trip with
-        // it, and in the lock order of a link's DELETE (urls, then its claims by cascade).
-        const [written] = await Promise.all([clicks.insertBatch(batch, tx), settleClaims(tx, batch)]);
-        return { kind: "shipped", written } as const;
+        return { kind: "shipped", written: await clicks.insertBatch(batch, tx) } as const;
       });
     },
 

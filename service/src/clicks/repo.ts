@@ -32,14 +32,17 @@ type Dedup = "receipts" | "none";
  * missing here was deleted: its clicks are skipped, and the lock keeps the others' links alive
  * until commit. Must run in the caller's transaction to hold.
  */
-async function lockLinks(tx: Sql, urlIds: readonly number[]): Promise<Map<number, number>> {
+async function lockLinks(tx: Sql, urlIds: readonly number[]): Promise<{ owners: Map<number, number>; capped: Set<number> }> {
   const ids = pgArrayLiteral([...new Set(urlIds)]);
   // Sent together (postgres.js pipelines them on the transaction's connection): one round trip.
+  // `capped`: the link has taken click-cap slots (caps.ts), so its clicks may have claims to settle.
   const [, links] = await Promise.all([
     tx`select 1 from users where id in (select user_id from urls where id = any(${ids}::text::int[])) order by id for key share`,
-    tx<{ id: number; user_id: number }[]>`select id, user_id from urls where id = any(${ids}::text::int[]) order by id for key share`,
+    tx<{ id: number; user_id: number; capped: boolean }[]>`
+      select id, user_id, exists (select 1 from click_caps c where c.url_id = urls.id) as capped
+      from urls where id = any(${ids}::text::int[]) order by id for key share`,
   ]);
-  return new Map(links.map((l) => [l.id, l.user_id]));
+  return { owners: new Map(links.map((l) => [l.id, l.user_id])), capped: new Set(links.filter((l) => l.capped).map((l) => l.id)) };
 }
 
 /** The clicks whose id has no receipt yet, taking one for each (in id order, so two drains cannot deadlock). */
@@ -101,9 +104,24 @@ async function upsertRollups(tx: Sql, rollups: { daily: RollupColumns; referrers
       bot_clicks = click_agents.bot_clicks + excluded.bot_clicks`;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * These clicks of capped links become events in this transaction: their click-cap claims
+ * (caps.ts) go with them, so a claim outlives its click only when the click never reached a
+ * spool. Sent after the links' locks, in a link DELETE's lock order (urls, then claims by cascade).
+ */
+async function settleClaims(tx: Sql, clicks: readonly Click[]): Promise<void> {
+  // A claim's id is always a UUID; a spool line with another id (written by hand) has no claim
+  // and must not fail the batch's cast.
+  const ids = clicks.map((c) => c.id).filter((id) => UUID.test(id));
+  if (ids.length === 0) return;
+  await tx`delete from click_claims where click_id = any(${pgArrayLiteral(ids)}::text::uuid[])`;
+}
+
 async function insertClicks(tx: Sql, clicks: readonly Click[], dedup: Dedup): Promise<number> {
   if (clicks.length === 0) return 0;
-  const owners = await lockLinks(tx, clicks.map((c) => c.urlId));
+  const { owners, capped } = await lockLinks(tx, clicks.map((c) => c.urlId));
   const live = clicks.filter((c) => owners.has(c.urlId));
   const kept = dedup === "receipts" && live.length > 0 ? await takeReceipts(tx, live) : live;
   if (kept.length === 0) return 0;
@@ -113,7 +131,9 @@ async function insertClicks(tx: Sql, clicks: readonly Click[], dedup: Dedup): Pr
     urlId: c.urlId, day: utcDay(c.at), referrer: referrerKey(c.referrer), agent: agentFamily(c.userAgent), bot: bots[i]!,
   })));
   // Pipelined like the locks: PostgreSQL runs them in order, the batch waits for one round trip.
-  await Promise.all([insertEvents(tx, kept, bots, owners), upsertRollups(tx, rollups)]);
+  // A batch without capped links settles nothing and sends nothing more.
+  const claimed = capped.size === 0 ? [] : kept.filter((c) => capped.has(c.urlId));
+  await Promise.all([insertEvents(tx, kept, bots, owners), upsertRollups(tx, rollups), settleClaims(tx, claimed)]);
   return kept.length;
 }
 
