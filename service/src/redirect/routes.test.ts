@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { show, testApp, type TestApp } from "../../test/harness.ts";
 import { CLICK_HEADER_MAX } from "../clicks/model.ts";
 
+// A person's click: isbot (clicks/bots.ts) flags anything that does not look like a browser.
+const BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 const TS = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?$/);
 
 let h: TestApp;
@@ -51,13 +53,13 @@ describe("GET /:short_code for an active link", () => {
 
   test("records one clicked event for the owner within 2 s", async () => {
     const url = await newUrl("https://clicked.example/");
-    const res = await follow(url.short_code, { referer: "https://from.example/page", "user-agent": "test-agent/1.0" });
+    const res = await follow(url.short_code, { referer: "https://from.example/page", "user-agent": BROWSER });
     expect(res.status, show(res)).toBe(302);
     const events = await within2s(async () => { const e = await clicksOf(url.id); return e.length > 0 ? e : undefined; });
     expect(events).toEqual([{
       id: expect.any(Number), url_id: url.id, user_id: userId, event_type: "clicked", timestamp: TS,
       // In process there is no TCP peer, so the client IP resolves to loopback.
-      details: { short_code: url.short_code, referrer: "https://from.example/page", user_agent: "test-agent/1.0", client_ip: "127.0.0.1" },
+      details: { short_code: url.short_code, referrer: "https://from.example/page", user_agent: BROWSER, client_ip: "127.0.0.1" },
     }]);
   });
 
@@ -66,7 +68,8 @@ describe("GET /:short_code for an active link", () => {
     await follow(url.short_code, { "user-agent": "u".repeat(5000) });
     await h.deps.clicks.flushNow();
     const [event] = (await clicksOf(url.id)) as { details: Record<string, string> }[];
-    expect(event?.details).toEqual({ short_code: url.short_code, user_agent: "u".repeat(CLICK_HEADER_MAX), client_ip: "127.0.0.1" });
+    // No browser sends that: isbot takes it for a robot, so the click is flagged.
+    expect(event?.details).toEqual({ short_code: url.short_code, user_agent: "u".repeat(CLICK_HEADER_MAX), client_ip: "127.0.0.1", bot: true });
   });
 
   test("each redirect is one click", async () => {
