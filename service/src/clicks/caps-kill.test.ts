@@ -2,9 +2,9 @@
  * kill -9 of an instance while clicks on a capped link are in flight (compiled binaries, one
  * database, no Redis): after the restart the link settles to exactly max_clicks clicked events
  * and slots, every 302 is one of those events, and the only other events are requests the kill
- * cut off after their click was spooled. The killed instance reaches PostgreSQL through a slow
- * loopback proxy, so that claims committed but not yet answered (the orphans this file is about)
- * are certain to exist when it dies.
+ * cut off after their click was spooled. The instance is frozen (SIGSTOP) under load, then
+ * killed once PostgreSQL has finished the statements it had sent: so claims committed whose
+ * answer it never read (the orphans this file is about) are certain to exist when it dies.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -14,32 +14,25 @@ import postgres from "postgres";
 import { buildBinary, startBinary, type RunningBinary } from "../../test/binary.ts";
 import { createDatabase, dropDatabase } from "../../test/pg.ts";
 import { freePort } from "../../test/ports.ts";
-import { tcpProxy, type TcpProxy } from "../../test/tcp-proxy.ts";
-import { settle } from "../../test/wait.ts";
+import { settle, waitFor } from "../../test/wait.ts";
 
 let bin: string;
 let db: { name: string; url: string };
 let root: string;
-let proxy: TcpProxy;
 const running: RunningBinary[] = [];
 
 beforeAll(async () => {
   [bin, db] = await Promise.all([buildBinary(), createDatabase({ unmigrated: true })]);
   root = mkdtempSync(join(tmpdir(), "linkfort-caps-kill-"));
-  const target = new URL(db.url);
-  // Each way: a claim commits 15 ms before its instance hears of it.
-  proxy = tcpProxy({ host: target.hostname, port: Number(target.port) }, { delayMs: 15 });
-  await proxy.start();
 }, 120_000);
 afterAll(async () => {
   for (const b of running) await b.stop("SIGKILL");
-  await proxy.stop();
   await dropDatabase(db.name);
   rmSync(root, { recursive: true, force: true });
 }, 30_000);
 
-async function start(port: number, databaseUrl: string): Promise<RunningBinary> {
-  const b = await startBinary(bin, { DATABASE_URL: databaseUrl, PORT: String(port), SHUTDOWN_DRAIN_MS: "0", RATE_LIMITS: "false", CLICK_SPOOL_DIR: root, CLICK_SHIP_MS: "50" });
+async function start(port: number): Promise<RunningBinary> {
+  const b = await startBinary(bin, { DATABASE_URL: db.url, PORT: String(port), SHUTDOWN_DRAIN_MS: "0", RATE_LIMITS: "false", CLICK_SPOOL_DIR: root, CLICK_SHIP_MS: "50" });
   running.push(b);
   await b.waitFor(/"msg":"listening"/);
   return b;
@@ -51,21 +44,18 @@ const released = (b: RunningBinary) =>
 
 describe("kill -9 while a capped link's clicks are in flight", () => {
   test("settles to exactly max_clicks events and slots; every 302 is an event; orphaned claims are given back", async () => {
-    const slow = new URL(db.url);
-    slow.port = String(proxy.port);
     const portA = await freePort();
-    let a = await start(portA, db.url); // migrates the database, prints the first admin key
+    let a = await start(portA);
     const [, key] = await a.waitFor(/^\s+(lf_[A-Za-z0-9]+)\s*$/m);
-    expect(await a.stop("SIGTERM")).toBe(0);
-    a = await start(portA, slow.toString());
-    const b = await start(await freePort(), db.url);
+    const b = await start(await freePort());
     const auth = { authorization: `Bearer ${key}`, "content-type": "application/json" };
     const user = await (await fetch(`${a.base}/users`, { method: "POST", headers: auth, body: JSON.stringify({ username: "capkill", email: "capkill@example.com" }) })).json() as { id: number };
     const link = await (await fetch(`${a.base}/urls`, { method: "POST", headers: auth, body: JSON.stringify({ user_id: user.id, original_url: "https://capkill.example/" }) })).json() as { id: number; short_code: string };
     const sql = postgres(db.url, { max: 1, onnotice: () => {} });
     try {
       const N = 400;
-      await sql`update urls set max_clicks = ${N} where id = ${link.id}`;
+      const put = await fetch(`${a.base}/urls/${link.id}`, { method: "PUT", headers: auth, body: JSON.stringify({ max_clicks: N }) });
+      expect(put.status, await put.text()).toBe(200);
 
       const redirected = new Set<string>();
       const cutOff = new Set<string>();
@@ -81,24 +71,35 @@ describe("kill -9 while a capped link's clicks are in flight", () => {
           cutOff.add(agent); // in flight on A when it died
         }
       };
+      // Frozen mid-load, A runs nothing more; PostgreSQL finishes what A had sent (its pool's
+      // sessions go idle), and only then does A die: a claim committed in that time is an orphan.
+      const freezeThenKill = async (victim: RunningBinary) => {
+        victim.proc.kill("SIGSTOP");
+        const busy = async () => (await sql<{ n: number }[]>`
+          select count(*)::int as n from pg_stat_activity where application_name = ${`linkfort:${portA}`} and state <> 'idle'`)[0]!.n;
+        await waitFor("A's statements to finish in PostgreSQL", async () => (await busy()) === 0, 10_000);
+        victim.proc.kill("SIGKILL");
+      };
+      let frozen: Promise<void> | undefined;
       const KILL_AT = 300;
       const CONCURRENCY = 32;
       const worker = async () => {
         while (sent < 3 * N) {
           const n = ++sent;
-          if (n === KILL_AT) { killed = true; a.proc.kill("SIGKILL"); }
+          if (n === KILL_AT) { killed = true; frozen = freezeThenKill(a); }
           // Like Caddy after a failed health check: once A is dead, traffic goes to B only.
           await request(!killed && n % 2 === 0 ? a : b, `req-${n}`);
         }
       };
       await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+      await frozen;
       await a.proc.exited;
       expect(a.proc.signalCode).toBe("SIGKILL");
       expect(redirected.size).toBeLessThanOrEqual(N);
 
       // systemd's Restart=always: A comes back on its port, ships its spool, then gives back the
       // slots its previous process claimed and never spooled; clients keep coming until settled.
-      a = await start(portA, db.url);
+      a = await start(portA);
       let more = 0;
       const state = async () => {
         const [row] = await sql<{ events: number; claimed: number; open: number }[]>`
@@ -122,8 +123,8 @@ describe("kill -9 while a capped link's clicks are in flight", () => {
       expect([...redirected].filter((ua) => !once.has(ua)), report).toEqual([]); // every 302 is an event
       expect(agents.filter((ua) => !redirected.has(ua) && !cutOff.has(ua)), report).toEqual([]); // nothing else
       expect(redirected.size, report).toBeLessThanOrEqual(N);
-      // The kill left claims committed and never spooled (32 requests in flight, each 15 ms of
-      // its claim's answer still on the wire): without their release the link would settle short.
+      // The kill left claims committed and never spooled (A's claim statement in flight when it
+      // froze): without their release the link would settle short of max_clicks.
       expect(slotsBack, report).toBeGreaterThan(0);
       expect(await a.stop("SIGTERM")).toBe(0);
       expect(await b.stop("SIGTERM")).toBe(0);

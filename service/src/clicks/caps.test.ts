@@ -121,6 +121,24 @@ describe("max_clicks across three instances", () => {
   }, 30_000);
 });
 
+describe("claims of one instance share a statement", () => {
+  test("clicks waiting on a link's claim in flight go in the next one, granted in their order up to the slots left", async () => {
+    const { id } = await cappedLink(3, "batched");
+    const caps = createClickCaps({ sql: inst.h.deps.sql, spoolId: "batched-spool", track: true });
+    const ids = Array.from({ length: 6 }, () => Bun.randomUUIDv7());
+    // The first goes at once; the other five wait for it and share the next statement, which has
+    // two slots left for them.
+    expect(await Promise.all(ids.map((click) => caps.claim(id, click)))).toEqual(["claimed", "claimed", "claimed", "full", "full", "full"]);
+    const rows = await inst.h.deps.sql<{ click_id: string }[]>`select click_id from click_claims where url_id = ${id} order by click_id`;
+    expect(rows.map((r) => r.click_id)).toEqual(ids.slice(0, 3));
+    expect(await counts(id)).toEqual({ events: 0, claimed: 3, open: 3 });
+    // The last statement that took slots took two at once (one click per statement: one).
+    const [cap] = await inst.h.deps.sql<{ granted: number }[]>`select granted::int from click_caps where url_id = ${id}`;
+    expect(cap?.granted).toBe(2);
+    await inst.h.deps.sql`delete from click_claims where url_id = ${id}`;
+  }, 30_000);
+});
+
 describe("orphaned claims", () => {
   test("a restart on the spool gives back the slots an earlier process claimed and never spooled", async () => {
     const { code, id } = await cappedLink(3, "restart");

@@ -185,6 +185,10 @@ export type BanRow = typeof bans.$inferSelect;
 export const clickCaps = pgTable("click_caps", {
   urlId: integer("url_id").primaryKey().references(() => urls.id, { onDelete: "cascade" }),
   claimed: bigint("claimed", { mode: "number" }).notNull().default(0),
+  // How many slots the last claim statement took (one statement claims for all the clicks an
+  // instance has waiting): computed from the locked row in the same SET, since RETURNING shows
+  // only the new row.
+  granted: bigint("granted", { mode: "number" }).notNull().default(0),
 });
 
 // A slot taken whose click has not reached events yet: the row goes when its spool batch ships

@@ -1,6 +1,7 @@
 CREATE TABLE "click_caps" (
 	"url_id" integer PRIMARY KEY NOT NULL,
-	"claimed" bigint DEFAULT 0 NOT NULL
+	"claimed" bigint DEFAULT 0 NOT NULL,
+	"granted" bigint DEFAULT 0 NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "click_claims" (
