@@ -2,9 +2,10 @@
  * kill -9 of an instance while clicks on a capped link are in flight (compiled binaries, one
  * database, no Redis): after the restart the link settles to exactly max_clicks clicked events
  * and slots, every 302 is one of those events, and the only other events are requests the kill
- * cut off after their click was spooled. The instance is frozen (SIGSTOP) under load, then
- * killed once PostgreSQL has finished the statements it had sent: so claims committed whose
- * answer it never read (the orphans this file is about) are certain to exist when it dies.
+ * cut off after their click was spooled. The killed instance reaches PostgreSQL through a
+ * loopback proxy that, under load, stops passing PostgreSQL's answers; the instance dies once a
+ * claim statement of its has completed since: claims committed whose answer it never read (the
+ * orphans this file is about) are then certain to exist.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -14,25 +15,31 @@ import postgres from "postgres";
 import { buildBinary, startBinary, type RunningBinary } from "../../test/binary.ts";
 import { createDatabase, dropDatabase } from "../../test/pg.ts";
 import { freePort } from "../../test/ports.ts";
+import { tcpProxy, type TcpProxy } from "../../test/tcp-proxy.ts";
 import { settle, waitFor } from "../../test/wait.ts";
 
 let bin: string;
 let db: { name: string; url: string };
 let root: string;
+let proxy: TcpProxy;
 const running: RunningBinary[] = [];
 
 beforeAll(async () => {
   [bin, db] = await Promise.all([buildBinary(), createDatabase({ unmigrated: true })]);
   root = mkdtempSync(join(tmpdir(), "linkfort-caps-kill-"));
+  const target = new URL(db.url);
+  proxy = tcpProxy({ host: target.hostname, port: Number(target.port) });
+  await proxy.start();
 }, 120_000);
 afterAll(async () => {
   for (const b of running) await b.stop("SIGKILL");
+  await proxy.stop();
   await dropDatabase(db.name);
   rmSync(root, { recursive: true, force: true });
 }, 30_000);
 
-async function start(port: number): Promise<RunningBinary> {
-  const b = await startBinary(bin, { DATABASE_URL: db.url, PORT: String(port), SHUTDOWN_DRAIN_MS: "0", RATE_LIMITS: "false", CLICK_SPOOL_DIR: root, CLICK_SHIP_MS: "50" });
+async function start(port: number, databaseUrl = db.url): Promise<RunningBinary> {
+  const b = await startBinary(bin, { DATABASE_URL: databaseUrl, PORT: String(port), SHUTDOWN_DRAIN_MS: "0", RATE_LIMITS: "false", CLICK_SPOOL_DIR: root, CLICK_SHIP_MS: "50" });
   running.push(b);
   await b.waitFor(/"msg":"listening"/);
   return b;
@@ -45,7 +52,9 @@ const released = (b: RunningBinary) =>
 describe("kill -9 while a capped link's clicks are in flight", () => {
   test("settles to exactly max_clicks events and slots; every 302 is an event; orphaned claims are given back", async () => {
     const portA = await freePort();
-    let a = await start(portA);
+    const proxied = new URL(db.url);
+    proxied.port = String(proxy.port);
+    let a = await start(portA, proxied.toString());
     const [, key] = await a.waitFor(/^\s+(lf_[A-Za-z0-9]+)\s*$/m);
     const b = await start(await freePort());
     const auth = { authorization: `Bearer ${key}`, "content-type": "application/json" };
@@ -71,14 +80,35 @@ describe("kill -9 while a capped link's clicks are in flight", () => {
           cutOff.add(agent); // in flight on A when it died
         }
       };
-      // Frozen mid-load, A runs nothing more; PostgreSQL finishes what A had sent (its pool's
-      // sessions go idle), and only then does A die: a claim committed in that time is an orphan.
+      // A claim of A's is made to wait in PostgreSQL (the test holds the link's cap row), then
+      // PostgreSQL's answers to A stop (its statements still run and commit) and the row is let
+      // go: that claim commits, its slots are taken, A never learns of it, and A dies. Its clicks
+      // never reached a spool and no 302 went out for them: orphans, with certainty.
       const freezeThenKill = async (victim: RunningBinary) => {
-        victim.proc.kill("SIGSTOP");
-        const busy = async () => (await sql<{ n: number }[]>`
-          select count(*)::int as n from pg_stat_activity where application_name = ${`linkfort:${portA}`} and state <> 'idle'`)[0]!.n;
-        await waitFor("A's statements to finish in PostgreSQL", async () => (await busy()) === 0, 10_000);
+        const watch = postgres(db.url, { max: 1, onnotice: () => {} });
+        const ofA = async (where: "waiting" | "busy") => (await watch<{ n: number }[]>`
+          select count(*)::int as n from pg_stat_activity where application_name = ${`linkfort:${portA}`}
+            and query like '%insert into click_caps%'
+            and ${where === "waiting" ? watch`wait_event_type = 'Lock'` : watch`state <> 'idle'`}`)[0]!.n;
+        const { promise: letGo, resolve } = Promise.withResolvers<void>();
+        const holding = sql.begin(async (tx) => {
+          await tx`select 1 from click_caps where url_id = ${link.id} for update`;
+          await letGo;
+        });
+        try {
+          await waitFor("a claim of A's waiting on the cap row", async () => (await ofA("waiting")) > 0, 10_000);
+          proxy.hold({ answersOnly: true });
+          resolve();
+          await holding;
+          await waitFor("that claim to commit", async () => (await ofA("busy")) === 0, 10_000);
+        } finally {
+          resolve();
+          await watch.end();
+        }
+        killed = true; // like Caddy after a failed health check: from now on traffic goes to B only
         victim.proc.kill("SIGKILL");
+        await victim.proc.exited;
+        proxy.release();
       };
       let frozen: Promise<void> | undefined;
       const KILL_AT = 300;
@@ -86,8 +116,7 @@ describe("kill -9 while a capped link's clicks are in flight", () => {
       const worker = async () => {
         while (sent < 3 * N) {
           const n = ++sent;
-          if (n === KILL_AT) { killed = true; frozen = freezeThenKill(a); }
-          // Like Caddy after a failed health check: once A is dead, traffic goes to B only.
+          if (n === KILL_AT) frozen = freezeThenKill(a);
           await request(!killed && n % 2 === 0 ? a : b, `req-${n}`);
         }
       };
@@ -123,8 +152,8 @@ describe("kill -9 while a capped link's clicks are in flight", () => {
       expect([...redirected].filter((ua) => !once.has(ua)), report).toEqual([]); // every 302 is an event
       expect(agents.filter((ua) => !redirected.has(ua) && !cutOff.has(ua)), report).toEqual([]); // nothing else
       expect(redirected.size, report).toBeLessThanOrEqual(N);
-      // The kill left claims committed and never spooled (A's claim statement in flight when it
-      // froze): without their release the link would settle short of max_clicks.
+      // The kill left claims committed and never spooled: without their release the link would
+      // settle short of max_clicks.
       expect(slotsBack, report).toBeGreaterThan(0);
       expect(await a.stop("SIGTERM")).toBe(0);
       expect(await b.stop("SIGTERM")).toBe(0);
