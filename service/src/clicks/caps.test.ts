@@ -16,6 +16,11 @@ import { silentLogger } from "../lib/logger.ts";
 import { startInstances, type Instances } from "../../test/instances.ts";
 import { waitFor } from "../../test/wait.ts";
 import { createClickCaps } from "./caps.ts";
+import { createMetrics } from "../metrics.ts";
+import { createOffsetsRepo } from "./offsets-repo.ts";
+import { createClicksRepo } from "./repo.ts";
+import { createSpoolShipper } from "./shipper.ts";
+import { createSpoolWriter } from "./spool-writer.ts";
 import { processExists } from "./claim-release.ts";
 import { ensureSpoolId, instanceSpoolDir, touchAlive } from "./spool-dir.ts";
 
@@ -212,3 +217,34 @@ describe("orphaned claims", () => {
     }
   }, 30_000);
 });
+
+describe("a claimed click PostgreSQL refuses at shipping", () => {
+  test("is dropped without an event, and its slot stays taken (its 302 went out): the claim is settled, not left to be released", async () => {
+    const { id, code } = await cappedLink(2, "refused");
+    const sql = inst.h.deps.sql;
+    const root = mkdtempSync(join(tmpdir(), "linkfort-caps-refused-"));
+    try {
+      const dir = instanceSpoolDir(root, 18170);
+      const spoolId = ensureSpoolId(dir);
+      const metrics = createMetrics();
+      const writer = createSpoolWriter({ dir, spoolId, metrics, logger: silentLogger, sync: false, segmentBytes: 1 << 20, maxBytes: 1 << 30 });
+      writer.open();
+      const caps = createClickCaps({ sql, spoolId, track: true });
+      const clickId = Bun.randomUUIDv7();
+      expect(await caps.claim(id, clickId)).toBe("claimed");
+      // A NUL that jsonb refuses (22P05): the redirect strips it, a hand-written line may not.
+      expect(await writer.append({ id: clickId, urlId: id, shortCode: code, at: new Date(), userAgent: "nul \u0000 here" })).toBe(true);
+      const shipper = createSpoolShipper({ dir, spoolId, offsets: createOffsetsRepo(sql, createClicksRepo(sql)), metrics, logger: silentLogger, batchMax: 10, appended: writer.appended });
+      await waitFor("the refused click stepped over", async () => {
+        const round = await shipper.runOnce().catch(() => undefined); // the batch's data error first, then the click alone
+        return round?.caughtUp === true && round.consumed === 0;
+      }, 10_000);
+      expect(await metrics.clicksDropped.get().then((m) => m.values.find((v) => v.labels.reason === "rejected")?.value)).toBe(1);
+      expect(await counts(id)).toEqual({ events: 0, claimed: 1, open: 0 });
+      await writer.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+

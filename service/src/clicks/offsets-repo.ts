@@ -6,7 +6,7 @@
  */
 import type { Sql } from "../db/client.ts";
 import type { Click } from "./model.ts";
-import type { ClicksRepo } from "./repo.ts";
+import { pgArrayLiteral, type ClicksRepo } from "./repo.ts";
 import type { Position } from "./spool-reader.ts";
 
 // Two-key advisory locks: (class, hashtext(spool id)). Arbitrary but fixed, next to the other
@@ -37,8 +37,10 @@ export function createOffsetsRepo(sql: Sql, clicks: ClicksRepo) {
     /**
      * Writes the batch and moves the position from `from` to `to`, in one transaction. `from`
      * undefined means "never shipped": the row is made, and a concurrent first ship loses.
+     * `refused`: ids of clicks stepped over without an event (PostgreSQL refused them as data);
+     * a click-cap claim of theirs is settled all the same, since their 302 went out.
      */
-    async ship(spoolId: string, from: Position | undefined, to: Position, batch: readonly Click[]): Promise<ShipOutcome> {
+    async ship(spoolId: string, from: Position | undefined, to: Position, batch: readonly Click[], refused: readonly string[] = []): Promise<ShipOutcome> {
       return sql.begin(async (txn) => {
         const tx = txn as unknown as Sql;
         const [lock] = await tx<{ ok: boolean }[]>`select pg_try_advisory_xact_lock(${SHIP_LOCK_CLASS}, hashtext(${spoolId})) as ok`;
@@ -50,6 +52,7 @@ export function createOffsetsRepo(sql: Sql, clicks: ClicksRepo) {
         if (moved.count !== 1) {
           return { kind: "moved", position: await this.position(spoolId, tx) } as const;
         }
+        if (refused.length > 0) await tx`delete from click_claims where click_id::text = any(${pgArrayLiteral(refused)}::text[])`;
         return { kind: "shipped", written: await clicks.insertBatch(batch, tx) } as const;
       });
     },

@@ -74,7 +74,7 @@ export function createSpoolShipper(opts: ShipperOptions) {
     } catch (error) {
       if (!isDataError(error) || clicks.length !== 1) throw error;
       logger.error("click refused by postgres; dropped", { spool: spoolId, error });
-      return { outcome: await offsets.ship(spoolId, from, to, []), rejected: 1 };
+      return { outcome: await offsets.ship(spoolId, from, to, [], [clicks[0]!.id]), rejected: 1 };
     }
   }
 
