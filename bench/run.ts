@@ -9,8 +9,8 @@
  * the `drain s` column is how long that took after it (--drain-timeout, default 300 s, fails the
  * run instead of waiting for ever). --redis off runs without the shared cache tier.
  * redirect-hot-options is redirect-hot on a link with expires_at set (far ahead) and a browser's
- * user agent on every request (issue #18); asked for with redirect-hot, it runs right after it on
- * each target and prints its ratio to it.
+ * user agent on every request (issue #18); redirect-hot-expiry and redirect-hot-agent are each half
+ * alone. Asked for with redirect-hot, these run right after it on each target and print their ratio to it.
  * --ceilings (default create,create-batched,clicks; none to skip) runs pgbench with the write
  * paths' own SQL on the same PostgreSQL (lib/pgbench.ts): the create ceilings (one statement per
  * create; the coalesced batch statement) right before each tool's create rows, which the
@@ -30,7 +30,7 @@ import { parseArgs } from "./generate.ts";
 import { fill, codeOf, writeCodes } from "./lib/data.ts";
 import { runLoad, type LoadSpec, type Tool } from "./lib/load.ts";
 import { cpuSeconds, installExitHooks, rssMb, runScript } from "./lib/procs.ts";
-import { optionsLines, ratioLines, ratioSpread, ratios, table, unknownCodeLines, type Row } from "./lib/report.ts";
+import { variantLines, ratioLines, ratioSpread, ratios, table, unknownCodeLines, type Row } from "./lib/report.ts";
 import { parseScenarios, shapeOf, type Scenario } from "./lib/scenarios.ts";
 import * as stack from "./lib/stack.ts";
 import { waitSpoolsDrained } from "./lib/spool.ts";
@@ -163,10 +163,10 @@ async function main(): Promise<void> {
     for (const tool of tools) {
       // Every run measures the baselines, even when redirect-hot (which pairs them) is not asked for.
       if (!scenarios.includes("redirect-hot")) for (const b of baselines) await measure(tool, "redirect-hot", b, b.name, round);
-      // Asked for together, redirect-hot-options runs right after redirect-hot on each target: one ratio, one moment's load.
-      const optionsPaired = scenarios.includes("redirect-hot") && scenarios.includes("redirect-hot-options");
+      // redirect-hot's variants asked for with it run right after it on each target: one ratio, one moment's load.
+      const variants = scenarios.includes("redirect-hot") ? scenarios.filter((s) => s.startsWith("redirect-hot-")) : [];
       for (const scenario of scenarios) {
-        if (scenario === "redirect-hot-options" && optionsPaired) continue;
+        if (variants.includes(scenario)) continue;
         // Right before the create rows it divides, so both see the same machine load.
         const createCeilings: [string, number][] = [];
         for (const which of ["create", "create-batched"] as const) {
@@ -176,7 +176,7 @@ async function main(): Promise<void> {
         for (const name of names) {
           const t = byName.get(name);
           if (t && (name !== "direct-clicks-off" || scenario.startsWith("redirect"))) await measure(tool, scenario, t, name, round);
-          if (t && optionsPaired && scenario === "redirect-hot" && !name.startsWith("baseline")) await measure(tool, "redirect-hot-options", t, name, round);
+          if (t && scenario === "redirect-hot" && !name.startsWith("baseline")) for (const v of variants) await measure(tool, v, t, name, round);
           const row = rows.at(-1);
           if (row?.scenario === "create" && row.target === name) {
             for (const [label, rate] of createCeilings) ceilingLines.push(`round ${round} ${ceilingLine(`${tool} ${name}`, row.rps, label, rate)}`);
@@ -196,8 +196,8 @@ async function main(): Promise<void> {
   console.log(`\n${commit} (+${dirty} uncommitted files in service/), redis ${redisUrl ? "on" : "off"}, ${connections} connections, ${duration} s each, ${rounds} round(s), load ${loadBefore} before\n`);
   console.log(table(rows));
   console.log("\n" + ratioLines(ratioList));
-  const options = optionsLines(rows);
-  if (options) console.log("\n" + options);
+  const variantRatios = variantLines(rows);
+  if (variantRatios) console.log("\n" + variantRatios);
   const unknownCodes = unknownCodeLines(rows);
   if (unknownCodes) console.log("\n" + unknownCodes);
   if (ceilingLines.length > 0) console.log("\n" + ceilingLines.join("\n"));

@@ -83,16 +83,17 @@ export function unknownCodeLines(rows: Row[]): string {
 }
 
 /**
- * redirect-hot-options over redirect-hot on the same target, tool and round: what issue #18's
- * options cost a hit (an expiry judged on every answer, a browser's user agent). Target: ≥ 0.95×.
+ * Each redirect-hot variant (redirect-hot-options, -expiry, -agent) over redirect-hot on the same
+ * target, tool and round: what issue #18's options cost a hit (an expiry judged on every answer, a
+ * browser's user agent). Target for redirect-hot-options: ≥ 0.95×.
  */
-export function optionsLines(rows: Row[]): string {
+export function variantLines(rows: Row[]): string {
   const lines: string[] = [];
-  for (const r of rows.filter((x) => x.scenario === "redirect-hot-options")) {
+  for (const r of rows.filter((x) => x.scenario.startsWith("redirect-hot-"))) {
     const hot = rows.find((x) => x.scenario === "redirect-hot" && x.tool === r.tool && x.target === r.target && x.round === r.round);
     if (!hot) continue;
     const flag = r.toolCpu >= 0.9 || hot.toolCpu >= 0.9 ? "  [DOES NOT COUNT: tool-bound]" : "";
-    lines.push(`${r.round ? `round ${r.round} ` : ""}ratio ${r.tool} redirect-hot-options / redirect-hot ${r.target} = ${(r.rps / hot.rps).toFixed(2)}× req/s, ${(r.p99Ms / hot.p99Ms).toFixed(2)}× p99${flag}`);
+    lines.push(`${r.round ? `round ${r.round} ` : ""}ratio ${r.tool} ${r.scenario} / redirect-hot ${r.target} = ${(r.rps / hot.rps).toFixed(2)}× req/s, ${(r.p99Ms / hot.p99Ms).toFixed(2)}× p99${flag}`);
   }
   return lines.join("\n");
 }

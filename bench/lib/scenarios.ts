@@ -1,7 +1,7 @@
 /** The named scenarios: what each sends and which statuses count as the expected answer. */
 import type { LoadSpec } from "./load.ts";
 
-export const SCENARIOS = ["redirect-hot", "redirect-hot-options", "redirect-spread", "redirect-404", "create", "mixed"] as const;
+export const SCENARIOS = ["redirect-hot", "redirect-hot-options", "redirect-hot-expiry", "redirect-hot-agent", "redirect-spread", "redirect-404", "create", "mixed"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Context {
@@ -23,6 +23,9 @@ export function shapeOf(s: Scenario, ctx: Context): { shape: Shape; expected: Se
     case "redirect-hot": return { shape: { path: `/${ctx.hotCode}`, createRatio: 0 }, expected: new Set([302]) };
     // redirect-hot with what issue #18 adds to every answer: an expiry to judge, a browser's agent to keep.
     case "redirect-hot-options": return { shape: { path: `/${ctx.optionsCode}`, createRatio: 0, userAgent: BROWSER_AGENT }, expected: new Set([302]) };
+    // Each half of redirect-hot-options alone, to tell what each costs.
+    case "redirect-hot-expiry": return { shape: { path: `/${ctx.optionsCode}`, createRatio: 0 }, expected: new Set([302]) };
+    case "redirect-hot-agent": return { shape: { path: `/${ctx.hotCode}`, createRatio: 0, userAgent: BROWSER_AGENT }, expected: new Set([302]) };
     case "redirect-spread": return { shape: { pathsFile: ctx.codesFile, createRatio: 0 }, expected: new Set([302]) };
     case "redirect-404": return { shape: { random404: true, createRatio: 0 }, expected: new Set([404]) };
     case "create": return { shape: { path: "/", createRatio: 1, key: ctx.key }, expected: new Set([201]) };
