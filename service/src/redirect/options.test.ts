@@ -157,6 +157,19 @@ describe("query forwarding", () => {
     expect(await clicksOf(id)).toBe(cases.length * 2);
   });
 
+  test("set and cleared through the API, it reaches a cached redirect at once", async () => {
+    const { id, code } = await link("https://api-fwd.example/p");
+    await waitFor("the link cached", async () => (await follow(`/${code}?utm=1`)).headers.get("x-cache") === "lru", 5_000);
+    expect((await follow(`/${code}?utm=1`)).headers.get("location")).toBe("https://api-fwd.example/p");
+    const on = await h.request("PUT", `/urls/${id}`, { body: { forward_query: true, expires_at: "2099-01-01T00:00:00Z" } });
+    expect(on.status, show(on)).toBe(200);
+    expect((await follow(`/${code}?utm=1`)).headers.get("location")).toBe("https://api-fwd.example/p?utm=1");
+    const off = await h.request("PUT", `/urls/${id}`, { body: { forward_query: false, expires_at: null } });
+    expect(off.status, show(off)).toBe(200);
+    expect((await follow(`/${code}?utm=1`)).headers.get("location")).toBe("https://api-fwd.example/p");
+    expect((await h.deps.redis!.command.get(codeKey(code))) ?? "").not.toStartWith("o");
+  });
+
   test("is off by default: Location is the stored URL byte for byte whatever the query", async () => {
     const target = "HTTPS://Plain.example/a/../b/%7e?q=%41#Frag";
     const { code } = await link(target);
