@@ -178,6 +178,19 @@ describe("GET /:code+ answers as the redirect does when there is nothing to show
     expect(preview.text).toBe((await get(`/${url.short_code}`)).text);
   });
 
+  test("a link that used up its max_clicks: the redirect's 410, and the preview takes no slot", async () => {
+    const res = await h.request("POST", "/urls", { body: { user_id: userId, original_url: "https://capped.example/", max_clicks: 1 } });
+    expect(res.status, show(res)).toBe(201);
+    const code = res.json.short_code as string;
+    // Previews take nothing: the one slot is still there for the visit after them.
+    for (let i = 0; i < 3; i++) expect((await get(`/${code}+`)).status).toBe(200);
+    expect((await get(`/${code}`)).status).toBe(302);
+    const [preview, redirect] = [await get(`/${code}+`), await get(`/${code}`)];
+    expect(preview.status, showAnswer(preview)).toBe(410);
+    expect(JSON.parse(preview.text)).toEqual({ error: "Gone", message: `short code ${code} reached its click limit (1 clicks)` });
+    expect(preview.text).toBe(redirect.text);
+  });
+
   test("anything else that is not '<code>+' stays the redirect route's 404", async () => {
     for (const path of ["/+", "/abc++", "/a.b+", "/+abc"]) {
       const res = await get(path);

@@ -35,7 +35,12 @@ export function createRedirectService(deps: RedirectServiceDeps) {
     async peek(shortCode: string): Promise<Outcome> {
       const found = await deps.lookup(shortCode);
       if (found.kind !== "found" || found.options === undefined) return found;
-      return expiredAt(found, now()) ?? found;
+      const expired = expiredAt(found, now());
+      if (expired !== undefined) return expired;
+      const cap = found.options.maxClicks;
+      // As a HEAD: reads whether a slot is left, takes none; the 410 or 503 as the redirect's.
+      if (cap !== undefined && deps.capped) return deps.capped.follow(found, cap, shortCode, { referrer: null, userAgent: null, countClick: false });
+      return found;
     },
 
     /** What a code-shaped path resolves to; for an active, unexpired link, once its click is recorded. */
