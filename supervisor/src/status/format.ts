@@ -38,3 +38,11 @@ export function formatMs(ms: number | null): string {
   if (ms === null || !Number.isFinite(ms)) return "-";
   return `${ms < 10 ? Math.round(ms * 10) / 10 : Math.round(ms)} ms`;
 }
+
+/**
+ * The instance runs another release than the supervisor: a rolling deploy under way (the
+ * supervisor is restarted last) or one that stopped halfway. Unknown (null) is not a difference.
+ */
+export function runsOtherRelease(instanceVersion: string | null, supervisorVersion: string): boolean {
+  return instanceVersion !== null && instanceVersion !== supervisorVersion;
+}

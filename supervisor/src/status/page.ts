@@ -2,7 +2,7 @@
  * The status page at `/`: one self-contained HTML document (inline CSS, no script, no external
  * asset) that reloads itself, for an operator with a browser and an SSH tunnel.
  */
-import { formatBytes, formatDuration, formatMs, formatSpool } from "./format.ts";
+import { formatBytes, formatDuration, formatMs, formatSpool, runsOtherRelease } from "./format.ts";
 import { html, SafeHtml } from "./html.ts";
 import type { InstanceStatus, StatusSnapshot } from "./snapshot.ts";
 
@@ -28,18 +28,26 @@ th{font-weight:600;background:#f0f0f0}td.num{text-align:right}
 .state{font-weight:600;border-radius:3px;padding:.1rem .4rem}
 .ok{background:#d8f5dd;color:#13621f}.busy{background:#dbe9fb;color:#174a8c}
 .bad{background:#fbdcdc;color:#8c1717}.off{background:#e6e6e6;color:#555}
-.critical{color:#8c1717;font-weight:600}.warning{color:#8a5a00}.err{color:#8c1717;max-width:40rem;word-break:break-word}`);
+.critical{color:#8c1717;font-weight:600}.warning{color:#8a5a00}.err{color:#8c1717;max-width:40rem;word-break:break-word}
+.version{max-width:14rem;word-break:break-all}.differs{background:#fff1c9;color:#6b4500;font-weight:600}
+.vh{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}`);
 
 const dash = (value: string | number | null) => (value === null || value === "" ? "-" : value);
+
+/** The instance's release; marked, in words too, when it is not the supervisor's. */
+function versionCell(version: string | null, supervisor: string): SafeHtml {
+  if (!runsOtherRelease(version, supervisor)) return html`<td class="version">${dash(version)}</td>`;
+  return html`<td class="version differs" title="not the supervisor's release (${supervisor})">${version} <span aria-hidden="true">≠</span><span class="vh"> (not the supervisor's release, ${supervisor})</span></td>`;
+}
 
 function instancesTable(s: StatusSnapshot): SafeHtml {
   if (s.instances.length === 0) return html`<p>No instances.</p>`;
   const rows = s.instances.map((i) => html`<tr>
-<td class="num">${i.port}</td><td><span class="state ${STATE_CLASS[i.state] ?? "off"}">${i.state}</span></td>
+<td class="num">${i.port}</td><td><span class="state ${STATE_CLASS[i.state] ?? "off"}">${i.state}</span></td>${versionCell(i.version, s.version)}
 <td class="num">${dash(i.pid)}</td><td>${formatDuration(i.uptime_seconds)}</td><td class="num">${i.restarts}</td>
 <td class="num">${i.consecutive_failures}</td><td>${formatMs(i.last_probe_ms)}</td><td>${formatBytes(i.rss_bytes)}</td>
 <td>${formatSpool(i.spool)}</td><td class="err">${dash(i.last_error)}</td></tr>`);
-  return html`<table><tr><th>Port</th><th>State</th><th>PID</th><th>Uptime</th><th>Restarts</th><th>Failures</th>
+  return html`<table><tr><th>Port</th><th>State</th><th>Version</th><th>PID</th><th>Uptime</th><th>Restarts</th><th>Failures</th>
 <th>Probe</th><th>RSS</th><th title="clicks on the instance's disk not yet in PostgreSQL">Click spool</th><th>Last error</th></tr>${rows}</table>`;
 }
 

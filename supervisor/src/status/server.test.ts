@@ -56,6 +56,10 @@ describe("read endpoints", () => {
     expect(res.text).toContain('<meta http-equiv="refresh" content="5">');
     for (const port of [8081, 8082, 8083]) expect(res.text).toContain(`<td class="num">${port}</td>`);
     expect(res.text).toContain('<span class="state bad">backoff</span>');
+    // Each instance's release; the one that is not the supervisor's is marked, in words for a screen reader too.
+    expect(res.text).toContain('<span class="state ok">ready</span></td><td class="version">0.1.0</td>');
+    expect(res.text).toContain('<span class="state bad">backoff</span></td><td class="version">-</td>');
+    expect(res.text).toContain(`<td class="version differs" title="not the supervisor's release (0.1.0)">0.2.0-rc.1 <span aria-hidden="true">≠</span><span class="vh"> (not the supervisor's release, 0.1.0)</span></td>`);
     // Regression guard: a last_error carrying markup must arrive as text, not as a script.
     expect(res.text).toContain("&lt;script&gt;alert(1)&lt;/script&gt;\ufffd[31m red");
     expect(res.text).not.toContain("<script");

@@ -14,6 +14,12 @@ export interface InstanceSnapshot {
   rss_bytes: number | null;
   /** Clicks on the instance's disk not yet in PostgreSQL (its /health); null when not known. */
   spool: SpoolSnapshot | null;
+  /**
+   * The release the instance runs, as its /health reports it (control characters removed, at
+   * most 64 characters); null when not known: not ready, no answer, no such field. Differs from
+   * the snapshot's `version` (the supervisor's) during a rolling deploy or after a failed one.
+   */
+  version: string | null;
 }
 
 /** An instance's click spool as its /health reports it. */

@@ -8,10 +8,11 @@ describe("formatStatusTable", () => {
     expect(formatStatusTable(sampleSnapshot())).toBe(`linkfort-supervisor 0.1.0  runner: process  up 1h 02m
 
 INSTANCES
-PORT  STATE     PID   UPTIME  RESTARTS  FAILS  PROBE   RSS       SPOOL                       LAST ERROR
-8081  ready     4242  1h 01m  0         0      2.4 ms  52.0 MiB  1.3k clicks, oldest 3m 05s  -
-8082  backoff   -     -       4         3      -       -         -                           <script>alert(1)</script> [31m red
-8083  starting  4301  2s      1         0      812 ms  30.0 MiB  0                           exit code 1
+PORT  STATE     VERSION       PID   UPTIME  RESTARTS  FAILS  PROBE   RSS       SPOOL                       LAST ERROR
+8081  ready     0.1.0         4242  1h 01m  0         0      2.4 ms  52.0 MiB  1.3k clicks, oldest 3m 05s  -
+8082  backoff   -             -     -       4         3      -       -         -                           <script>alert(1)</script> [31m red
+8083  starting  0.2.0-rc.1 *  4301  2s      1         0      812 ms  30.0 MiB  0                           exit code 1
+* not the supervisor's release (0.1.0): a rolling deploy under way, or one that stopped
 
 BACKUPS
 last success  2025-01-02T03:00:04.120Z (took 4s, 1.5 MiB)
@@ -34,6 +35,17 @@ AT                        SEVERITY  KEY                 TITLE                   
     const row = formatStatusTable(s).split("\n")[4]!;
     expect(row).not.toMatch(/[\u0000-\u001f]/);
     expect(row).toEndWith(`boom ]0;pwned ${"x".repeat(45)}…`); // 60 characters with the ellipsis
+  });
+
+  test("every instance on the supervisor's release: no star, no footnote; a long version is cut", () => {
+    const s = sampleSnapshot();
+    s.instances = s.instances.map((i) => ({ ...i, version: i.version === null ? null : "0.1.0" }));
+    expect(formatStatusTable(s)).not.toContain("*");
+    s.instances = [{ ...s.instances[0]!, version: `1.0.0-\u001b[2J${"x".repeat(60)}` }];
+    const [header, row, footnote] = formatStatusTable(s).split("\n").slice(3, 6);
+    expect(header).toStartWith("PORT  STATE  VERSION                     PID");
+    expect(row).toStartWith(`8081  ready  1.0.0- [2J${"x".repeat(13)}… *  4242`); // 24 characters with the ellipsis, then the star
+    expect(footnote).toBe("* not the supervisor's release (0.1.0): a rolling deploy under way, or one that stopped");
   });
 
   test("empty lists say so", () => {

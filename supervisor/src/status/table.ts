@@ -2,11 +2,12 @@
  * `linkfort-supervisor status` as plain text: the same snapshot /status serves, as aligned
  * tables for a terminal. A pure function, so the CLI and the tests call it alike.
  */
-import { formatBytes, formatDuration, formatMs, formatSpool } from "./format.ts";
+import { formatBytes, formatDuration, formatMs, formatSpool, runsOtherRelease } from "./format.ts";
 import type { StatusSnapshot } from "./snapshot.ts";
 
 const LAST_ERROR_MAX = 60;
 const TITLE_MAX = 50;
+const VERSION_MAX = 24;
 
 // Values come from child processes and servers; a raw escape sequence in a last_error must not
 // drive the operator's terminal, and a newline must not break the table.
@@ -24,14 +25,19 @@ export function textTable(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join("\n");
 }
 
+/** The instance's release, starred when it is not the supervisor's (the footnote says so). */
+const versionCell = (version: string | null, supervisor: string) => `${plain(version, VERSION_MAX)}${runsOtherRelease(version, supervisor) ? " *" : ""}`;
+
 function instances(s: StatusSnapshot): string {
-  return textTable(
-    ["PORT", "STATE", "PID", "UPTIME", "RESTARTS", "FAILS", "PROBE", "RSS", "SPOOL", "LAST ERROR"],
+  const table = textTable(
+    ["PORT", "STATE", "VERSION", "PID", "UPTIME", "RESTARTS", "FAILS", "PROBE", "RSS", "SPOOL", "LAST ERROR"],
     s.instances.map((i) => [
-      String(i.port), plain(i.state), plain(i.pid), formatDuration(i.uptime_seconds), String(i.restarts),
+      String(i.port), plain(i.state), versionCell(i.version, s.version), plain(i.pid), formatDuration(i.uptime_seconds), String(i.restarts),
       String(i.consecutive_failures), formatMs(i.last_probe_ms), formatBytes(i.rss_bytes), formatSpool(i.spool), plain(i.last_error, LAST_ERROR_MAX),
     ]),
   );
+  const other = s.instances.some((i) => runsOtherRelease(i.version, s.version));
+  return other ? `${table}\n* not the supervisor's release (${plain(s.version, VERSION_MAX)}): a rolling deploy under way, or one that stopped` : table;
 }
 
 function backups(s: StatusSnapshot): string {

@@ -4,7 +4,8 @@
  * Caddy's hosts.go, every update reports whether a condition flipped; alerts and actions fire
  * only on a flip. Pure: the clock is an argument, so tests drive it without processes.
  */
-import type { InstanceSnapshot, InstanceStatus, SpoolSnapshot } from "../status/snapshot.ts";
+import type { InstanceSnapshot, InstanceStatus } from "../status/snapshot.ts";
+import { UNKNOWN_HEALTH, type InstanceHealth } from "./health.ts";
 import type { ProbeResult } from "./probe.ts";
 
 export interface StatePolicy {
@@ -41,9 +42,10 @@ export class InstanceState {
   pid: number | null = null;
   startedAt: number | null = null;
   rssBytes: number | null = null;
-  spool: SpoolSnapshot | null = null;
-  /** When the spool was last read (ms); the watcher reads it every few rounds only. */
-  spoolReadAt = -Infinity;
+  /** Its click spool and release, from its /health; unknown while it is not ready. */
+  health: InstanceHealth = UNKNOWN_HEALTH;
+  /** When /health was last read (ms); the watcher reads it every few rounds only. */
+  healthReadAt = -Infinity;
   /** A rolling restart owns the instance: the watcher neither counts its probes nor restarts it. */
   paused = false;
   private graceUntil: number;
@@ -63,6 +65,8 @@ export class InstanceState {
     this.healthy = false;
     this.consecutiveFailures = 0;
     this.graceUntil = now + this.policy.startGraceMs;
+    // A new process may run another release: read its /health at its first ready probe.
+    this.healthReadAt = -Infinity;
   }
 
   probed(result: ProbeResult, now: number): Flip[] {
@@ -120,7 +124,8 @@ export class InstanceState {
       last_error: this.lastError,
       last_probe_ms: this.lastProbeMs,
       rss_bytes: this.rssBytes,
-      spool: this.spool,
+      spool: this.health.spool,
+      version: this.health.version,
     };
   }
 

@@ -1,7 +1,7 @@
 /**
  * The watcher over the systemd runner, with systemctl answered by the test (what systemd shows
- * for a unit at each step of a kill -9 and its automatic restart) and /ready answered by a real
- * HTTP server on loopback. Whether real systemd shows these values is deploy/test/vm.test.ts's
+ * for a unit at each step of a kill -9 and its automatic restart) and /ready and /health answered
+ * by a real HTTP server on loopback. Whether real systemd shows these values is deploy/test/vm.test.ts's
  * job; here: one crash systemd handled is one alert and one count, and the watcher touches no unit.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -18,13 +18,24 @@ const OTHER = 8081;
 let readyServer: ReturnType<typeof Bun.serve>;
 /** What PORT's /ready answers: 200 once the instance is up, 503 while it is dead or starting. */
 let instanceReady = true;
+/** The release PORT's /health reports; OTHER's is always 1.0.0. */
+let instanceRelease = "1.0.0";
+/** /health requests, by port. */
+const healthReads = new Map<number, number>();
 
 beforeAll(() => {
   readyServer = Bun.serve({
     hostname: "127.0.0.1", port: 0,
-    fetch: (req) => (instanceReady || new URL(req.url).searchParams.get("port") !== String(PORT)
-      ? Response.json({ status: "ready" })
-      : Response.json({ status: "starting" }, { status: 503 })),
+    // /<port>/ready and /<port>/health: one server stands in for both instances.
+    fetch: (req) => {
+      const [, port, path] = new URL(req.url).pathname.split("/");
+      const isPort = port === String(PORT);
+      if (path === "health") {
+        healthReads.set(Number(port), (healthReads.get(Number(port)) ?? 0) + 1);
+        return Response.json({ status: "ok", version: isPort ? instanceRelease : "1.0.0", click_spool: { bytes: 0, unshipped_clicks: 0, oldest_unshipped_age_seconds: 0 } });
+      }
+      return instanceReady || !isPort ? Response.json({ status: "ready" }) : Response.json({ status: "starting" }, { status: 503 });
+    },
   });
 });
 afterAll(() => readyServer.stop(true), 30_000);
@@ -48,7 +59,8 @@ interface Rig {
   show(text: string): void;
 }
 
-function rig(startGraceMs = 5_000): Rig {
+/** `now`: the watcher's clock (default the real one). */
+function rig(startGraceMs = 5_000, now?: () => number): Rig {
   let shown = unit({ nRestarts: 0 });
   const calls: string[][] = [];
   const runner = createSystemdRunner({
@@ -65,7 +77,7 @@ function rig(startGraceMs = 5_000): Rig {
     ports: [OTHER, PORT], runner, alerter: alerts, metrics, logger: silentLogger,
     policy: { failThreshold: 3, startGraceMs, backoffBaseMs: 100, backoffMaxMs: 2_000, flapRestarts: 3, flapWindowMs: 60_000 },
     probeIntervalMs: 100, probeTimeoutMs: 1_000, memoryLimitMb: 0,
-    readyUrl: (port) => `http://127.0.0.1:${readyServer.port}/ready?port=${port}`,
+    readyUrl: (port) => `http://127.0.0.1:${readyServer.port}/${port}/ready`, now,
   });
   return { watcher, alerts, metrics, calls, show: (text) => { shown = text; } };
 }
@@ -122,6 +134,42 @@ describe("watcher with the systemd runner", () => {
     expect(await restartsMetric(metrics)).toContain(`linkfort_supervisor_instance_restarts_total{port="${PORT}",reason="crashed"} 3`);
     expect(watcher.snapshot().map((s) => s.restarts)).toEqual([0, 3]);
     expect(actions(calls)).toEqual([]);
+  }, 15_000);
+
+  test("each instance's release comes from its /health with the spool, once per 5 s, at once after a restart, unknown while not ready", async () => {
+    let clock = 1_000_000;
+    const { watcher, show } = rig(5_000, () => clock);
+    const versions = () => watcher.snapshot().map((s) => [s.port, s.version]);
+    const reads = () => [healthReads.get(OTHER) ?? 0, healthReads.get(PORT) ?? 0];
+    healthReads.clear();
+    instanceReady = true;
+    instanceRelease = "1.0.0";
+    show(unit({ nRestarts: 0 }));
+    await watcher.runOnce();
+    expect(versions()).toEqual([[OTHER, "1.0.0"], [PORT, "1.0.0"]]);
+    expect(watcher.snapshot()[1]!.spool).toEqual({ bytes: 0, unshipped_clicks: 0, oldest_unshipped_age_seconds: 0 });
+    // Rounds within 5 s of the read do not ask again: one /health request per instance so far.
+    for (let round = 0; round < 3; round++) { clock += 1_000; await watcher.runOnce(); }
+    expect(reads()).toEqual([1, 1]);
+
+    // Killed, and systemd starts the next release (an upgrade under way): unknown while it is not ready...
+    instanceReady = false;
+    show(unit({ nRestarts: 0, autoRestart: { result: "signal", code: 2, status: 9 } }));
+    await watcher.runOnce();
+    instanceRelease = "1.1.0";
+    show(unit({ nRestarts: 1, pid: 4343 }));
+    await watcher.runOnce();
+    expect(versions()).toEqual([[OTHER, "1.0.0"], [PORT, null]]);
+    expect(watcher.snapshot()[1]!.spool).toBeNull();
+    // ...and read at its first ready probe, though the last read was under 5 s ago.
+    instanceReady = true;
+    clock += 500;
+    await watcher.runOnce();
+    expect(versions()).toEqual([[OTHER, "1.0.0"], [PORT, "1.1.0"]]);
+    expect(reads()).toEqual([1, 2]);
+    clock += 5_000;
+    await watcher.runOnce();
+    expect(reads()).toEqual([2, 3]);
   }, 15_000);
 
   test("a restart the watcher made itself (failed probes) is not reported again as a crash", async () => {

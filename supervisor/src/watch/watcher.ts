@@ -11,10 +11,10 @@ import type { Alerter } from "../alerts/alert.ts";
 import type { SupervisorConfig } from "../config.ts";
 import type { SupervisorMetrics } from "../metrics.ts";
 import type { ExitEvent, HandledCrashes, Runner } from "../runners/runner.ts";
-import type { InstanceSnapshot, SpoolSnapshot } from "../status/snapshot.ts";
+import type { InstanceSnapshot } from "../status/snapshot.ts";
 import { InstanceState, type Flip, type RestartReason, type StatePolicy } from "./instance-state.ts";
 import { readRssBytes } from "./memory.ts";
-import { readSpoolBacklog } from "./spool.ts";
+import { readInstanceHealth, UNKNOWN_HEALTH, type InstanceHealth } from "./health.ts";
 import { probeReady, type ProbeResult } from "./probe.ts";
 import { sleep } from "./sleep.ts";
 import { reportAllDown, reportFlips, reportRestart } from "./transitions.ts";
@@ -36,8 +36,8 @@ export interface WatcherOptions {
   readyUrl: (port: number) => string;
   /** Default: VmRSS from /proc. */
   readRss?: (pid: number) => Promise<number | null>;
-  /** Default: the click spool backlog from the instance's /health (next to its /ready). */
-  readSpool?: (port: number) => Promise<SpoolSnapshot | null>;
+  /** Default: the click spool backlog and the version from the instance's /health (next to its /ready). */
+  readHealth?: (port: number) => Promise<InstanceHealth>;
   /** Clock (Unix ms); default Date.now. */
   now?: () => number;
 }
@@ -53,13 +53,13 @@ export function watchSettings(config: SupervisorConfig): Pick<WatcherOptions, "p
   };
 }
 
-const SPOOL_READ_EVERY_MS = 5_000;
+const HEALTH_READ_EVERY_MS = 5_000;
 
 export function createWatcher(opts: WatcherOptions) {
   const { runner, alerter, metrics, logger: log } = opts;
   const now = opts.now ?? Date.now;
   const readRss = opts.readRss ?? readRssBytes;
-  const readSpool = opts.readSpool ?? ((port: number) => readSpoolBacklog(opts.readyUrl(port).replace(/\/ready$/, "/health"), opts.probeTimeoutMs));
+  const readHealth = opts.readHealth ?? ((port: number) => readInstanceHealth(opts.readyUrl(port).replace(/\/ready$/, "/health"), opts.probeTimeoutMs));
   const states = new Map(opts.ports.map((port) => [port, new InstanceState(port, opts.policy, now())]));
   /** Restarts and respawns under way, by port; a port in here belongs to its action. */
   const actions = new Map<number, Promise<void>>();
@@ -164,10 +164,10 @@ export function createWatcher(opts: WatcherOptions) {
       if (state.rssBytes !== null) metrics.instanceRss.labels(String(state.port)).set(state.rssBytes);
     }
     // /health probes PostgreSQL (cached 1 s by the instance): every few seconds is enough for people.
-    if (result.ok && now() - state.spoolReadAt >= SPOOL_READ_EVERY_MS) {
-      state.spoolReadAt = now();
-      state.spool = await readSpool(state.port);
-    } else if (!result.ok) state.spool = null;
+    if (result.ok && now() - state.healthReadAt >= HEALTH_READ_EVERY_MS) {
+      state.healthReadAt = now();
+      state.health = await readHealth(state.port);
+    } else if (!result.ok) state.health = UNKNOWN_HEALTH;
   };
 
   /** Decides the restarts of this round from the states the probes left. */
