@@ -3,13 +3,17 @@
  * Caddy, three instances from source, Redis): an instance SIGKILLed, PostgreSQL restarted and
  * Redis restarted empty, each under steady load through the public port, and after each the data
  * checks: no acknowledged create and no answered click lost. Counts are asserted, not times.
+ * The instances' click spools sit on a small tmpfs the test mounts (root, or password-free sudo),
+ * so the disk-full drill fills a filesystem of its own and never the machine's disk.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../service/test/ports.ts";
 import { startRedis, type TestRedis } from "../../service/test/redis.ts";
-import { requireTool } from "../../service/test/tools.ts";
+import { requireTool, rootPrefix } from "../../service/test/tools.ts";
+import { refusal } from "../src/drill/disk-fault.ts";
 import { redisPid } from "../src/drill/redis-fault.ts";
 import type { DrillReport, DrillRow } from "../src/drill/report.ts";
 import { alive } from "./processes.ts";
@@ -20,16 +24,28 @@ let redis: TestRedis;
 let dataDir: string;
 let env: Record<string, string>;
 let adminKey: string;
+/** Small filesystems the test mounted: the spools' (16 MiB) and, for the refusal, one that claims 3 GiB. */
+const mounts: string[] = [];
+
+async function mountTmpfs(size: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "linkfort-drill-disk-"));
+  const mount = Bun.spawnSync([...rootPrefix("mounting a small tmpfs for the click spools"), "mount", "-t", "tmpfs", "-o", `size=${size},mode=0700,uid=${process.getuid!()},gid=${process.getgid!()}`, "tmpfs", dir], { stderr: "pipe" });
+  if (mount.exitCode !== 0) throw new Error(`mount -t tmpfs ${dir}: ${mount.stderr.toString()}`);
+  mounts.push(dir);
+  return dir;
+}
 
 beforeAll(async () => {
   requireTool("caddy");
   redis = await startRedis();
   dataDir = await tempDataDir();
+  const spoolDir = await mountTmpfs("16m");
   const [publicPort, statusPort, pgPort, ...ports] = await Promise.all([1, 2, 3, 4, 5, 6].map(() => freePort()));
   env = {
     DATA_DIR: dataDir, BACKUP_DIR: join(dataDir, "backups"), INSTANCE_PORTS: ports.join(","), PUBLIC_PORT: String(publicPort),
     STATUS_PORT: String(statusPort), EMBEDDED_PG_PORT: String(pgPort), SUPERVISOR_CADDY: "on", SHUTDOWN_DRAIN_MS: "300",
     ACCESS_LOG: "false", SERVICE_COMMAND: join(ROOT, "service/src/main.ts"), REDIS_URL: redis.url, PROBE_INTERVAL_MS: "250",
+    CLICK_SPOOL_DIR: spoolDir,
   };
   sup = spawnSupervisor(["run"], env);
   const key = await sup.waitForBannerKey(60_000);
@@ -49,11 +65,15 @@ afterAll(async () => {
   if (drillRedis) process.kill(drillRedis, "SIGKILL");
   await redis?.stop();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  for (const dir of mounts) {
+    Bun.spawnSync([...rootPrefix("unmounting the test's tmpfs"), "umount", dir]);
+    await rm(dir, { recursive: true, force: true });
+  }
 }, 60_000);
 
 function drill(args: string[], extraEnv: Record<string, string>) {
   const proc = Bun.spawnSync([process.execPath, join(ROOT, "supervisor/src/main.ts"), "drill", ...args], {
-    cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env, ...extraEnv }, stdout: "pipe", stderr: "pipe", timeout: 120_000,
+    cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env, ...extraEnv }, stdout: "pipe", stderr: "pipe", timeout: 140_000,
   });
   return { code: proc.exitCode, out: proc.stdout.toString() + proc.stderr.toString() };
 }
@@ -103,4 +123,35 @@ describe("drill", () => {
     expect(row!.recovery?.all_ready_ms, out).not.toBeNull();
     expect(row!.data, out).toMatchObject({ drained: true, creates_missing: 0, clicks_lost: 0 });
   }, 120_000);
+
+  test("a deploy of the running build replaces every instance without a failed request or a lost click; a full spool disk fails no redirect and counts every click it could not keep", async () => {
+    const json = join(dataDir, "drill-upgrade-disk.json");
+    const { out } = drill(["--fault", "instance-upgrade,disk-full", "--rate", "40", "--phase-ms", "1500", "--json", json],
+      { DRILLS: "on", LINKFORT_ADMIN_KEY: adminKey });
+    console.log(out);
+    const report = JSON.parse(await readFile(json, "utf8")) as DrillReport;
+    const [upgrade, disk] = report.rows;
+    expect(report.rows.map((r) => r.fault)).toEqual(["instance-upgrade", "disk-full"]);
+
+    expect(upgrade!.phases, `${upgrade!.why.join("; ")}\n${out}`).toBeDefined();
+    expect(upgrade!.note, out).toMatch(/restarted 3 instances one at a time.*every instance a new process on \S+; the supervisor stays/);
+    for (const phase of Object.values(upgrade!.phases!)) expect(phase, out).toMatchObject({ conn: 0, http_5xx: 0, http_4xx: 0, redirect_failures: 0 });
+    expect(upgrade!.data, out).toMatchObject({ drained: true, creates_missing: 0, clicks_lost: 0 });
+    expect(upgrade!.met, out).toBe(true);
+
+    expect(disk!.phases, `${disk!.why.join("; ")}\n${out}`).toBeDefined();
+    expect(disk!.note, out).toContain("filled the spools' filesystem");
+    for (const phase of Object.values(disk!.phases!)) expect(phase.redirect_failures, out).toBe(0);
+    // Clicks answered while the disk was full are lost, and each of them was counted.
+    expect(disk!.data!.clicks_lost, out).toBeGreaterThan(0);
+    expect(disk!.clicks_dropped!, out).toBeGreaterThanOrEqual(disk!.data!.clicks_lost);
+    expect(disk!.data, out).toMatchObject({ drained: true, creates_missing: 0 });
+    expect(disk!.met, out).toBe(true);
+  }, 150_000);
+
+  test("disk-full refuses a filesystem with more free space than it may fill, naming the limit", async () => {
+    const big = await mountTmpfs("3g"); // a tmpfs takes memory only for what is written
+    expect(refusal(big)).toMatch(/^the spools' filesystem \(.+\) has 3\.0 GiB free, more than the drill fills \(2 GiB\): put CLICK_SPOOL_DIR on a small filesystem of its own/);
+    expect(refusal(mounts[0]!)).toBeNull();
+  });
 });

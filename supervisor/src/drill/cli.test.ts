@@ -34,7 +34,7 @@ describe("drill command line", () => {
       [["--all", "--fault", "instance-kill"], "give exactly one of --fault NAME, --all or --monkey MS"],
       [["--all", "--monkey", "60000"], "give exactly one of --fault NAME, --all or --monkey MS"],
       [["--monkey", "9000000"], "--monkey must be an integer from 1 to 7200000"],
-      [["--fault", "instance-kill,disk-full"], `unknown fault "disk-full"`],
+      [["--fault", "instance-kill,disk-fill"], `unknown fault "disk-fill"`],
       [["--all", "--rate", "0"], "--rate must be an integer from 1 to 2000"],
       [["--all", "--phase-ms", "ten"], "--phase-ms must be an integer from 1 to 600000"],
     ];

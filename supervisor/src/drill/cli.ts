@@ -20,7 +20,8 @@ export const DRILL_USAGE = `linkfort-supervisor drill --fault NAME[,NAME…] | -
   --monkey MS    random faults (full drills, random pauses) for MS milliseconds (at most 7200000)
   --rate N       offered requests per second through the public port (default 100, at most 2000)
   --phase-ms N   load before the fault and after recovery (default 5000, at most 600000)
-  --hold-ms N    how long instance-hang holds SIGSTOP (default 2000, at most 60000)`;
+  --hold-ms N    how long instance-hang holds SIGSTOP and disk-full its ballast (default 2000, at most 60000)
+  disk-full fills the filesystem of the instances' click spools (CLICK_SPOOL_DIR) and refuses one with more than 2 GiB free`;
 
 interface DrillArgs { faults: Fault[]; monkeyMs?: number; json?: string; rate: number; phaseMs: number; holdMs: number }
 

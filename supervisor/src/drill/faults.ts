@@ -7,12 +7,14 @@
 import { existsSync } from "node:fs";
 import { adminOverSocket } from "../proxy/caddy.ts";
 import { readControlToken } from "../status/control-token.ts";
-import { always, lost, noFailures, within } from "./judging.ts";
+import { fillSpoolDisk, refusal, spoolRootOf } from "./disk-fault.ts";
+import { always, countedDrops, lost, noFailures, redirectsServed, within } from "./judging.ts";
 import { pidListeningOn, unitOf } from "./pids.ts";
 import { POSTGRES_FAULTS } from "./postgres-faults.ts";
 import { pauseRedis, restartRedis } from "./redis-fault.ts";
 import type { DrillRow } from "./report.ts";
 import { instancePids, pickInstance, pollUntil, readStatus, type Stack } from "./stack.ts";
+import { upgradeToSameVersion } from "./upgrade-fault.ts";
 
 export interface FaultContext {
   stack: Stack;
@@ -27,6 +29,8 @@ export interface Fault {
   unavailable(stack: Stack): string | null;
   /** Applies the fault; resolves when it ends, with a note for the report. */
   inject(ctx: FaultContext): Promise<string | undefined>;
+  /** The linkfort_clicks_dropped_total reason this fault is expected to raise: the drill reads it before and after (row.clicks_dropped). */
+  dropsClicksFor?: string;
   /** What must hold again, beyond every instance ready, before the stack counts as recovered. */
   recovered?(stack: Stack): Promise<boolean>;
   judge(row: DrillRow): string[];
@@ -78,6 +82,10 @@ export const FAULTS: Fault[] = [
     },
   },
   {
+    name: "instance-upgrade", promise: "0 failed requests, 0 lost clicks, 0 lost writes", unavailable: always, judge: (r) => [...noFailures(r), ...lost(r)],
+    inject: ({ stack }) => upgradeToSameVersion(stack),
+  },
+  {
     name: "redis-restart", promise: "0 failed requests, 0 lost clicks, 0 lost writes",
     unavailable: (s) => (s.redisUrl ? null : "REDIS_URL is not set"),
     judge: (r) => [...noFailures(r), ...lost(r)],
@@ -123,6 +131,17 @@ export const FAULTS: Fault[] = [
       if (!loaded.startsWith("HTTP/1.0 200")) throw new Error(`Caddy refused its own config: ${loaded.slice(0, 200)}`);
       return "POST /load of Caddy's running config with Cache-Control: must-revalidate (a forced graceful reload)";
     },
+  },
+  {
+    name: "disk-full",
+    promise: "redirects 0 failed, every click not kept counted (linkfort_clicks_dropped_total{reason=\"disk_full\"}, alert ClicksDropped), 0 acknowledged writes lost",
+    unavailable: (s) => {
+      const root = spoolRootOf(s);
+      return root === null ? `no instance's click spool this user can see under ${s.spoolRoots.join(" or ")} (CLICK_SPOOL_DIR as the instances have it)` : refusal(root);
+    },
+    dropsClicksFor: "disk_full",
+    judge: (r) => [...redirectsServed(r), ...countedDrops(r)],
+    inject: ({ stack, holdMs }) => fillSpoolDisk(stack, holdMs),
   },
   {
     name: "supervisor-kill",

@@ -19,3 +19,23 @@ export const failedRedirects = (row: DrillRow) => {
   const n = row.phases ? row.phases.during.redirect_failures + row.phases.after.redirect_failures : 0;
   return n > 0 ? [`${n} failed redirects`] : [];
 };
+/** Redirects of the drill's codes that failed, in any phase (a fault whose promise is about redirects only). */
+export const redirectsServed = (row: DrillRow) => {
+  const n = row.phases ? row.phases.before.redirect_failures + row.phases.during.redirect_failures + row.phases.after.redirect_failures : 0;
+  return n > 0 ? [`${n} failed redirects`] : [];
+};
+/**
+ * For a fault that is expected to lose clicks: each lost one must have been counted as dropped
+ * (the counter is what the ClicksDropped alert sees), and the counter must have moved at all,
+ * else the fault did not reach the instances. Acknowledged creates and the drain are checked as always.
+ */
+export const countedDrops = (row: DrillRow) => {
+  const dropped = row.clicks_dropped;
+  const clicksLost = row.data?.clicks_lost ?? 0;
+  return [
+    ...lost(row).filter((why) => !why.endsWith("clicks lost")),
+    ...(dropped === undefined ? ["the dropped-clicks counter was not read"]
+      : dropped === 0 ? ["no click was counted as dropped: the fault did not reach the instances' spools"]
+      : clicksLost > dropped ? [`${clicksLost} clicks lost, only ${dropped} counted as dropped`] : []),
+  ];
+};

@@ -55,6 +55,8 @@ export interface DrillRow {
   failures_by_status?: Record<string, number>;
   recovery?: Recovery;
   data?: DataCheck;
+  /** Clicks the instances counted as not kept during this drill (linkfort_clicks_dropped_total for the fault's reason), for faults that expect drops. */
+  clicks_dropped?: number;
 }
 
 export interface DrillReport {
@@ -125,6 +127,7 @@ export function formatTable(report: DrillReport): string {
     const d = row.data;
     lines.push(`  recovery: fault held ${r.fault_ms} ms, first success +${r.first_success_ms ?? "never"} ms, all instances ready +${r.all_ready_ms ?? "never"} ms`);
     lines.push(`  data: ${d.creates_answered - d.creates_missing}/${d.creates_answered} creates in PostgreSQL, ${d.clicks_recorded}/${d.redirects_answered} clicks recorded (${d.clicks_lost} lost)${d.drained ? "" : ", spools NOT drained"}${row.skipped_requests ? `; ${row.skipped_requests} requests not sent (too many in flight)` : ""}`);
+    if (row.clicks_dropped !== undefined) lines.push(`  counted: ${row.clicks_dropped} clicks dropped by the instances (linkfort_clicks_dropped_total)`);
     if (row.note) lines.push(`  note: ${row.note}`);
     const byKind = Object.entries(row.failures_by_kind ?? {}).map(([k, n]) => `${n} ${k}`).join(", ");
     if (byKind) lines.push(`  failed by kind: ${byKind}; first: ${(row.failure_examples ?? []).join(", ")}`);

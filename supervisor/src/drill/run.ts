@@ -7,6 +7,7 @@
 import type { Fault } from "./faults.ts";
 import { startLoad, type LoadTargets, type Sample } from "./load.ts";
 import { checkData } from "./checks.ts";
+import { droppedClicks } from "./disk-fault.ts";
 import { allPhases, failuresByKind, failuresByStatus, type DrillRow, type Recovery } from "./report.ts";
 import { allInstancesReady, pollUntil, type Stack } from "./stack.ts";
 
@@ -68,6 +69,9 @@ export async function runDrill(fault: Fault, opts: DrillOptions): Promise<DrillR
     // A stack an earlier drill left broken (Caddy not back) fails this row, not the whole run.
     return { ...row, why: [`not run: ${error instanceof Error ? error.message : String(error)}`] };
   }
+  // Read before the load starts and after the drain: the clicks the instances counted as not kept during this drill.
+  const readDropped = () => (fault.dropsClicksFor ? droppedClicks(opts.stack, fault.dropsClicksFor).catch(() => undefined) : Promise.resolve(undefined));
+  const droppedBefore = await readDropped();
   const recoverTimeoutMs = opts.recoverTimeoutMs ?? 60_000;
   const load = startLoad(targets, { rate: opts.rate, maxMs: opts.phaseMs * 2 + opts.holdMs + recoverTimeoutMs + 240_000 });
   let recovery: Recovery;
@@ -98,7 +102,9 @@ export async function runDrill(fault: Fault, opts: DrillOptions): Promise<DrillR
   }
   const failure_examples = samples.filter((s) => s.outcome !== "ok").slice(0, 8)
     .map((s) => `${s.phase} ${s.kind} ${s.status ?? "conn"} @${Math.round(s.sentAt - faultStart)}ms`);
+  const droppedAfter = await readDropped();
   const done: DrillRow = { ...row, phases, skipped_requests: skipped, recovery, data, failure_examples, failures_by_kind: failuresByKind(samples), failures_by_status: failuresByStatus(samples) };
+  if (droppedBefore !== undefined && droppedAfter !== undefined) done.clicks_dropped = droppedAfter - droppedBefore;
   done.why = fault.judge(done);
   if (skipped > 0) done.why.push(`${skipped} requests not sent (load generator saturated)`);
   done.met = done.why.length === 0;

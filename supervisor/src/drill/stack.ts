@@ -23,12 +23,16 @@ export interface Stack {
   controlTokenFile: string;
   /** Caddy's admin socket: the quick start's (DATA_DIR/caddy), else the Caddyfile's default under systemd (/run/caddy). */
   caddyAdminSocket: string;
+  /** Where the instances' click spools may be, most likely first: CLICK_SPOOL_DIR as the drill was given it, DATA_DIR/spool, the systemd unit's. */
+  spoolRoots: string[];
   instanceUrl(port: number, path: string): string;
 }
 
 const PROBE_MS = 1_000;
 /** The Caddyfile's admin socket when deploy/install.sh runs Caddy (its drop-in makes /run/caddy, for Caddy's user and root). */
 const SYSTEMD_CADDY_ADMIN_SOCKET = "/run/caddy/admin.sock";
+/** linkfort@.service's spools: DATA_DIR=./data from its working directory, /var/lib/linkfort. */
+const SYSTEMD_SPOOL_ROOT = "/var/lib/linkfort/data/spool";
 
 export function stackFromConfig(config: SupervisorConfig): Stack {
   const host = (h: string) => (h.includes(":") ? `[${h}]` : h);
@@ -42,6 +46,7 @@ export function stackFromConfig(config: SupervisorConfig): Stack {
     controlTokenFile: controlTokenPath(config),
     caddyAdminSocket: [join(resolve(config.dataDir), "caddy", "admin.sock"), SYSTEMD_CADDY_ADMIN_SOCKET].find((p) => existsSync(p))
       ?? join(resolve(config.dataDir), "caddy", "admin.sock"),
+    spoolRoots: [...(process.env.CLICK_SPOOL_DIR ? [resolve(process.env.CLICK_SPOOL_DIR)] : []), join(resolve(config.dataDir), "spool"), SYSTEMD_SPOOL_ROOT],
     instanceUrl: (port, path) => `http://${host(config.instanceHost)}:${port}${path}`,
   };
 }
