@@ -1,13 +1,14 @@
 /**
  * The operator's console in headless Chromium against a real supervisor (the compiled
- * `linkfort-supervisor run`, as a VM runs it) with two compiled instances behind Caddy over PostgreSQL: every panel shows real
- * data, a request's log line arrives in the live log by its request id, an instance restarted
+ * `linkfort-supervisor run`, as a VM runs it) with two compiled instances behind Caddy over PostgreSQL, the second
+ * built as a next release (a deploy that stopped halfway): every panel shows real data, each instance's release with
+ * the one that is not the supervisor's marked, a request's log line arrives in the live log by its request id, an instance restarted
  * from the page comes back, a backup, a restore drill, a load test and a fault drill run from it, a ban is lifted, the page is usable from the keyboard and in a phone-wide window, and
  * axe-core finds no serious accessibility violation. Screenshots: /tmp/console-*.png.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -37,6 +38,28 @@ let ports: number[];
 let backupDir: string;
 let databaseUrl: string;
 const shots = process.env.CONSOLE_SCREENSHOTS ?? "/tmp";
+/** What both binaries report unless a release sets it (service/src/lib/version.ts). */
+const RELEASE = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+/** The second instance's release: the same code built as deploy/release.sh builds LINKFORT_VERSION. */
+const NEXT_RELEASE = `${RELEASE}-console-next`;
+
+/** The instance binary built as NEXT_RELEASE, the way `npm run build` and release.sh's --define make it. */
+async function buildNextRelease(dir: string): Promise<string> {
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
+  const out = join(dir, "linkfort-next");
+  const command = `${pkg.scripts.build!.replace("--outfile dist/linkfort", `--outfile ${out}`)} --define=LINKFORT_BUILD_VERSION='"${NEXT_RELEASE}"'`;
+  const proc = Bun.spawn(["sh", "-c", command], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, PATH: `${ROOT}/node_modules/.bin:${process.env.PATH}` } });
+  if ((await proc.exited) !== 0) throw new Error(`next-release build failed: ${await new Response(proc.stderr).text()}`);
+  return out;
+}
+
+/** SERVICE_COMMAND: the instance on `nextPort` runs the next release (exec: the supervisor still sees its own child). */
+async function serviceWrapper(dir: string, bin: string, next: string, nextPort: number): Promise<string> {
+  const path = join(dir, "linkfort-by-port");
+  await writeFile(path, `#!/bin/sh\nif [ "$PORT" = "${nextPort}" ]; then exec "${next}" "$@"; fi\nexec "${bin}" "$@"\n`);
+  await chmod(path, 0o755);
+  return path;
+}
 
 beforeAll(async () => {
   const chromium = requireTool("chromium");
@@ -45,12 +68,15 @@ beforeAll(async () => {
   cleanup.push(() => dropDatabase(db.name), () => rm(dataDir, { recursive: true, force: true }));
   const [publicPort, statusPort, a, b] = await Promise.all([1, 2, 3, 4].map(() => freePort()));
   ports = [a!, b!];
+  const binDir = await mkdtemp(join(tmpdir(), "linkfort-console-next-"));
+  cleanup.push(() => rm(binDir, { recursive: true, force: true }));
+  const service = await serviceWrapper(binDir, bin, await buildNextRelease(binDir), b!);
   backupDir = join(dataDir, "backups");
   databaseUrl = db.url;
   sup = spawnSupervisor(["run"], {
     DATABASE_URL: db.url, DATA_DIR: dataDir, BACKUP_DIR: backupDir, INSTANCE_PORTS: ports.join(","),
     PUBLIC_PORT: String(publicPort), STATUS_PORT: String(statusPort), SUPERVISOR_CADDY: "on", SHUTDOWN_DRAIN_MS: "300",
-    SERVICE_COMMAND: bin, CONSOLE_SCRAPE_MS: "500", PROBE_INTERVAL_MS: "250",
+    SERVICE_COMMAND: service, CONSOLE_SCRAPE_MS: "500", PROBE_INTERVAL_MS: "250",
     // Exposed mode: from this machine it behaves as on loopback; through the Caddy below it needs the key.
     CONSOLE_AUTH: "key",
     // Load tests from the page are refused without it.
@@ -107,12 +133,23 @@ test("the console shows every panel's real data, streams a request's log line, r
   // Instances: both ready, with PIDs and RSS from the supervisor's own view.
   const readyRow = (port: number) => `document.querySelector('tr[data-port="${port}"] .state')?.textContent === "ready"`;
   // The click spool's backlog is known once the instance has read its shipped position from PostgreSQL.
-  const spoolKnown = (port: number) => `document.querySelector('tr[data-port="${port}"] td:nth-child(7)')?.textContent === "0"`;
+  const spoolKnown = (port: number) => `document.querySelector('tr[data-port="${port}"] td:nth-child(8)')?.textContent === "0"`;
   await inPage(ports.flatMap((p) => [readyRow(p), spoolKnown(p)]).join(" && "));
-  // Port, state, PID, uptime, restarts, RSS, click spool, last error, action.
+  // Port, state, version, PID, uptime, restarts, RSS, click spool, last error, action.
   const cells = (port: number) => page.$$eval(`tr[data-port="${port}"] td`, (tds) => tds.map((td) => (td as unknown as { textContent: string }).textContent));
-  expect(await cells(ports[0]!)).toEqual([String(ports[0]), "ready", expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+(s|m \d\ds)$/), "0",
+  expect(await cells(ports[0]!)).toEqual([String(ports[0]), "ready", RELEASE, expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+(s|m \d\ds)$/), "0",
     expect.stringMatching(/^[\d.]+ MiB$/), "0", "-", "Restart…"]);
+  // Releases, from each instance's /health: the second runs another than the supervisor's, and the page says so
+  // in colour, with a sign, and in words a screen reader reads (the sign itself is hidden from it).
+  const versionCell = (port: number) => `tr[data-port="${port}"] td.version`;
+  expect(await page.$eval(versionCell(ports[0]!), (td) => td.className)).toBe("version");
+  expect(await text(versionCell(ports[1]!))).toBe(`≠ ${NEXT_RELEASE} (not the supervisor's release, ${RELEASE})`);
+  expect(await page.evaluate(`(() => { const td = document.querySelector('${versionCell(ports[1]!)}');
+    return [td.className, td.querySelector('[aria-hidden="true"]')?.textContent, getComputedStyle(td).backgroundColor]; })()`))
+    .toEqual(["version differs", "≠ ", "rgb(255, 241, 201)"]);
+  expect(await page.$eval("#release-warning", (p) => [(p as unknown as { hidden: boolean }).hidden, p.textContent])).toEqual([false,
+    `Not every instance runs the supervisor's release (${RELEASE}): ${RELEASE} on ${ports[0]}; ${NEXT_RELEASE} on ${ports[1]}.`]);
+  expect(await text("#meta")).toStartWith(`supervisor ${RELEASE} · `);
 
   // Traffic through Caddy: a link and its redirects, one of them with a request id we choose.
   const auth = { Authorization: `Bearer ${adminKey}`, "Content-Type": "application/json" };
@@ -172,8 +209,10 @@ test("the console shows every panel's real data, streams a request's log line, r
   await page.click("#confirm-ok");
   const result = await inPage<string>(`document.getElementById("action-result").textContent.startsWith("Done") && document.getElementById("action-result").textContent`, 45_000);
   expect(result).toMatch(/^Done: restarted 1 instances one at a time/);
-  await inPage(`${readyRow(ports[0]!)} && document.querySelector('tr[data-port="${ports[0]}"] td:nth-child(3)').textContent !== "${firstPid}"`);
-  expect((await cells(ports[0]!)).slice(0, 5)).toEqual([String(ports[0]), "ready", expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+(\.\d)?s$/), "1"]);
+  await inPage(`${readyRow(ports[0]!)} && document.querySelector('tr[data-port="${ports[0]}"] td:nth-child(4)').textContent !== "${firstPid}"`);
+  // The new process's release is read at its first ready probe.
+  await inPage(`document.querySelector('${versionCell(ports[0]!)}')?.textContent === "${RELEASE}"`);
+  expect((await cells(ports[0]!)).slice(0, 6)).toEqual([String(ports[0]), "ready", RELEASE, expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+(\.\d)?s$/), "1"]);
   await inPage(`[...document.querySelectorAll("#timeline-rows tr")].some((r) => r.textContent.includes("instance ${ports[0]} restarted from the console"))`);
 
   // Backups: one now, then a restore drill. The page shows what each round reported, and the

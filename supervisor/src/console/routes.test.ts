@@ -74,7 +74,8 @@ describe("on loopback", () => {
     expect(html).not.toMatch(/(src|href)="https?:/);
     const overview = await fetch(`${base}/api/overview`);
     expect(await overview.json()).toMatchObject({
-      version: "0.1.0", backup_checksums: { "linkfort-20250102T030000Z.dump": "ab".repeat(32) }, console: { auth: "loopback", signed_in: false, may_act: false },
+      version: "0.1.0", instances: [{ port: 8081, version: "0.1.0" }, { port: 8082, version: null }, { port: 8083, version: "0.2.0-rc.1" }],
+      backup_checksums: { "linkfort-20250102T030000Z.dump": "ab".repeat(32) }, console: { auth: "loopback", signed_in: false, may_act: false },
     });
     expect((await fetch(`${base}/assets/console.js`)).headers.get("content-type")).toBe("text/javascript; charset=utf-8");
   });

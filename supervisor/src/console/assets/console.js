@@ -91,10 +91,32 @@ async function signOut() {
 
 // ---- instances and actions ----------------------------------------------------------------
 
+// An instance's release (its /health, cleaned by the supervisor); null while it is not known.
+// One that is not the supervisor's (a rolling deploy under way, or one that stopped) is marked
+// by colour, a sign and words.
+const otherRelease = (version, supervisor) => version !== null && version !== undefined && version !== supervisor;
+
+function versionCell(version, supervisor) {
+  if (!otherRelease(version, supervisor)) return el("td", { class: "version" }, version || "-");
+  return el("td", { class: "version differs", title: `not the supervisor's release (${supervisor})` },
+    el("span", { "aria-hidden": "true" }, "≠ "), version, el("span", { class: "visually-hidden" }, ` (not the supervisor's release, ${supervisor})`));
+}
+
+/** Above the table while releases differ: which instances run which, e.g. "0.2.0 on 8082; 0.1.0 on 8081". */
+function renderReleaseWarning(s) {
+  const warning = $("release-warning");
+  const byRelease = new Map();
+  for (const i of s.instances) if (i.version) byRelease.set(i.version, [...(byRelease.get(i.version) || []), i.port]);
+  warning.hidden = !s.instances.some((i) => otherRelease(i.version, s.version));
+  warning.textContent = warning.hidden ? "" : `Not every instance runs the supervisor's release (${s.version}): ` +
+    [...byRelease].map(([version, ports]) => `${version} on ${ports.join(", ")}`).join("; ") + ".";
+}
+
 function renderInstances(s) {
   const rows = s.instances.map((i) => el("tr", { "data-port": i.port },
     el("td", { class: "num" }, i.port),
     el("td", {}, el("span", { class: `state ${STATE_CLASS[i.state] || "off"}` }, i.state)),
+    versionCell(i.version, s.version),
     el("td", { class: "num" }, i.pid === null ? "-" : i.pid),
     el("td", {}, duration(i.uptime_seconds)),
     el("td", { class: "num" }, i.restarts),
@@ -103,7 +125,8 @@ function renderInstances(s) {
     el("td", { class: i.last_error ? "err" : "" }, i.last_error || "-"),
     el("td", {}, el("button", { type: "button", class: "act restart", "data-port": i.port, "aria-label": `Restart instance ${i.port}` }, "Restart…")),
   ));
-  $("instance-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 9 }, "No instances."))]));
+  $("instance-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 10 }, "No instances."))]));
+  renderReleaseWarning(s);
   $("meta").textContent = `supervisor ${s.version} · runner ${s.runner} · up ${duration(s.uptime_seconds)} · ` +
     `${s.instances.filter((i) => i.state === "ready").length} of ${s.instances.length} ready · as of ${clock(new Date().toISOString())}`;
 }
