@@ -8,7 +8,8 @@
  * big volume cannot fill a production disk; give the spools a small filesystem of their own
  * (CLICK_SPOOL_DIR on a tmpfs or a loop device) to drill it.
  */
-import { closeSync, existsSync, openSync, readdirSync, statSync, statfsSync, unlinkSync, writeSync } from "node:fs";
+import { existsSync, readdirSync, statSync, statfsSync, unlinkSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { readStatus, type Stack } from "./stack.ts";
 
@@ -37,23 +38,27 @@ export function refusal(root: string): string | null {
   return null;
 }
 
-/** Writes the ballast until the filesystem refuses (ENOSPC), at most the limit plus a chunk; returns the bytes written. */
-function fill(path: string): number {
-  const fd = openSync(path, "wx", 0o600);
+/**
+ * Writes the ballast until the filesystem refuses (ENOSPC), at most the limit plus a chunk; returns
+ * the bytes written. Asynchronous writes: the drill's own load runs in this process, and a blocked
+ * event loop would show up as the stack's latency.
+ */
+async function fill(path: string): Promise<number> {
+  const file = await open(path, "wx", 0o600);
   const chunk = Buffer.alloc(CHUNK_BYTES, 0x5a);
   let written = 0;
   try {
     // Big chunks first, then ever smaller ones, so the last few blocks are taken too.
     for (let size = CHUNK_BYTES; size >= 512; size /= 8) {
       while (written <= FILL_LIMIT_BYTES) {
-        try { written += writeSync(fd, chunk, 0, size); } catch (error) {
+        try { written += (await file.write(chunk, 0, size)).bytesWritten; } catch (error) {
           if ((error as { code?: string }).code !== "ENOSPC") throw error;
           break;
         }
       }
     }
   } finally {
-    closeSync(fd);
+    await file.close();
   }
   return written;
 }
@@ -68,10 +73,12 @@ export async function fillSpoolDisk(stack: Stack, holdMs: number): Promise<strin
   const sharesPostgres = stack.embeddedPgDir !== null && existsSync(stack.embeddedPgDir) && statSync(stack.embeddedPgDir).dev === statSync(root).dev;
   let written = 0;
   try {
-    written = fill(ballast);
+    const began = performance.now();
+    written = await fill(ballast);
+    const fillMs = Math.round(performance.now() - began);
     const left = freeBytes(root);
     await Bun.sleep(holdMs);
-    return `ballast of ${(written / 1024 ** 2).toFixed(1)} MiB filled the spools' filesystem (${root}; ${left} bytes left) for ${holdMs} ms, then removed`
+    return `ballast of ${(written / 1024 ** 2).toFixed(1)} MiB filled the spools' filesystem (${root}; ${left} bytes left) for ${holdMs} ms, then removed (filling took ${fillMs} ms)`
       + (sharesPostgres ? "; PostgreSQL's data directory is on the same filesystem" : "");
   } finally {
     try { unlinkSync(ballast); } catch { /* not made */ }
