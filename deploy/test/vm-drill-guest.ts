@@ -20,6 +20,25 @@ export async function enableDrills(bed: Bed): Promise<void> {
   await bed.sh(`grep -q '^DRILLS=on$' ${SUPERVISOR_ENV} || echo DRILLS=on >> ${SUPERVISOR_ENV}; systemctl reset-failed linkfort-supervisor; systemctl restart linkfort-supervisor`);
 }
 
+/** The spools' own small filesystem in the guest, for the disk-full drill. */
+export const GUEST_SPOOL_DISK = "/var/lib/linkfort/spool-disk";
+
+/**
+ * The instances' click spools moved to a 64 MiB tmpfs of their own (CLICK_SPOOL_DIR in linkfort.env,
+ * and in supervisor.env, whose settings the drill runs with), and the instances restarted onto it
+ * before any load: the disk-full drill refuses the guest's root disk (far above its 2 GiB limit),
+ * as it should on a real VM whose spools share a big volume.
+ */
+export async function smallSpoolDisk(bed: Bed): Promise<void> {
+  await bed.sh([
+    "set -e",
+    `mkdir -p ${GUEST_SPOOL_DISK}`,
+    `mountpoint -q ${GUEST_SPOOL_DISK} || mount -t tmpfs -o "size=64m,mode=0700,uid=$(id -u linkfort),gid=$(id -g linkfort)" tmpfs ${GUEST_SPOOL_DISK}`,
+    `for f in /etc/linkfort/linkfort.env ${SUPERVISOR_ENV}; do grep -q '^CLICK_SPOOL_DIR=${GUEST_SPOOL_DISK}$' "$f" || echo 'CLICK_SPOOL_DIR=${GUEST_SPOOL_DISK}' >> "$f"; done`,
+    "systemctl restart $(systemctl list-units --plain --no-legend 'linkfort@*.service' | awk '{print $1}')",
+  ].join("\n"));
+}
+
 export interface GuestDrill {
   /** The drill's exit code (0 every promise met, 1 one not met, 2 refused; 124 the time ran out). */
   code: number;

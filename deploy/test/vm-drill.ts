@@ -5,7 +5,8 @@
  *
  * Builds a throwaway Debian 12 bed (deploy/test/bed.sh) and one release, installs it with the
  * real deploy/install.sh, turns drills on for the guest's supervisor, runs `linkfort-supervisor
- * drill` inside the guest, prints the table and writes the JSON report (FILE, default
+ * drill` inside the guest (with the click spools on a 64 MiB tmpfs when disk-full is among the
+ * faults: it refuses a bigger filesystem), prints the table and writes the JSON report (FILE, default
  * /tmp/vm-drill-<time>.json) with the guest's journal of the drill beside it (FILE.journal).
  * The bed is removed at the end, on failure, on Ctrl-C, and when --minutes (default 45) run out.
  * Needs root (or password-free sudo), systemd-nspawn and mmdebstrap, like vm.test.ts.
@@ -14,7 +15,7 @@ import { parseArgs } from "node:util";
 import { requireTool } from "../../service/test/tools.ts";
 import { formatTable } from "../../supervisor/src/drill/report.ts";
 import { createBed, HOST_TOOLS } from "./vm-bed.ts";
-import { enableDrills, runGuestDrill } from "./vm-drill-guest.ts";
+import { enableDrills, runGuestDrill, smallSpoolDisk } from "./vm-drill-guest.ts";
 import { buildRelease, packageVersion, removeReleaseOutput } from "./vm-releases.ts";
 
 const { values: opts } = parseArgs({
@@ -66,6 +67,7 @@ async function main(): Promise<number> {
   const install = await bed.exec(`tar -xzf /shared/linkfort-${version}-linux-x64.tar.gz -C /root && /root/linkfort-${version}/deploy/install.sh`);
   if (install.code !== 0) throw new Error(`install.sh failed (exit ${install.code}):\n${install.stdout.slice(-3000)}\n${install.stderr.slice(-2000)}`);
   await enableDrills(bed);
+  if (opts.all || opts.fault!.split(",").includes("disk-full")) await smallSpoolDisk(bed);
   const since = (await bed.sh("date -u '+%Y-%m-%d %H:%M:%S'"));
 
   log(`linkfort-supervisor drill ${drillArgs} (inside the guest)`);
