@@ -18,7 +18,7 @@ import { upgradeToSameVersion } from "./upgrade-fault.ts";
 
 export interface FaultContext {
   stack: Stack;
-  /** How long a hang is held (ms). */
+  /** How long a hang, a Redis pause or a full disk is held (ms). */
   holdMs: number;
 }
 

@@ -1,0 +1,32 @@
+/** The verdict of a fault that is expected to lose clicks (disk-full): lost is fine only when counted. */
+import { describe, expect, test } from "bun:test";
+import { countedDrops, redirectsServed } from "./judging.ts";
+import type { DataCheck, DrillRow, PhaseStats } from "./report.ts";
+
+const phase = (redirectFailures = 0): PhaseStats => ({ requests: 100, ok: 100 - redirectFailures, conn: 0, http_5xx: redirectFailures, http_4xx: 0, redirect_failures: redirectFailures, p50_ms: 1, p99_ms: 2 });
+const data = (over: Partial<DataCheck> = {}): DataCheck => ({ drained: true, creates_answered: 10, creates_missing: 0, redirects_answered: 200, clicks_recorded: 150, clicks_lost: 50, ...over });
+const row = (over: Partial<DrillRow>): DrillRow => ({
+  fault: "disk-full", promise: "", met: null, why: [], phases: { before: phase(), during: phase(), after: phase() }, data: data(), ...over,
+});
+
+describe("judging a fault that drops clicks", () => {
+  test("clicks lost and each counted as dropped break nothing", () => {
+    expect(countedDrops(row({ clicks_dropped: 50 }))).toEqual([]);
+    expect(countedDrops(row({ clicks_dropped: 52 }))).toEqual([]);
+  });
+
+  test("more lost than counted, a counter that did not move or was not read, each breaks the promise", () => {
+    expect(countedDrops(row({ clicks_dropped: 40 }))).toEqual(["50 clicks lost, only 40 counted as dropped"]);
+    expect(countedDrops(row({ clicks_dropped: 0, data: data({ clicks_lost: 0 }) }))).toEqual(["no click was counted as dropped: the fault did not reach the instances' spools"]);
+    expect(countedDrops(row({}))).toEqual(["the dropped-clicks counter was not read"]);
+  });
+
+  test("an acknowledged create missing or a spool not drained still breaks it", () => {
+    expect(countedDrops(row({ clicks_dropped: 50, data: data({ creates_missing: 2, drained: false }) }))).toEqual(["2 acknowledged creates missing", "spools not drained"]);
+  });
+
+  test("a failed redirect in any phase breaks the redirect promise", () => {
+    expect(redirectsServed(row({}))).toEqual([]);
+    expect(redirectsServed(row({ phases: { before: phase(1), during: phase(), after: phase(2) } }))).toEqual(["3 failed redirects"]);
+  });
+});
