@@ -4,7 +4,8 @@
  * with its control token (what `linkfort-supervisor rolling-restart` sends), each instance drained,
  * replaced and ready before the next, every instance then checked to be a new process that
  * reports the version it had. Under systemd the supervisor is restarted last, as upgrade.sh does,
- * and must report the same version; in the quick start it is the stack's parent and stays.
+ * and must report the same version (unless the drill runs inside it, from the console); in the
+ * quick start it is the stack's parent and stays.
  * The migrations need no step of their own: each instance applies what is missing as it starts.
  */
 import { readControlToken } from "../status/control-token.ts";
@@ -58,7 +59,10 @@ export async function upgradeToSameVersion(stack: Stack): Promise<string> {
   if (!body.ok) throw new Error(`the rolling restart of the deploy failed: ${body.detail ?? `HTTP ${res.status}`}`);
   const supervisorPid = pidListeningOn(Number(new URL(stack.statusUrl).port));
   const underSystemd = supervisorPid !== null && unitOf(supervisorPid) === SUPERVISOR_UNIT;
-  const supervisorNote = underSystemd ? await restartSupervisorUnit(stack, before.version) : "; the supervisor stays (the quick start's parent process)";
+  // From the console the drill runs inside the supervisor: restarting it would end the drill.
+  const supervisorNote = !underSystemd ? "; the supervisor stays (the quick start's parent process)"
+    : supervisorPid === process.pid ? "; the supervisor's own restart left out (the drill runs inside it)"
+    : await restartSupervisorUnit(stack, before.version);
   const after = await fleet(stack);
   const wrong = after.instances.filter((i) => {
     const old = before.instances.find((b) => b.port === i.port);
