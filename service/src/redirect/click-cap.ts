@@ -5,13 +5,12 @@
  * a cap that cannot be counted is not answered past. A HEAD takes no slot and only reads whether
  * one is left. docs/FAILURE_MODES.md ("Click caps") has the whole argument.
  */
-import { clickHeader, type Click } from "../clicks/model.ts";
 import type { ClickCaps } from "../clicks/caps.ts";
 import type { ClickSink } from "../clicks/sink.ts";
 import { ApiError, unavailable } from "../http/errors.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Found, LinkOptions } from "./model.ts";
-import type { Visit } from "./service.ts";
+import { clickOf, type Visit } from "./service.ts";
 
 /**
  * After a claim found the link full, its further requests on this instance are 410s without
@@ -52,15 +51,7 @@ export function createCappedFollow(deps: { caps: ClickCaps; clicks: ClickSink; m
         metrics.clickClaims.inc({ result: "full" });
         throw limitReached(shortCode, maxClicks);
       }
-      const click: Click = {
-        id: visit.clickId ?? Bun.randomUUIDv7(),
-        urlId: found.urlId,
-        shortCode,
-        at: new Date(),
-        referrer: clickHeader(visit.referrer),
-        userAgent: clickHeader(visit.userAgent),
-        clientIp: visit.clientIp,
-      };
+      const click = clickOf(found, shortCode, visit);
       let result;
       try {
         result = await caps.claim(found.urlId, click.id);

@@ -5,8 +5,8 @@
  */
 import type { ClickSink } from "../clicks/sink.ts";
 import type { CappedFollow } from "./click-cap.ts";
-import { clickHeader } from "../clicks/model.ts";
-import { expiredAt, type Lookup, type Outcome } from "./model.ts";
+import { clickHeader, type Click } from "../clicks/model.ts";
+import { expiredAt, type Found, type Lookup, type Outcome } from "./model.ts";
 
 export interface Visit {
   referrer: string | null;
@@ -17,6 +17,20 @@ export interface Visit {
   clickId?: string;
   /** false for HEAD: link checkers and chat unfurlers probe links without visiting them. */
   countClick?: boolean;
+}
+
+/** The click a visit to a found link records: one shape for every link, capped or not. */
+export function clickOf(found: Found, shortCode: string, visit: Visit): Click {
+  return {
+    // v7: time-ordered, so click ids append to their index's B-tree.
+    id: visit.clickId ?? Bun.randomUUIDv7(),
+    urlId: found.urlId,
+    shortCode,
+    at: new Date(),
+    referrer: clickHeader(visit.referrer),
+    userAgent: clickHeader(visit.userAgent),
+    clientIp: visit.clientIp,
+  };
 }
 
 export interface RedirectServiceDeps {
@@ -56,16 +70,7 @@ export function createRedirectService(deps: RedirectServiceDeps) {
       if (cap !== undefined && expired === undefined && deps.capped) return deps.capped.follow(found, cap, shortCode, visit);
       if (expired !== undefined || visit.countClick === false) return expired ?? found;
       // Awaited: the sink resolves once the click is kept, so an answered 302 is never lost.
-      await deps.clicks.record({
-        // v7: time-ordered, so click ids append to their index's B-tree.
-        id: visit.clickId ?? Bun.randomUUIDv7(),
-        urlId: found.urlId,
-        shortCode,
-        at: new Date(),
-        referrer: clickHeader(visit.referrer),
-        userAgent: clickHeader(visit.userAgent),
-        clientIp: visit.clientIp,
-      });
+      await deps.clicks.record(clickOf(found, shortCode, visit));
       return found;
     },
   };
