@@ -123,17 +123,17 @@ function clicksScript(): string {
   select url_id, user_id, 'clicked', ts, details from kept order by n
   returning 1
 ), daily as (
-  insert into click_daily (url_id, day, clicks)
-  select url_id, day, count(*) from kept group by 1, 2 order by 1, 2
-  on conflict (url_id, day) do update set clicks = click_daily.clicks + excluded.clicks
+  insert into click_daily (url_id, day, clicks, bot_clicks)
+  select url_id, day, count(*), 0 from kept group by 1, 2 order by 1, 2
+  on conflict (url_id, day) do update set clicks = click_daily.clicks + excluded.clicks, bot_clicks = click_daily.bot_clicks + excluded.bot_clicks
 ), referrers as (
-  insert into click_referrers (url_id, day, referrer, clicks)
-  select url_id, day, referrer, count(*) from kept group by 1, 2, 3 order by 1, 2, 3
-  on conflict (url_id, day, referrer) do update set clicks = click_referrers.clicks + excluded.clicks
+  insert into click_referrers (url_id, day, referrer, clicks, bot_clicks)
+  select url_id, day, referrer, count(*), 0 from kept group by 1, 2, 3 order by 1, 2, 3
+  on conflict (url_id, day, referrer) do update set clicks = click_referrers.clicks + excluded.clicks, bot_clicks = click_referrers.bot_clicks + excluded.bot_clicks
 ), agents as (
-  insert into click_agents (url_id, day, agent, clicks)
-  select url_id, day, agent, count(*) from kept group by 1, 2, 3 order by 1, 2, 3
-  on conflict (url_id, day, agent) do update set clicks = click_agents.clicks + excluded.clicks
+  insert into click_agents (url_id, day, agent, clicks, bot_clicks)
+  select url_id, day, agent, count(*), 0 from kept group by 1, 2, 3 order by 1, 2, 3
+  on conflict (url_id, day, agent) do update set clicks = click_agents.clicks + excluded.clicks, bot_clicks = click_agents.bot_clicks + excluded.bot_clicks
 )
 select count(*)::int as written from ins;`,
     "commit;",
