@@ -97,15 +97,18 @@ describe("drill", () => {
     expect(report.rows.map((r) => r.fault)).toEqual(["instance-kill", "postgres-restart", "redis-restart"]);
     for (const r of report.rows) {
       expect(r.phases, `${r.fault}: ${r.why.join("; ")}\n${out}`).toBeDefined();
-      expect(r.data, out).toMatchObject({ drained: true, creates_missing: 0, clicks_lost: 0 });
+      expect(r.data, out).toMatchObject({ drained: true, creates_missing: 0, import_rows_missing: 0, clicks_lost: 0 });
       expect(r.data!.redirects_answered, out).toBeGreaterThan(50);
       expect(r.data!.creates_answered, out).toBeGreaterThan(0);
+      // The first import goes at the load's start, before any fault; each has 5 to 20 rows.
+      expect(r.data!.imports_answered, out).toBeGreaterThan(0);
+      expect(r.data!.import_rows_answered, out).toBeGreaterThanOrEqual(5 * r.data!.imports_answered);
     }
     const kill = row("instance-kill");
     for (const phase of [kill.phases!.before, kill.phases!.during, kill.phases!.after]) expect(phase, out).toMatchObject({ conn: 0, http_4xx: 0, redirect_failures: 0 });
-    // A create in flight on the killed instance may get Caddy's 502: it cannot retry a POST that
-    // may have been processed. Nothing acknowledged is lost (the data check above); nothing else fails.
-    expect(Object.keys(kill.failures_by_kind ?? {}).filter((kind) => kind !== "create"), out).toEqual([]);
+    // A create or an import in flight on the killed instance may get Caddy's 502: it cannot retry
+    // a POST that may have been processed. Nothing acknowledged is lost (the data check above); nothing else fails.
+    expect(Object.keys(kill.failures_by_kind ?? {}).filter((kind) => kind !== "create" && kind !== "import"), out).toEqual([]);
     expect(row("postgres-restart").note, out).toContain("the supervisor started it again");
     expect(row("redis-restart").note, out).toContain("SIGKILL to redis-server");
     expect([0, 1], out).toContain(code!);
@@ -121,7 +124,7 @@ describe("drill", () => {
     expect(row!.note, out).toContain("held every free connection slot");
     for (const phase of [row!.phases!.before, row!.phases!.during, row!.phases!.after]) expect(phase, out).toMatchObject({ conn: 0, http_4xx: 0, redirect_failures: 0 });
     expect(row!.recovery?.all_ready_ms, out).not.toBeNull();
-    expect(row!.data, out).toMatchObject({ drained: true, creates_missing: 0, clicks_lost: 0 });
+    expect(row!.data, out).toMatchObject({ drained: true, creates_missing: 0, import_rows_missing: 0, clicks_lost: 0 });
   }, 120_000);
 
   test("a deploy of the running build replaces every instance without a failed request or a lost click; a full spool disk fails no redirect and counts every click it could not keep", async () => {
@@ -136,7 +139,7 @@ describe("drill", () => {
     expect(upgrade!.phases, `${upgrade!.why.join("; ")}\n${out}`).toBeDefined();
     expect(upgrade!.note, out).toMatch(/restarted 3 instances one at a time.*every instance a new process on \S+; the supervisor stays/);
     for (const phase of Object.values(upgrade!.phases!)) expect(phase, out).toMatchObject({ conn: 0, http_5xx: 0, http_4xx: 0, redirect_failures: 0 });
-    expect(upgrade!.data, out).toMatchObject({ drained: true, creates_missing: 0, clicks_lost: 0 });
+    expect(upgrade!.data, out).toMatchObject({ drained: true, creates_missing: 0, import_rows_missing: 0, clicks_lost: 0 });
     expect(upgrade!.met, out).toBe(true);
 
     expect(disk!.phases, `${disk!.why.join("; ")}\n${out}`).toBeDefined();
@@ -145,7 +148,7 @@ describe("drill", () => {
     // Clicks answered while the disk was full are lost, and each of them was counted.
     expect(disk!.data!.clicks_lost, out).toBeGreaterThan(0);
     expect(disk!.clicks_dropped!, out).toBeGreaterThanOrEqual(disk!.data!.clicks_lost);
-    expect(disk!.data, out).toMatchObject({ drained: true, creates_missing: 0 });
+    expect(disk!.data, out).toMatchObject({ drained: true, creates_missing: 0, import_rows_missing: 0 });
     expect(disk!.met, out).toBe(true);
   }, 150_000);
 

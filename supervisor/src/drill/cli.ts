@@ -83,7 +83,7 @@ export async function runDrillCommand(config: SupervisorConfig, rest: string[], 
     out(formatTable(report));
     out(formatMonkeySummary(summary));
     if (args.json) await writeFile(args.json, JSON.stringify(report, null, 2) + "\n");
-    const healthy = summary.clicks_lost === 0 && summary.creates_missing === 0 && (summary.availability_percent ?? 0) >= 99.99;
+    const healthy = summary.clicks_lost === 0 && summary.creates_missing === 0 && summary.import_rows_missing === 0 && (summary.availability_percent ?? 0) >= 99.99;
     return healthy ? 0 : 1;
   }
   for (const fault of args.faults) {

@@ -1,10 +1,10 @@
 /** The verdict of a fault that is expected to lose clicks (disk-full): lost is fine only when counted. */
 import { describe, expect, test } from "bun:test";
-import { countedDrops, redirectsServed } from "./judging.ts";
+import { countedDrops, lost, redirectsServed } from "./judging.ts";
 import type { DataCheck, DrillRow, PhaseStats } from "./report.ts";
 
-const phase = (redirectFailures = 0): PhaseStats => ({ requests: 100, ok: 100 - redirectFailures, conn: 0, http_5xx: redirectFailures, http_4xx: 0, redirect_failures: redirectFailures, p50_ms: 1, p99_ms: 2 });
-const data = (over: Partial<DataCheck> = {}): DataCheck => ({ drained: true, creates_answered: 10, creates_missing: 0, redirects_answered: 200, clicks_recorded: 150, clicks_lost: 50, ...over });
+const phase = (redirectFailures = 0): PhaseStats => ({ requests: 100, imports: 2, ok: 100 - redirectFailures, conn: 0, http_5xx: redirectFailures, http_4xx: 0, redirect_failures: redirectFailures, p50_ms: 1, p99_ms: 2 });
+const data = (over: Partial<DataCheck> = {}): DataCheck => ({ drained: true, creates_answered: 10, creates_missing: 0, imports_answered: 2, import_rows_answered: 25, import_rows_missing: 0, redirects_answered: 200, clicks_recorded: 150, clicks_lost: 50, ...over });
 const row = (over: Partial<DrillRow>): DrillRow => ({
   fault: "disk-full", promise: "", met: null, why: [], phases: { before: phase(), during: phase(), after: phase() }, data: data(), ...over,
 });
@@ -23,6 +23,13 @@ describe("judging a fault that drops clicks", () => {
 
   test("an acknowledged create missing or a spool not drained still breaks it", () => {
     expect(countedDrops(row({ clicks_dropped: 50, data: data({ creates_missing: 2, drained: false }) }))).toEqual(["2 acknowledged creates missing", "spools not drained"]);
+  });
+
+  test("an import answered 201 whose rows are not all users in PostgreSQL is a lost write, like a missing create", () => {
+    const clean = data({ clicks_lost: 0 });
+    expect(lost(row({ data: clean }))).toEqual([]);
+    expect(lost(row({ data: { ...clean, import_rows_missing: 3 } }))).toEqual(["3 acknowledged import rows missing"]);
+    expect(countedDrops(row({ clicks_dropped: 50, data: data({ import_rows_missing: 1 }) }))).toEqual(["1 acknowledged import rows missing"]);
   });
 
   test("a failed redirect in any phase breaks the redirect promise", () => {

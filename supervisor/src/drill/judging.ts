@@ -4,6 +4,7 @@ import { failedRequests, type DrillRow } from "./report.ts";
 export const lost = (row: DrillRow) => [
   ...(row.data && row.data.clicks_lost > 0 ? [`${row.data.clicks_lost} clicks lost`] : []),
   ...(row.data && row.data.creates_missing > 0 ? [`${row.data.creates_missing} acknowledged creates missing`] : []),
+  ...(row.data && row.data.import_rows_missing > 0 ? [`${row.data.import_rows_missing} acknowledged import rows missing`] : []),
   ...(row.data && !row.data.drained ? ["spools not drained"] : []),
 ];
 export const noFailures = (row: DrillRow) => (failedRequests(row) > 0 ? [`${failedRequests(row)} failed requests`] : []);

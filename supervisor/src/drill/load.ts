@@ -1,13 +1,16 @@
 /**
  * @module The drill's steady load: requests at a fixed offered rate (open loop: a slow answer
  * does not slow the schedule down) through the public port on loopback, mixed like real traffic:
- * redirects of the drill's own codes (80 %), unknown codes (8 %), creates (7 %) and reads (5 %).
+ * redirects of the drill's own codes (80 %), unknown codes (8 %), creates (7 %) and reads (5 %),
+ * and, when asked, a CSV import of a few new users (POST /users/bulk) on a schedule of its own.
  * Every answer is one sample labelled with the phase it started in. Bounded in time, in count and
  * in requests in flight.
  */
 
 export type Phase = "before" | "during" | "after";
-export type RequestKind = "redirect" | "unknown" | "create" | "read";
+export type RequestKind = "redirect" | "unknown" | "create" | "read" | "import";
+/** The kinds of the per-request mix (kindOf); imports run on their own schedule. */
+export type MixKind = Exclude<RequestKind, "import">;
 /** ok: the expected status; conn: no HTTP answer (refused, reset, 10 s timeout); 5xx; 4xx: any other status. */
 export type Outcome = "ok" | "conn" | "5xx" | "4xx";
 
@@ -21,6 +24,8 @@ export interface Sample {
   status: number | null;
   /** The code a redirect asked for, or the code a create got back (201). */
   code?: string;
+  /** An import's usernames, one per CSV row: with a 201 each must be a user in PostgreSQL. */
+  rows?: string[];
 }
 
 export interface LoadTargets {
@@ -29,6 +34,8 @@ export interface LoadTargets {
   adminKey: string;
   userId: number;
   links: { id: number; shortCode: string }[];
+  /** Unique to this drill: the imports' usernames start with it, so a rerun never collides. */
+  tag: string;
 }
 
 export interface LoadOptions {
@@ -38,6 +45,8 @@ export interface LoadOptions {
   maxMs: number;
   /** Requests in flight at most; a request due beyond it is counted as skipped, not sent (default 256). */
   maxInFlight?: number;
+  /** One import every this many ms, the first at the start (none when absent); shares maxInFlight. */
+  importEveryMs?: number;
 }
 
 export interface Load {
@@ -57,14 +66,26 @@ const TICK_MS = 10;
  * stride (coprime with 100) spreads each kind over the window, so a phase of a few dozen requests
  * already holds creates: taken in order, all seven fell into one stretch of 7 requests.
  */
-export function kindOf(n: number): RequestKind {
+export function kindOf(n: number): MixKind {
   const slot = (n * 37) % 100;
   return slot < 80 ? "redirect" : slot < 88 ? "unknown" : slot < 95 ? "create" : "read";
 }
 
-interface Planned { url: string; init: RequestInit; expect: number; code?: string }
+interface Planned { url: string; init: RequestInit; expect: number; code?: string; rows?: string[] }
 
-function plan(kind: RequestKind, n: number, t: LoadTargets): Planned {
+/** 5 to 20 rows, varying from one import to the next: small, like a team's list, and cheap at any rate. */
+export const importRows = (k: number) => 5 + ((k * 7) % 16);
+
+/** Import number `k` of this drill: a users CSV (username,email) of new, unique users, as a multipart upload. */
+export function planImport(k: number, t: LoadTargets): Planned {
+  const rows = Array.from({ length: importRows(k) }, (_, j) => `${t.tag}-imp${k}-${j}`);
+  const csv = ["username,email", ...rows.map((name) => `${name},${name}@example.com`)].join("\n") + "\n";
+  const form = new FormData();
+  form.append("file", new Blob([csv], { type: "text/csv" }), `${t.tag}-imp${k}.csv`);
+  return { url: `${t.baseUrl}/users/bulk`, expect: 201, rows, init: { method: "POST", headers: { authorization: `Bearer ${t.adminKey}` }, body: form } };
+}
+
+function plan(kind: MixKind, n: number, t: LoadTargets): Planned {
   const link = t.links[n % t.links.length]!;
   const auth = { authorization: `Bearer ${t.adminKey}` };
   switch (kind) {
@@ -78,16 +99,16 @@ function plan(kind: RequestKind, n: number, t: LoadTargets): Planned {
   }
 }
 
-async function send(p: Planned, kind: RequestKind): Promise<Pick<Sample, "outcome" | "status" | "code">> {
+async function send(p: Planned, kind: RequestKind): Promise<Pick<Sample, "outcome" | "status" | "code" | "rows">> {
   try {
     const res = await fetch(p.url, { ...p.init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     const text = await res.text();
     const outcome: Outcome = res.status === p.expect ? "ok" : res.status >= 500 ? "5xx" : "4xx";
     let code = p.code;
     if (kind === "create" && outcome === "ok") code = (JSON.parse(text) as { short_code?: string }).short_code;
-    return { outcome, status: res.status, code };
+    return { outcome, status: res.status, code, rows: p.rows };
   } catch {
-    return { outcome: "conn", status: null, code: p.code };
+    return { outcome: "conn", status: null, code: p.code, rows: p.rows };
   }
 }
 
@@ -98,14 +119,14 @@ export function startLoad(targets: LoadTargets, opts: LoadOptions): Load {
   const inFlight = new Set<Promise<void>>();
   let phase: Phase = "before";
   let issued = 0;
+  let importsIssued = 0;
   let skipped = 0;
   let stopped = false;
 
-  const fire = (n: number) => {
-    const kind = kindOf(n);
+  const fire = (kind: RequestKind, planned: Planned) => {
     const sentAt = performance.now();
     const label = phase;
-    const request = send(plan(kind, n, targets), kind).then((r) => {
+    const request = send(planned, kind).then((r) => {
       samples.push({ phase: label, kind, sentAt, doneAt: performance.now(), ...r });
     });
     inFlight.add(request);
@@ -117,8 +138,14 @@ export function startLoad(targets: LoadTargets, opts: LoadOptions): Load {
     if (stopped || elapsed > opts.maxMs) { stopped = true; clearInterval(timer); return; }
     const due = Math.floor((elapsed / 1000) * opts.rate);
     for (; issued < due; issued++) {
+      const kind = kindOf(issued);
       if (inFlight.size >= maxInFlight) skipped++;
-      else fire(issued);
+      else fire(kind, plan(kind, issued, targets));
+    }
+    const importsDue = opts.importEveryMs ? Math.floor(elapsed / opts.importEveryMs) + 1 : 0;
+    for (; importsIssued < importsDue; importsIssued++) {
+      if (inFlight.size >= maxInFlight) skipped++;
+      else fire("import", planImport(importsIssued, targets));
     }
   }, TICK_MS);
 

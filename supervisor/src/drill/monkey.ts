@@ -18,6 +18,7 @@ export interface MonkeySummary {
   availability_percent: number | null;
   clicks_lost: number;
   creates_missing: number;
+  import_rows_missing: number;
   /** Sum of the instances' RSS from the supervisor's /status (bytes). */
   rss_start_bytes: number | null;
   rss_end_bytes: number | null;
@@ -57,6 +58,7 @@ export async function runMonkey(
       duration_ms: Math.round(performance.now() - started), drills: rows.length, requests, failed,
       availability_percent: requests === 0 ? null : Math.round(((requests - failed) / requests) * 1e6) / 1e4,
       clicks_lost: sum((r) => r.data?.clicks_lost ?? 0), creates_missing: sum((r) => r.data?.creates_missing ?? 0),
+      import_rows_missing: sum((r) => r.data?.import_rows_missing ?? 0),
       rss_start_bytes: rssStart, rss_end_bytes: await totalRss(opts.stack),
     },
   };
@@ -65,5 +67,5 @@ export async function runMonkey(
 export function formatMonkeySummary(s: MonkeySummary): string {
   const mb = (b: number | null) => (b === null ? "unknown" : `${Math.round(b / 1_048_576)} MB`);
   return `monkey: ${s.drills} drills in ${Math.round(s.duration_ms / 1000)} s; ${s.requests} requests, ${s.failed} failed, availability ${s.availability_percent ?? "-"} %; `
-    + `${s.clicks_lost} clicks lost, ${s.creates_missing} acknowledged creates missing; instances' RSS ${mb(s.rss_start_bytes)} at the start, ${mb(s.rss_end_bytes)} at the end`;
+    + `${s.clicks_lost} clicks lost, ${s.creates_missing} acknowledged creates and ${s.import_rows_missing} import rows missing; instances' RSS ${mb(s.rss_start_bytes)} at the start, ${mb(s.rss_end_bytes)} at the end`;
 }

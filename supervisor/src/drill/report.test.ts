@@ -1,7 +1,7 @@
 /** Per-phase numbers from the load's samples, and the printed verdict. */
 import { describe, expect, test } from "bun:test";
 import { kindOf, type Sample } from "./load.ts";
-import { allPhases, failedRequests, failuresByStatus, formatTable, phaseStats } from "./report.ts";
+import { allPhases, failedRequests, failuresByKind, failuresByStatus, formatTable, phaseStats } from "./report.ts";
 import { serverErrorsBut503 } from "./judging.ts";
 
 const sample = (phase: Sample["phase"], ms: number, outcome: Sample["outcome"] = "ok", kind: Sample["kind"] = "redirect"): Sample =>
@@ -13,8 +13,15 @@ describe("drill report", () => {
       ...Array.from({ length: 98 }, (_, i) => sample("during", i + 1)),
       sample("during", 500, "5xx", "create"), sample("during", 900, "conn"), sample("before", 7),
     ];
-    expect(phaseStats(samples, "during")).toEqual({ requests: 100, ok: 98, conn: 1, http_5xx: 1, http_4xx: 0, redirect_failures: 1, p50_ms: 50, p99_ms: 500 });
-    expect(phaseStats(samples, "after")).toEqual({ requests: 0, ok: 0, conn: 0, http_5xx: 0, http_4xx: 0, redirect_failures: 0, p50_ms: null, p99_ms: null });
+    expect(phaseStats(samples, "during")).toEqual({ requests: 100, imports: 0, ok: 98, conn: 1, http_5xx: 1, http_4xx: 0, redirect_failures: 1, p50_ms: 50, p99_ms: 500 });
+    expect(phaseStats(samples, "after")).toEqual({ requests: 0, imports: 0, ok: 0, conn: 0, http_5xx: 0, http_4xx: 0, redirect_failures: 0, p50_ms: null, p99_ms: null });
+  });
+
+  test("imports count among their phase's requests and failure classes, apart as imports, and by kind", () => {
+    const samples = [sample("during", 4, "ok", "import"), sample("during", 6, "5xx", "import"), sample("during", 1), sample("after", 5, "ok", "import")];
+    expect(phaseStats(samples, "during")).toMatchObject({ requests: 3, imports: 2, ok: 2, http_5xx: 1, redirect_failures: 0 });
+    expect(phaseStats(samples, "after")).toMatchObject({ requests: 1, imports: 1, ok: 1 });
+    expect(failuresByKind(samples)).toEqual({ import: 1 });
   });
 
   test("a database fault's promise of 503s is broken by a 500, not by the 503s or by other failures", () => {
@@ -37,12 +44,13 @@ describe("drill report", () => {
       fault: "instance-kill", promise: "0 failed requests", met: false, why: ["1 failed requests"],
       phases: allPhases([sample("before", 1), sample("during", 2, "conn"), sample("after", 3)]),
       recovery: { fault_ms: 1, first_success_ms: 10, all_ready_ms: 400 },
-      data: { drained: true, creates_answered: 3, creates_missing: 0, redirects_answered: 2, clicks_recorded: 2, clicks_lost: 0 },
+      data: { drained: true, creates_answered: 3, creates_missing: 0, imports_answered: 2, import_rows_answered: 27, import_rows_missing: 1, redirects_answered: 2, clicks_recorded: 2, clicks_lost: 0 },
     };
     expect(failedRequests(row)).toBe(1);
     const table = formatTable({ command: "drill", started_at: "", host: "h", rate_per_second: 1, phase_ms: 1, rows: [row] });
     expect(table).toContain("recovery: fault held 1 ms, first success +10 ms, all instances ready +400 ms");
-    expect(table).toContain("data: 3/3 creates in PostgreSQL, 2/2 clicks recorded (0 lost)");
+    expect(table).toContain("data: 3/3 creates in PostgreSQL, 26/27 imported rows (2 imports), 2/2 clicks recorded (0 lost)");
+    expect(table).toMatch(/phase +requests +imports +conn/);
     expect(table).toContain("promise: 0 failed requests → NOT MET (1 failed requests)");
   });
 });

@@ -8,6 +8,8 @@ import type { MonkeySummary } from "./monkey.ts";
 
 export interface PhaseStats {
   requests: number;
+  /** CSV imports among the requests (each counted by class like any other request). */
+  imports: number;
   ok: number;
   conn: number;
   http_5xx: number;
@@ -23,6 +25,10 @@ export interface DataCheck {
   drained: boolean;
   creates_answered: number;
   creates_missing: number;
+  /** Imports answered 201, their rows, and those rows not found as users in PostgreSQL. */
+  imports_answered: number;
+  import_rows_answered: number;
+  import_rows_missing: number;
   redirects_answered: number;
   clicks_recorded: number;
   clicks_lost: number;
@@ -83,7 +89,7 @@ export function phaseStats(samples: readonly Sample[], phase: Phase): PhaseStats
   const ms = mine.map((s) => s.doneAt - s.sentAt).sort((a, b) => a - b);
   const round = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
   return {
-    requests: mine.length, ok: count("ok"), conn: count("conn"), http_5xx: count("5xx"), http_4xx: count("4xx"),
+    requests: mine.length, imports: mine.filter((s) => s.kind === "import").length, ok: count("ok"), conn: count("conn"), http_5xx: count("5xx"), http_4xx: count("4xx"),
     redirect_failures: mine.filter((s) => s.kind === "redirect" && s.outcome !== "ok").length,
     p50_ms: round(percentile(ms, 50)), p99_ms: round(percentile(ms, 99)),
   };
@@ -112,7 +118,7 @@ const pad = (v: unknown, w: number) => String(v ?? "-").padStart(w);
 
 export function formatTable(report: DrillReport): string {
   const w = Math.max(20, ...report.rows.map((r) => r.fault.length));
-  const lines = [`${"fault".padEnd(w)} ${"phase".padEnd(7)} ${pad("requests", 8)} ${pad("conn", 5)} ${pad("5xx", 5)} ${pad("4xx", 5)} ${pad("redir✗", 6)} ${pad("p50 ms", 7)} ${pad("p99 ms", 7)}`];
+  const lines = [`${"fault".padEnd(w)} ${"phase".padEnd(7)} ${pad("requests", 8)} ${pad("imports", 7)} ${pad("conn", 5)} ${pad("5xx", 5)} ${pad("4xx", 5)} ${pad("redir✗", 6)} ${pad("p50 ms", 7)} ${pad("p99 ms", 7)}`];
   for (const row of report.rows) {
     lines.push("");
     if (!row.phases || !row.recovery || !row.data) {
@@ -121,12 +127,12 @@ export function formatTable(report: DrillReport): string {
     }
     PHASES.forEach((p, i) => {
       const s = row.phases![p];
-      lines.push(`${(i === 0 ? row.fault : "").padEnd(w)} ${p.padEnd(7)} ${pad(s.requests, 8)} ${pad(s.conn, 5)} ${pad(s.http_5xx, 5)} ${pad(s.http_4xx, 5)} ${pad(s.redirect_failures, 6)} ${pad(s.p50_ms, 7)} ${pad(s.p99_ms, 7)}`);
+      lines.push(`${(i === 0 ? row.fault : "").padEnd(w)} ${p.padEnd(7)} ${pad(s.requests, 8)} ${pad(s.imports, 7)} ${pad(s.conn, 5)} ${pad(s.http_5xx, 5)} ${pad(s.http_4xx, 5)} ${pad(s.redirect_failures, 6)} ${pad(s.p50_ms, 7)} ${pad(s.p99_ms, 7)}`);
     });
     const r = row.recovery;
     const d = row.data;
     lines.push(`  recovery: fault held ${r.fault_ms} ms, first success +${r.first_success_ms ?? "never"} ms, all instances ready +${r.all_ready_ms ?? "never"} ms`);
-    lines.push(`  data: ${d.creates_answered - d.creates_missing}/${d.creates_answered} creates in PostgreSQL, ${d.clicks_recorded}/${d.redirects_answered} clicks recorded (${d.clicks_lost} lost)${d.drained ? "" : ", spools NOT drained"}${row.skipped_requests ? `; ${row.skipped_requests} requests not sent (too many in flight)` : ""}`);
+    lines.push(`  data: ${d.creates_answered - d.creates_missing}/${d.creates_answered} creates in PostgreSQL, ${d.import_rows_answered - d.import_rows_missing}/${d.import_rows_answered} imported rows (${d.imports_answered} imports), ${d.clicks_recorded}/${d.redirects_answered} clicks recorded (${d.clicks_lost} lost)${d.drained ? "" : ", spools NOT drained"}${row.skipped_requests ? `; ${row.skipped_requests} requests not sent (too many in flight)` : ""}`);
     if (row.clicks_dropped !== undefined) lines.push(`  counted: ${row.clicks_dropped} clicks dropped by the instances (linkfort_clicks_dropped_total)`);
     if (row.note) lines.push(`  note: ${row.note}`);
     const byKind = Object.entries(row.failures_by_kind ?? {}).map(([k, n]) => `${n} ${k}`).join(", ");

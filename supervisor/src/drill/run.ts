@@ -29,6 +29,9 @@ export interface DrillOptions {
 /** Links made per drill: enough to spread redirects over every instance's cache. */
 const LINKS = 10;
 
+/** One CSV import of 5 to 20 new users every this many ms during the whole drill: a write of another shape than a create, at a low fixed rate. */
+const IMPORT_EVERY_MS = 2_000;
+
 async function post<T>(url: string, adminKey: string, body: unknown): Promise<T> {
   const res = await fetch(url, {
     method: "POST", headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
@@ -48,7 +51,7 @@ export async function setUpTargets(stack: Stack, adminKey: string, fault: string
     const url = await post<{ id: number; short_code: string }>(`${stack.publicUrl}/urls`, adminKey, { user_id: user.id, original_url: `https://example.com/${tag}/${i}` });
     links.push({ id: url.id, shortCode: url.short_code });
   }
-  return { baseUrl: stack.publicUrl, adminKey, userId: user.id, links };
+  return { baseUrl: stack.publicUrl, adminKey, userId: user.id, links, tag };
 }
 
 function firstSuccessAfter(samples: readonly Sample[], t: number): number | null {
@@ -73,7 +76,7 @@ export async function runDrill(fault: Fault, opts: DrillOptions): Promise<DrillR
   const readDropped = () => (fault.dropsClicksFor ? droppedClicks(opts.stack, fault.dropsClicksFor).catch(() => undefined) : Promise.resolve(undefined));
   const droppedBefore = await readDropped();
   const recoverTimeoutMs = opts.recoverTimeoutMs ?? 60_000;
-  const load = startLoad(targets, { rate: opts.rate, maxMs: opts.phaseMs * 2 + opts.holdMs + recoverTimeoutMs + 240_000 });
+  const load = startLoad(targets, { rate: opts.rate, importEveryMs: IMPORT_EVERY_MS, maxMs: opts.phaseMs * 2 + opts.holdMs + recoverTimeoutMs + 240_000 });
   let recovery: Recovery;
   let faultStart = 0;
   try {
