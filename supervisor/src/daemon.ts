@@ -137,6 +137,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     parts.push({ name: "console", stop: () => consoleRunning.stop() });
     const status = createStatusServer({
       host: config.statusHost, port: config.statusPort, snapshot, metrics, controlToken, onRollingRestart: rollingRestart, logger,
+      // The instance-memory drill's lever: only where drills are on (DRILLS=on), like the drill itself.
+      onMemoryLimit: config.drills === "on" ? (port, mb) => watcher.lowerMemoryLimit(port, mb) : undefined,
       console: { auth: consoleRunning.auth, signals: consoleRunning.signals, logs: consoleParts.logs, timeline: consoleParts.timeline, loadTests: consoleRunning.loadTests, drills: consoleRunning.drills, service: consoleRunning.service, ports: config.ports, onRestartInstance: restartInstance,
         backups: backupActions(backups, config.backupDir, config.pgBinDir) },
     });

@@ -21,7 +21,9 @@ export const DRILL_USAGE = `linkfort-supervisor drill --fault NAME[,NAME…] | -
   --rate N       offered requests per second through the public port (default 100, at most 2000)
   --phase-ms N   load before the fault and after recovery (default 5000, at most 600000)
   --hold-ms N    how long instance-hang holds SIGSTOP and disk-full its ballast (default 2000, at most 60000)
-  disk-full fills the filesystem of the instances' click spools (CLICK_SPOOL_DIR) and refuses one with more than 2 GiB free`;
+  disk-full fills the filesystem of the instances' click spools (CLICK_SPOOL_DIR) and refuses one with more than 2 GiB free
+  instance-memory lowers one instance's memory limit below its RSS: its unit's MemoryMax= (the kernel's OOM kill; root,
+                 where the kernel holds the unit's limit), else the supervisor's INSTANCE_MEMORY_LIMIT_MB (POST /memory-limit)`;
 
 interface DrillArgs { faults: Fault[]; monkeyMs?: number; json?: string; rate: number; phaseMs: number; holdMs: number }
 

@@ -9,6 +9,7 @@ import { adminOverSocket } from "../proxy/caddy.ts";
 import { readControlToken } from "../status/control-token.ts";
 import { fillSpoolDisk, refusal, spoolRootOf } from "./disk-fault.ts";
 import { always, countedDrops, lost, noFailures, redirectsServed, within } from "./judging.ts";
+import { instanceOverMemoryLimit } from "./memory-fault.ts";
 import { pidListeningOn, unitOf } from "./pids.ts";
 import { POSTGRES_FAULTS } from "./postgres-faults.ts";
 import { pauseRedis, restartRedis } from "./redis-fault.ts";
@@ -58,6 +59,10 @@ export const FAULTS: Fault[] = [
       try { await Bun.sleep(holdMs); } finally { try { process.kill(pid, "SIGCONT"); } catch { /* replaced meanwhile */ } }
       return `SIGSTOP to the instance on ${port} (pid ${pid}) for ${holdMs} ms, then SIGCONT`;
     },
+  },
+  {
+    name: "instance-memory", promise: "0 failed requests, 0 lost clicks, 0 lost writes", unavailable: always, judge: (r) => [...noFailures(r), ...lost(r)],
+    inject: ({ stack }) => instanceOverMemoryLimit(stack),
   },
   {
     name: "all-instances-kill", promise: "serving again within 3 s, 0 lost clicks, 0 lost writes", unavailable: always,

@@ -1,7 +1,8 @@
 /**
  * The supervisor's own HTTP server: GET /status (JSON), GET /metrics (Prometheus), GET /table
- * (the plain status page), POST /rolling-restart, and the operator's console (GET / and /api/…,
- * console/routes.ts). Loopback only by default, see loopback.ts for why; POST /rolling-restart
+ * (the plain status page), POST /rolling-restart, POST /memory-limit (one instance's process under
+ * a lower memory limit, for the instance-memory drill), and the operator's console (GET / and /api/…,
+ * console/routes.ts). Loopback only by default, see loopback.ts for why; every POST
  * also needs the control token (control-token.ts), the console's actions a session.
  */
 import type { Server } from "bun";
@@ -28,6 +29,8 @@ export interface StatusServerOptions {
   controlToken: string;
   /** Runs the rolling restart; the request waits for it. At most one runs at a time (else 409). */
   onRollingRestart: () => Promise<RollingRestartResult>;
+  /** POST /memory-limit {port, mb}: a lower memory limit for one instance's current process (the instance-memory drill); absent unless DRILLS=on. */
+  onMemoryLimit?: (port: number, mb: number) => RollingRestartResult;
   logger: Logger;
   /** Bind a non-loopback host anyway, e.g. behind an authenticating proxy (default false). */
   allowNonLoopback?: boolean;
@@ -46,7 +49,7 @@ export interface StatusServer {
   stop(): Promise<void>;
 }
 
-const ROUTES: Record<string, string> = { "/table": "GET", "/status": "GET", "/metrics": "GET", "/rolling-restart": "POST" };
+const ROUTES: Record<string, string> = { "/table": "GET", "/status": "GET", "/metrics": "GET", "/rolling-restart": "POST", "/memory-limit": "POST" };
 const COMMON = { "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" };
 // The page is inline CSS only; nothing else may load, run, post or frame it.
 const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -123,7 +126,18 @@ export function createStatusServer(opts: StatusServerOptions): StatusServer {
       const page = renderStatusPage(opts.snapshot(), opts.refreshSeconds === undefined ? {} : { refreshSeconds: opts.refreshSeconds });
       return new Response(page, { headers: { ...COMMON, "Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": PAGE_CSP } });
     }
+    if (path === "/memory-limit") return memoryLimit(req);
     return act(req, server, { kind: "rolling-restart" });
+  }
+
+  async function memoryLimit(req: Request): Promise<Response> {
+    if (!opts.onMemoryLimit) return problem(404, "Not Found", "POST /memory-limit is for drills: DRILLS=on in the supervisor's settings");
+    const body = (await req.json().catch(() => null)) as { port?: unknown; mb?: unknown } | null;
+    const valid = (v: unknown, max: number): v is number => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= max;
+    if (!body || !valid(body.port, 65_535) || !valid(body.mb, 1_000_000)) return problem(400, "Bad Request", "the body must be {\"port\": an instance's port, \"mb\": an integer from 1 to 1000000}");
+    const result = opts.onMemoryLimit(body.port, body.mb);
+    logger.info("memory limit lowered", { port: body.port, mb: body.mb, ok: result.ok, detail: result.detail });
+    return json(result.ok ? 200 : 404, result);
   }
 
   let server: Server<undefined>;

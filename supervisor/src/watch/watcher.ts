@@ -4,7 +4,8 @@
  * in a row an instance is restarted through the runner; never more than one restart at a time
  * unless none is healthy; a process that exits is respawned at once, then with exponential
  * backoff (a unit systemd already restarted is only reported); an instance over the memory
- * limit is replaced gracefully, one at a time.
+ * limit is replaced gracefully, one at a time (the limit is INSTANCE_MEMORY_LIMIT_MB, or a lower one
+ * set for one process through `lowerMemoryLimit`).
  */
 import type { Logger } from "../../../service/src/lib/logger.ts";
 import type { Alerter } from "../alerts/alert.ts";
@@ -63,6 +64,17 @@ export function createWatcher(opts: WatcherOptions) {
   const states = new Map(opts.ports.map((port) => [port, new InstanceState(port, opts.policy, now())]));
   /** Restarts and respawns under way, by port; a port in here belongs to its action. */
   const actions = new Map<number, Promise<void>>();
+  /**
+   * A lower memory limit for one port's current process (POST /memory-limit, the instance-memory
+   * drill); it ends with that process, so its replacement runs under INSTANCE_MEMORY_LIMIT_MB again.
+   */
+  const lowered = new Map<number, { pid: number; bytes: number }>();
+  const limitOf = (state: InstanceState): number => {
+    const own = lowered.get(state.port);
+    if (own && own.pid === state.pid) return own.bytes;
+    if (own && state.pid !== null) lowered.delete(state.port);
+    return opts.memoryLimitMb * 1024 * 1024;
+  };
   let allDown = false;
   let stopped = false;
   const abort = new AbortController();
@@ -184,10 +196,9 @@ export function createWatcher(opts: WatcherOptions) {
       else if (!busy) restart(failing[0]!, "unhealthy");
       return;
     }
-    if (opts.memoryLimitMb <= 0 || busy) return;
-    const limit = opts.memoryLimitMb * 1024 * 1024;
-    // The longest-running first: growth comes with uptime, and each instance gets its turn.
-    const over = list.filter((s) => s.healthy && (s.rssBytes ?? 0) > limit).sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0))[0];
+    if (busy) return;
+    // The longest-running first: growth comes with uptime, and each instance gets its turn. A limit of 0 is off.
+    const over = list.filter((s) => s.healthy && limitOf(s) > 0 && (s.rssBytes ?? 0) > limitOf(s)).sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0))[0];
     // Replacing drains it; only do that while another instance serves (or there is just one).
     if (over && (list.length === 1 || list.some((s) => s !== over && s.healthy))) restart(over, "memory");
   };
@@ -233,6 +244,18 @@ export function createWatcher(opts: WatcherOptions) {
       state.started(now());
       if (probe) apply(state, state.probed(probe, now()));
       updateAllDown();
+    },
+    /**
+     * Lowers the memory limit of the process that runs on `port` now to `mb`; the usual check then
+     * replaces it gracefully if its RSS is above. Refused when the watcher knows no process there.
+     */
+    lowerMemoryLimit(port: number, mb: number): { ok: boolean; detail: string } {
+      const state = states.get(port);
+      if (!state) return { ok: false, detail: `no instance on port ${port}` };
+      if (state.pid === null) return { ok: false, detail: `the instance on ${port} has no running process` };
+      lowered.set(port, { pid: state.pid, bytes: mb * 1024 * 1024 });
+      const rss = state.rssBytes === null ? "unknown" : `${Math.round(state.rssBytes / 1024 / 1024)} MB`;
+      return { ok: true, detail: `instance ${port} (pid ${state.pid}, RSS ${rss}): memory limit ${mb} MB until this process is replaced` };
     },
     isHealthy: (port: number) => states.get(port)?.healthy ?? false,
     busy: () => actions.size > 0,
