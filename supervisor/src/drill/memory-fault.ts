@@ -137,8 +137,10 @@ async function overKernelLimit(pid: number, unit: string): Promise<string> {
   let killed: number | null = null;
   let result = "";
   try {
-    // Swap first: with it the kernel could page the heap out instead of killing.
-    systemctl(["set-property", "--runtime", unit, "MemorySwapMax=0", `MemoryMax=${limit}`]);
+    // Swap off first, in a call of its own (one call writes its properties in systemd's order):
+    // with swap the kernel could page the heap out instead of killing.
+    systemctl(["set-property", "--runtime", unit, "MemorySwapMax=0"]);
+    systemctl(["set-property", "--runtime", unit, `MemoryMax=${limit}`]);
     killed = await pollUntil(async () => !alive(pid), KILL_DEADLINE_MS, 20);
     // Proof it was the OOM kill: read before RestartSec (1 s) starts it again, which resets Result.
     if (killed !== null) {
