@@ -1,14 +1,15 @@
 /**
  * The instance-memory drill's own logic: the limit it sets, the unit values it sets back, where it
  * applies, and its verdict (instance-kill's). The OOM kill itself runs on the VM bed
- * (bun deploy/test/vm-drill.ts --fault instance-memory): it needs systemd as PID 1 and root.
+ * (bun deploy/test/vm-drill.ts --fault instance-memory) where the kernel holds the unit's limit:
+ * it needs systemd as PID 1 and root. Here its systemctl calls are answered by the test.
  */
 import { describe, expect, test } from "bun:test";
 import { findFault } from "./faults.ts";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isInstanceUnit, kernelLimitFile, loweredLimitBytes, parseShow, restoreAssignments, runtimeDropIn } from "./memory-fault.ts";
+import { isInstanceUnit, kernelLimitFile, loweredLimitBytes, overKernelLimit, parseShow, restoreAssignments, runtimeDropIn, type KernelOps } from "./memory-fault.ts";
 import type { DrillRow, PhaseStats } from "./report.ts";
 
 describe("instance-memory drill", () => {
@@ -55,6 +56,50 @@ describe("instance-memory drill", () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+
+  /** systemctl answered as systemd would for linkfort@8082; `killAt`: the systemctl call after which the process is gone (never: null). */
+  function machine(killAt: "MemoryMax" | null, result = "oom-kill", dropInsThere = false) {
+    const calls: string[] = [];
+    const removed: string[] = [];
+    let dead = false;
+    const ops: KernelOps = {
+      systemctl(args) {
+        calls.push(args.join(" "));
+        if (killAt && args[0] === "set-property" && args.at(-1)!.startsWith(`${killAt}=`) && !args.at(-1)!.startsWith("MemoryMax=805306368")) dead = true;
+        if (args[0] === "show" && args.includes("Result")) return `Result=${result}\n`;
+        if (args[0] === "show") return "MemoryMax=805306368\nMemorySwapMax=infinity\n";
+        return "";
+      },
+      alive: () => !dead, rss: async () => 80 * 1024 * 1024, exists: () => dropInsThere, remove: (f) => removed.push(f), killDeadlineMs: 300,
+    };
+    return { ops, calls, removed };
+  }
+
+  test("the kernel path: swap off, then MemoryMax under the RSS, the OOM kill confirmed, the unit's values set back and the drill's drop-ins removed", async () => {
+    const { ops, calls, removed } = machine("MemoryMax");
+    const note = await overKernelLimit(4242, "linkfort@8082.service", ops);
+    expect(calls).toEqual([
+      "show -p MemoryMax -p MemorySwapMax linkfort@8082.service",
+      "set-property --runtime linkfort@8082.service MemorySwapMax=0",
+      "set-property --runtime linkfort@8082.service MemoryMax=41943040",
+      "show -p Result linkfort@8082.service",
+      "set-property --runtime linkfort@8082.service MemoryMax=805306368 MemorySwapMax=infinity",
+      "daemon-reload",
+    ]);
+    expect(removed).toEqual([runtimeDropIn("linkfort@8082.service", "MemoryMax"), runtimeDropIn("linkfort@8082.service", "MemorySwapMax")]);
+    expect(note).toBe("linkfort@8082.service (pid 4242, RSS 80 MB): MemoryMax=40 MB and MemorySwapMax=0 at runtime; the kernel's OOM killer ended it (Result=oom-kill), systemd starts it again (Restart=); MemoryMax=805306368 MemorySwapMax=infinity set back");
+  });
+
+  test("an instance the kernel does not kill, or one that ended otherwise, fails the row, and the unit's values are set back all the same", async () => {
+    const alive = machine(null);
+    await expect(overKernelLimit(4242, "linkfort@8082.service", alive.ops)).rejects.toThrow("linkfort@8082.service (pid 4242, RSS 80 MB) still ran 0.3 s after MemoryMax=40 MB");
+    expect(alive.calls.at(-2)).toBe("set-property --runtime linkfort@8082.service MemoryMax=805306368 MemorySwapMax=infinity");
+    const other = machine("MemoryMax", "signal", true);
+    await expect(overKernelLimit(4242, "linkfort@8082.service", other.ops)).rejects.toThrow("ended after MemoryMax=40 MB, but systemd did not record an OOM kill (Result=signal)");
+    // Drop-ins that were there before the drill are the operator's: set back, not removed, no reload.
+    expect(other.calls.at(-1)).toBe("set-property --runtime linkfort@8082.service MemoryMax=805306368 MemorySwapMax=infinity");
+    expect(other.removed).toEqual([]);
   });
 
   test("it is judged like instance-kill: a failed request or a lost click breaks it", () => {

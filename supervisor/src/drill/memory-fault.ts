@@ -126,36 +126,47 @@ async function overSupervisorLimit(stack: Stack, port: number, pid: number): Pro
   return `POST /memory-limit: ${body.detail}; the supervisor's watcher replaced it (drained, started again)`;
 }
 
+/** What the kernel path does to the machine; tests replace it (the real one needs systemd as PID 1 and root). */
+export interface KernelOps {
+  systemctl(args: string[]): string;
+  alive(pid: number): boolean;
+  rss(pid: number): Promise<number | null>;
+  exists(file: string): boolean;
+  remove(file: string): void;
+  killDeadlineMs: number;
+}
+const realOps: KernelOps = { systemctl, alive, rss: readRssBytes, exists: existsSync, remove: (f) => rmSync(f, { force: true }), killDeadlineMs: KILL_DEADLINE_MS };
+
 /** Puts one instance over its unit's MemoryMax=; resolves once the kernel killed it and the unit's values are back. */
-async function overKernelLimit(pid: number, unit: string): Promise<string> {
-  const rss = await readRssBytes(pid);
+export async function overKernelLimit(pid: number, unit: string, ops: KernelOps = realOps): Promise<string> {
+  const rss = await ops.rss(pid);
   if (rss === null) throw new Error(`cannot read the resident memory of pid ${pid}`);
   const limit = loweredLimitBytes(rss);
-  const before = parseShow(systemctl(["show", ...MEMORY_PROPERTIES.flatMap((p) => ["-p", p]), unit]));
+  const before = parseShow(ops.systemctl(["show", ...MEMORY_PROPERTIES.flatMap((p) => ["-p", p]), unit]));
   const restore = restoreAssignments(before);
-  const madeDropIns = MEMORY_PROPERTIES.map((p) => runtimeDropIn(unit, p)).filter((f) => !existsSync(f));
+  const madeDropIns = MEMORY_PROPERTIES.map((p) => runtimeDropIn(unit, p)).filter((f) => !ops.exists(f));
   let killed: number | null = null;
   let result = "";
   try {
     // Swap off first, in a call of its own (one call writes its properties in systemd's order):
     // with swap the kernel could page the heap out instead of killing.
-    systemctl(["set-property", "--runtime", unit, "MemorySwapMax=0"]);
-    systemctl(["set-property", "--runtime", unit, `MemoryMax=${limit}`]);
-    killed = await pollUntil(async () => !alive(pid), KILL_DEADLINE_MS, 20);
+    ops.systemctl(["set-property", "--runtime", unit, "MemorySwapMax=0"]);
+    ops.systemctl(["set-property", "--runtime", unit, `MemoryMax=${limit}`]);
+    killed = await pollUntil(async () => !ops.alive(pid), ops.killDeadlineMs, 20);
     // Proof it was the OOM kill: read before RestartSec (1 s) starts it again, which resets Result.
     if (killed !== null) {
-      await pollUntil(async () => (result = parseShow(systemctl(["show", "-p", "Result", unit])).get("Result") ?? "") === "oom-kill", 900, 20);
+      await pollUntil(async () => (result = parseShow(ops.systemctl(["show", "-p", "Result", unit])).get("Result") ?? "") === "oom-kill", 900, 20);
     }
   } finally {
     // Back before the restart, or the new process would start under the lowered limit.
-    systemctl(["set-property", "--runtime", unit, ...restore]);
+    ops.systemctl(["set-property", "--runtime", unit, ...restore]);
     if (madeDropIns.length > 0) {
-      for (const file of madeDropIns) rmSync(file, { force: true });
-      systemctl(["daemon-reload"]);
+      for (const file of madeDropIns) ops.remove(file);
+      ops.systemctl(["daemon-reload"]);
     }
   }
   const mb = (b: number) => `${Math.round(b / MB)} MB`;
-  if (killed === null) throw new Error(`${unit} (pid ${pid}, RSS ${mb(rss)}) still ran ${KILL_DEADLINE_MS / 1000} s after MemoryMax=${mb(limit)}`);
+  if (killed === null) throw new Error(`${unit} (pid ${pid}, RSS ${mb(rss)}) still ran ${ops.killDeadlineMs / 1000} s after MemoryMax=${mb(limit)}`);
   if (result !== "oom-kill") throw new Error(`${unit} (pid ${pid}) ended after MemoryMax=${mb(limit)}, but systemd did not record an OOM kill (Result=${result || "unknown"})`);
   return `${unit} (pid ${pid}, RSS ${mb(rss)}): MemoryMax=${mb(limit)} and MemorySwapMax=0 at runtime; the kernel's OOM killer ended it (Result=oom-kill), `
     + `systemd starts it again (Restart=); ${restore.join(" ")} set back`;
