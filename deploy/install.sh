@@ -133,6 +133,8 @@ write_env_files() {
     set_env_value "$LF_CADDY_ENV" LINKFORT_UPSTREAMS "$upstreams" && CADDY_RESTART=1
   fi
   if [ -n "$DOMAIN" ]; then set_env_value "$LF_CADDY_ENV" LINKFORT_SITE "$DOMAIN" && CADDY_RESTART=1; fi
+  # QR codes carry PUBLIC_URL (never a request's Host); the domain Caddy serves is that origin.
+  if [ -n "$DOMAIN" ]; then set_env_value "$LF_SERVICE_ENV" PUBLIC_URL "https://$DOMAIN" && INSTANCES_CHANGED=1; fi
   return 0
 }
 
