@@ -12,11 +12,12 @@ import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import type { Browser, Page } from "puppeteer-core";
 import { buildBinary } from "../../service/test/binary.ts";
 import { createDatabase, dropDatabase } from "../../service/test/pg.ts";
 import { freePort } from "../../service/test/ports.ts";
 import { requireTool } from "../../service/test/tools.ts";
+import { launchChromium } from "../../service/test/chromium.ts";
 import { waitFor } from "../../service/test/wait.ts";
 import { alive } from "./processes.ts";
 import { startConsoleProxy } from "./console-proxy.ts";
@@ -62,7 +63,7 @@ async function serviceWrapper(dir: string, bin: string, next: string, nextPort: 
 }
 
 beforeAll(async () => {
-  const chromium = requireTool("chromium");
+  requireTool("chromium"); // before the builds: a missing browser fails at once
   requireTool("caddy");
   const [bin, supervisorBin, db, dataDir] = await Promise.all([buildBinary(), buildSupervisorBinary(), createDatabase(), tempDataDir()]);
   cleanup.push(() => dropDatabase(db.name), () => rm(dataDir, { recursive: true, force: true }));
@@ -96,10 +97,7 @@ beforeAll(async () => {
 
   const profile = await mkdtemp(join(tmpdir(), "linkfort-console-browser-"));
   cleanup.push(() => rm(profile, { recursive: true, force: true }));
-  browser = await puppeteer.launch({
-    executablePath: chromium, headless: true, userDataDir: profile,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
-  });
+  browser = await launchChromium(profile);
   cleanup.push(() => browser.close());
   page = await browser.newPage();
   // axe-core is injected as an inline script, which the console's CSP (rightly) refuses.

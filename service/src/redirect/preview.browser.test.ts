@@ -7,9 +7,9 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import puppeteer, { type Browser } from "puppeteer-core";
+import type { Browser } from "puppeteer-core";
 import { show, testApp, type TestApp } from "../../test/harness.ts";
-import { requireTool } from "../../test/tools.ts";
+import { launchChromium } from "../../test/chromium.ts";
 
 let h: TestApp;
 let origin: string;
@@ -21,12 +21,7 @@ beforeAll(async () => {
   h.app.listen({ hostname: "127.0.0.1", port: 0 });
   origin = `http://127.0.0.1:${h.app.server!.port}`;
   dir = await mkdtemp(join(tmpdir(), "linkfort-preview-browser-"));
-  browser = await puppeteer.launch({
-    executablePath: requireTool("chromium"),
-    headless: true,
-    userDataDir: join(dir, "profile"),
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
-  });
+  browser = await launchChromium(join(dir, "profile"));
 }, 60_000);
 
 afterAll(async () => {
