@@ -15,7 +15,7 @@
 # Env: BED (work folder, default /tmp/linkfort-bed), BED_NAME (machine name, default lfbed),
 #   BED_SUITE (bookworm), BED_MIRROR (http://deb.debian.org/debian), BED_MONITORING (1: also prefetch
 #   what install.sh --with-monitoring needs), BED_CLUSTER (1: also prefetch what install.sh --role db
-#   needs: patroni, etcd), BED_BOOT_TIMEOUT (120 s), BED_VOLATILE (1: boot the tree
+#   and an app VM need: patroni, etcd, postgresql-client), BED_BOOT_TIMEOUT (120 s), BED_VOLATILE (1: boot the tree
 #   read-only under a tmpfs overlay, dropped at `down`, so one build serves several clean boots).
 #   $BED/shared is /shared inside.
 set -euo pipefail
@@ -31,8 +31,8 @@ PREFETCH=(postgresql redis-server caddy curl)
 if [ "${BED_MONITORING:-}" = 1 ]; then
   PREFETCH+=(prometheus prometheus-alertmanager prometheus-postgres-exporter prometheus-redis-exporter prometheus-node-exporter)
 fi
-# install.sh --role db: PostgreSQL under Patroni, with etcd.
-if [ "${BED_CLUSTER:-}" = 1 ]; then PREFETCH+=(patroni etcd-server etcd-client); fi
+# install.sh --role db (PostgreSQL under Patroni, with etcd) and --role app (pg_dump without a server).
+if [ "${BED_CLUSTER:-}" = 1 ]; then PREFETCH+=(patroni etcd-server etcd-client postgresql-client); fi
 CG=systemd-bed-$NAME
 GUEST_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb)
 
