@@ -158,7 +158,8 @@ export async function startPostgresServer(opts: PostgresServerOptions): Promise<
       const text = decoder.decode(chunk, { stream: true });
       if (log.length < 64_000) log += text;
       opts.onLog?.(text);
-      if (text.includes("database system is ready to accept connections")) ready();
+      // A hot standby (service/test/pg-standby.ts) says "ready to accept read-only connections".
+      if (/database system is ready to accept (read-only )?connections/.test(text)) ready();
     }
   })();
 
