@@ -5,6 +5,8 @@
  * takes values from the environment, lets `--flag value` / `--flag=value` override them, and
  * collects every invalid value, so a bad start names all the culprits at once.
  */
+import { DatabaseUrlError, parseDatabaseUrl, redactDatabaseUrl } from "./database-url.ts";
+
 export type Parser<T> = (raw: string) => T | ConfigProblem;
 
 export class ConfigProblem {
@@ -82,6 +84,13 @@ export function readConfig<S extends Settings>(
  * token lives there) and anything that is not a URL is not shown at all.
  */
 export function redactValue(raw: string, secret: boolean): string {
+  // A multi-host PostgreSQL URL is no WHATWG URL: redacted by its own parser, hosts kept (they say which cluster).
+  if (/^postgres(ql)?:\/\/[^/?#]*,/.test(raw)) {
+    try {
+      const shown = redactDatabaseUrl(raw);
+      return JSON.stringify(secret ? shown.replace(/^([^/]*\/\/[^/?#]*)[/?#].*$/s, "$1/***") : shown);
+    } catch { /* not readable: below */ }
+  }
   let url: URL;
   try {
     url = new URL(raw);
@@ -116,12 +125,14 @@ export const bool: Parser<boolean> = (raw) => {
   return new ConfigProblem("must be true or false");
 };
 
+/** One host or several (`h1:5432,h2:5432/db?target_session_attrs=read-write`, a cluster): see database-url.ts. */
 export const postgresUrl: Parser<string> = (raw) => {
   try {
-    const url = new URL(raw);
-    if (url.protocol === "postgres:" || url.protocol === "postgresql:") return raw;
-  } catch { /* fall through */ }
-  return new ConfigProblem("must be a postgres:// or postgresql:// URL");
+    parseDatabaseUrl(raw);
+    return raw;
+  } catch (error) {
+    return new ConfigProblem(error instanceof DatabaseUrlError ? error.message : "must be a postgres:// or postgresql:// URL");
+  }
 };
 
 export const optional = <T>(parse: Parser<T>): Parser<T | undefined> => parse;

@@ -4,6 +4,7 @@
  * (a command line is readable by every user of the machine through /proc; the environment is not).
  */
 import postgres from "postgres";
+import { formatDatabaseUrl, parseDatabaseUrl, redactDatabaseUrl, withDatabase } from "../../../service/src/lib/database-url.ts";
 
 export type Session = postgres.Sql;
 
@@ -26,33 +27,29 @@ export async function closeSession(sql: Session): Promise<void> {
 }
 
 /** `--dbname` and environment for a libpq tool: the URL without its password, which goes to PGPASSWORD. */
+// Multi-host URLs (a cluster) too: libpq reads them natively, WHATWG URL does not (database-url.ts).
 export function libpqTarget(url: string): { dbname: string; env: Record<string, string> } {
-  const parsed = new URL(url);
+  const parsed = parseDatabaseUrl(url);
   const env: Record<string, string> = { PGCONNECT_TIMEOUT: "10", PGAPPNAME: "linkfort-backup" };
-  const password = parsed.password ? decodeURIComponent(parsed.password) : parsed.searchParams.get("password");
+  const password = parsed.password || parsed.params.get("password");
   if (password) env.PGPASSWORD = password;
-  parsed.password = "";
-  parsed.searchParams.delete("password");
-  return { dbname: parsed.toString(), env };
+  const params = new URLSearchParams(parsed.params);
+  params.delete("password");
+  return { dbname: formatDatabaseUrl({ ...parsed, password: "", params }), env };
 }
 
-/** The same server and credentials, another database. */
+/** The same server(s) and credentials, another database. */
 export function urlForDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${encodeURIComponent(database)}`;
-  return parsed.toString();
+  return withDatabase(url, database);
 }
 
 export function databaseName(url: string): string {
-  return decodeURIComponent(new URL(url).pathname.replace(/^\//, "")) || "postgres";
+  return parseDatabaseUrl(url).database || "postgres";
 }
 
 /** For logs and CLI output. */
 export function redactUrl(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password) parsed.password = "***";
-  parsed.searchParams.delete("password");
-  return parsed.toString();
+  return redactDatabaseUrl(url);
 }
 
 /** `"schema"."table"` for SQL text built from catalog names. */
