@@ -123,11 +123,13 @@ describe("Caddyfile", () => {
   // Caddy keeps state under $HOME / XDG folders: a scratch one, so the checks leave nothing behind.
   const caddyEnv = (env: Record<string, string>) => ({ HOME: home, XDG_DATA_HOME: join(home, "data"), XDG_CONFIG_HOME: join(home, "config"), ...env });
   const vm = { LINKFORT_PROFILE: "vm", LINKFORT_UPSTREAMS: "127.0.0.1:8081 127.0.0.1:8082 127.0.0.1:8083" };
+  const edge = { LINKFORT_PROFILE: "edge", LINKFORT_SITE: ":8080", LINKFORT_APP_UPSTREAMS: "app1:8080 app2:8080" };
 
   test.each([
     ["the quick start (no variables)", {}],
     ["a VM on :8080", { ...vm, LINKFORT_SITE: ":8080" }],
     ["a VM with a domain (automatic HTTPS)", { ...vm, LINKFORT_SITE: "links.example.com" }],
+    ["an edge VM in front of app VMs", edge],
   ])("caddy validate accepts it for %s", (_, env: Record<string, string>) => {
     const r = run([requireTool("caddy"), "validate", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(env));
     expect(r.code, r.out).toBe(0);
@@ -150,6 +152,7 @@ describe("Caddyfile", () => {
     ["quick start", {}],
     ["VM on :8080", { ...vm, LINKFORT_SITE: ":8080" }],
     ["VM with a domain", { ...vm, LINKFORT_SITE: "links.example.com" }],
+    ["edge VM", edge],
   ])("%s: /metrics is answered by Caddy with a JSON 404 before any route reaches an instance", (_, env: Record<string, string>) => {
     const config = adapt(env);
     const server = publicServer(config);
