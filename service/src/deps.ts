@@ -94,6 +94,11 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
       metrics.dbConnectionsSilent.inc();
       logger.warn("PostgreSQL connection closed: no answer with a query outstanding", { silent_ms: silentMs, limit_ms: limitMs });
     },
+    // A cluster DATABASE_URL only (db/primary.ts): says when a failover moved the writes.
+    onPrimaryChange: (primary) => {
+      if (primary) logger.info("PostgreSQL primary found", { primary });
+      else logger.warn("PostgreSQL primary lost; looking for the current one");
+    },
     applicationName,
   });
   metrics.dbPoolMax.set(config.dbPoolMax);

@@ -8,6 +8,7 @@
  * (PgBouncer pool_mode=transaction) accepts LISTEN and then delivers nothing.
  */
 import postgres from "postgres";
+import { connectionTarget } from "../db/client.ts";
 import type { Logger } from "../lib/logger.ts";
 
 export const INVALIDATE_CHANNEL = "linkfort_invalidate";
@@ -41,7 +42,10 @@ export function createListener(opts: ListenerOptions) {
   const notify = {
     onnotify: (channel: string, payload: string) => { if (channel === INVALIDATE_CHANNEL) opts.onPayload(payload); },
   };
-  const sql = postgres(opts.url, {
+  // A cluster URL: the LISTEN connection follows the primary too, where NOTIFY is sent (db/primary.ts).
+  const target = connectionTarget(opts.url, opts.applicationName);
+  const sql = postgres(target.url, {
+    ...(target.socket ? { socket: target.socket } : {}),
     ...notify,
     max: 1,
     idle_timeout: 0, // never: this connection's whole job is to sit idle

@@ -3,6 +3,8 @@ import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import * as schema from "./schema.ts";
 import { createSocketWatchdog, type PgSocketOptions } from "./socket-watchdog.ts";
+import { createPrimaryFollower, needsFollower } from "./primary.ts";
+import type net from "node:net";
 
 export type Db = PostgresJsDatabase<typeof schema>;
 export type Sql = postgres.Sql;
@@ -21,13 +23,32 @@ export interface DbOptions {
   responseTimeoutMs?: number;
   /** Called each time the response timeout closes a connection, with the deadline that applied. */
   onResponseTimeout?: (silentMs: number, limitMs: number) => void;
+  /** A cluster URL (several hosts, or target_session_attrs=read-write): called when the primary followed changes (primary.ts). */
+  onPrimaryChange?: (primary: string | undefined) => void;
+}
+
+/**
+ * postgres.js options that decide where its connections go: for a cluster URL, one host and a
+ * socket factory that follows the primary (primary.ts); otherwise the URL as given. `watch`
+ * wraps each socket once connected (the response-timeout watchdog).
+ */
+export function connectionTarget(
+  url: string,
+  applicationName: string,
+  opts: { watch?: (socket: net.Socket, ssl: boolean) => net.Socket; onPrimaryChange?: (primary: string | undefined) => void } = {},
+): { url: string; socket?: (o: { ssl?: unknown }) => Promise<net.Socket> } {
+  if (!needsFollower(url)) return { url };
+  const follower = createPrimaryFollower({ url, applicationName, onChange: opts.onPrimaryChange });
+  const watch = opts.watch ?? ((socket: net.Socket) => socket);
+  return { url: follower.url, socket: async (o) => watch(await follower.socket(Boolean(o.ssl)), Boolean(o.ssl)) };
 }
 
 export function connect(opts: DbOptions): { sql: Sql; db: Db } {
   const watchdog = opts.responseTimeoutMs ? createSocketWatchdog({ silenceMs: opts.responseTimeoutMs, onSilence: opts.onResponseTimeout }) : undefined;
+  const target = connectionTarget(opts.url, opts.applicationName, { watch: watchdog?.watch, onPrimaryChange: opts.onPrimaryChange });
   // postgres.js reads a `socket` factory that its typings do not declare.
-  const socket = watchdog ? { socket: (o: PgSocketOptions & { ssl?: unknown }) => watchdog.socket(o) } : {};
-  const sql = postgres(opts.url, {
+  const socket = target.socket ? { socket: target.socket } : watchdog ? { socket: (o: PgSocketOptions & { ssl?: unknown }) => watchdog.socket(o) } : {};
+  const sql = postgres(target.url, {
     ...socket,
     max: opts.poolMax,
     // A dead server must fail requests fast instead of queueing them for the default 30 s.

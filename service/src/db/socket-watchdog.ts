@@ -147,11 +147,16 @@ export function createSocketWatchdog(opts: WatchdogOptions) {
     });
   }
 
+  function watch(socket: net.Socket, ssl: boolean): net.Socket {
+    timer ??= setInterval(check, Math.max(50, Math.min(250, opts.silenceMs / 4)));
+    timer.unref?.();
+    // TLS wraps the socket itself (tls.connect({ socket })) and hides the messages: unwatched.
+    return opts.silenceMs > 0 && !ssl ? watchedSocket(socket) : socket;
+  }
+
   return {
     /** postgres.js's `socket` option: a socket connecting to the next host, watched. */
     socket(options: PgSocketOptions & { ssl?: unknown }): net.Socket {
-      timer ??= setInterval(check, Math.max(50, Math.min(250, opts.silenceMs / 4)));
-      timer.unref?.();
       const socket = new net.Socket();
       // Writes made before the connection is up are buffered by the socket; errors reach
       // postgres.js's own handlers, and its connect_timeout still bounds the whole startup.
@@ -160,9 +165,10 @@ export function createSocketWatchdog(opts: WatchdogOptions) {
         const i = rotation++ % options.host.length;
         socket.connect(options.port[i] ?? options.port[0]!, options.host[i]!);
       }
-      // TLS wraps the socket itself (tls.connect({ socket })) and hides the messages: unwatched.
-      return opts.silenceMs > 0 && !options.ssl ? watchedSocket(socket) : socket;
+      return watch(socket, Boolean(options.ssl));
     },
+    /** Watches a socket someone else connected (db/primary.ts chooses the host). */
+    watch,
     /** Stops watching (tests; a pool's watchdog stops by itself once its sockets are gone). */
     stop(): void {
       stop();

@@ -8,6 +8,7 @@ import { ValidationError } from "elysia";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { driverError, isServerError } from "../db/errors.ts";
+import { NO_PRIMARY } from "../db/primary.ts";
 import { ApiError, jsonResponse } from "./errors.ts";
 import { noteStatus, requestIdOf } from "./observe.ts";
 
@@ -84,7 +85,7 @@ interface DbFailure {
   headers?: Record<string, string>;
 }
 
-const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "EPIPE", "ETIMEDOUT"]);
+const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "EPIPE", "ETIMEDOUT", NO_PRIMARY]);
 
 /** Classifies postgres.js errors by SQLSTATE or connection code; undefined when it is not one. */
 export function fromPostgres(thrown: unknown): DbFailure | undefined {
@@ -114,7 +115,9 @@ export function fromPostgres(thrown: unknown): DbFailure | undefined {
   if (isPg && code.startsWith("53")) {
     return { kind: "resources", status: 503, body: { error: "Service Unavailable", message: "the database is out of resources (connections, memory or disk); try again shortly" }, headers: { "Retry-After": "5" } };
   }
-  if ((isPg && (code === "57014" || code.startsWith("08") || code === "57P01" || code === "57P03")) || CONNECTION_CODES.has(code)) {
+  // 25006 read_only_sql_transaction: the statement reached a standby or a demoted primary during a
+  // failover (db/primary.ts closes that server's connections); the next attempt finds the new primary.
+  if ((isPg && (code === "57014" || code.startsWith("08") || code === "57P01" || code === "57P03" || code === "25006")) || CONNECTION_CODES.has(code)) {
     return {
       kind: "unavailable",
       status: 503,
