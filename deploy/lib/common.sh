@@ -11,6 +11,8 @@ readonly LF_SERVICE_ENV=$LF_ETC/linkfort.env
 readonly LF_SUPERVISOR_ENV=$LF_ETC/supervisor.env
 readonly LF_CADDY_ENV=$LF_ETC/caddy.env
 readonly LF_ADMIN_KEY=$LF_ETC/admin-key
+# The roles install.sh --role gave this VM, space-separated: all, or db, app, edge, "db app"…
+readonly LF_ROLE_FILE=$LF_ETC/role
 readonly LF_STATE=/var/lib/linkfort
 readonly LF_BACKUPS=$LF_STATE/backups
 readonly LF_USER=linkfort
@@ -29,6 +31,9 @@ readonly LF_LOCK=/run/linkfort-deploy.lock
 readonly LF_STATUS_URL=http://127.0.0.1:9100
 
 LF_STARTED=$(date +%s)
+
+# Whether this VM has ROLE ("all" for a VM installed before roles existed).
+has_role() { local roles; roles=$(cat "$LF_ROLE_FILE" 2>/dev/null) || roles=all; [[ " ${roles:-all} " == *" $1 "* ]]; }
 
 log() { printf '%s [%3ss] %s\n' "$(date +%H:%M:%S)" "$(($(date +%s) - LF_STARTED))" "$*"; }
 step() { log "==> $*"; }
