@@ -10,19 +10,29 @@
 #   bed.sh push SRC DEST   copy a host file/folder into guest folder DEST (tar through the guest)
 #   bed.sh pull SRC DEST   copy a guest file/folder out to host folder DEST
 #   bed.sh down            power off, kill leftovers by PID, remove the cgroups nspawn made
-#   bed.sh destroy         down, then delete the tree
+#   bed.sh kill            power cut: SIGKILL to the guest's PID 1 (its PID namespace dies at once), then as down
+#   bed.sh destroy         down, then delete the tree (only $BED/rootfs: a BED_ROOT elsewhere is not this machine's)
+#   bed.sh bridge up NAME CIDR   a Linux bridge with the host's address CIDR (e.g. 10.211.7.1/24), no uplink
+#   bed.sh bridge down NAME      delete that bridge (nothing routes off it: no NAT, ip_forward untouched)
 #
+# Several machines: one tree (BED_ROOT=/x/rootfs, built once with BED=/x), each machine its own
+#   BED, BED_NAME and BED_VOLATILE=1; on a bridge with BED_BRIDGE=NAME (instead of a private network
+#   of its own), BED_ADDRESS=CIDR given to its host0, BED_HOSTS=FILE (lines for /etc/hosts,
+#   naming every machine by its bridge address) and BED_HOSTNAME (the guest's hostname, e.g. db1,
+#   default BED_NAME, which must be unique on the host: cgroup, and its first 12 letters name the veth).
 # Env: BED (work folder, default /tmp/linkfort-bed), BED_NAME (machine name, default lfbed),
 #   BED_SUITE (bookworm), BED_MIRROR (http://deb.debian.org/debian), BED_MONITORING (1: also prefetch
 #   what install.sh --with-monitoring needs), BED_CLUSTER (1: also prefetch what install.sh --role db
 #   and an app VM need: patroni, etcd, postgresql-client), BED_BOOT_TIMEOUT (120 s), BED_VOLATILE (1: boot the tree
 #   read-only under a tmpfs overlay, dropped at `down`, so one build serves several clean boots).
-#   $BED/shared is /shared inside.
+#   $BED/shared is /shared inside (BED_SHARED: another host folder, e.g. one for every machine).
 set -euo pipefail
 
 BED=${BED:-/tmp/linkfort-bed}
 NAME=${BED_NAME:-lfbed}
-ROOT=$BED/rootfs
+OWN_ROOT=$BED/rootfs
+ROOT=${BED_ROOT:-$OWN_ROOT}
+SHARED=${BED_SHARED:-$BED/shared}
 SUITE=${BED_SUITE:-bookworm}
 MIRROR=${BED_MIRROR:-http://deb.debian.org/debian}
 BASE_PACKAGES=systemd,systemd-sysv,dbus,procps,iproute2,ca-certificates,less
@@ -32,7 +42,11 @@ if [ "${BED_MONITORING:-}" = 1 ]; then
   PREFETCH+=(prometheus prometheus-alertmanager prometheus-postgres-exporter prometheus-redis-exporter prometheus-node-exporter)
 fi
 # install.sh --role db (PostgreSQL under Patroni, with etcd) and --role app (pg_dump without a server).
-if [ "${BED_CLUSTER:-}" = 1 ]; then PREFETCH+=(patroni etcd-server etcd-client postgresql-client); fi
+if [ "${BED_CLUSTER:-}" = 1 ]; then
+  PREFETCH+=(patroni etcd-server etcd-client postgresql-client)
+  # Machines on a bridge: ping is how an operator (and the cluster test) checks a peer answers.
+  BASE_PACKAGES+=,iputils-ping
+fi
 CG=systemd-bed-$NAME
 GUEST_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb)
 
@@ -85,16 +99,21 @@ cmd_build() {
 cmd_up() {
   [ -d "$ROOT/etc/systemd" ] || die "no tree at $ROOT: run build"
   if nspawn_pid >/dev/null; then die "already running"; fi
-  mkdir -p "$BED/shared"
-  local r t0 npid deadline state=''
+  mkdir -p "$BED" "$SHARED"
+  local r t0 npid deadline state='' network=--private-network
+  if [ -n "${BED_BRIDGE:-}" ]; then
+    [ -n "${BED_ADDRESS:-}" ] && [ -f "${BED_HOSTS:-}" ] || die "BED_BRIDGE needs BED_ADDRESS and BED_HOSTS (a file)"
+    ip link show "$BED_BRIDGE" type bridge >/dev/null 2>&1 || die "no bridge $BED_BRIDGE: run bridge up"
+    network=--network-bridge=$BED_BRIDGE
+  fi
   for r in $(cg_roots); do mkdir -p "$r/$CG"; done
   t0=$(date +%s%N)
   (
     for r in $(cg_roots); do echo "$BASHPID" >"$r/$CG/cgroup.procs"; done
     # --keep-unit: nspawn would ask the host's (absent) systemd for a scope and exit at once.
     exec setsid systemd-nspawn --quiet --directory="$ROOT" --machine="$NAME" --boot \
-      --register=no --keep-unit --private-network --link-journal=no --resolv-conf=off \
-      --console=read-only --bind="$BED/shared:/shared" --setenv=SYSTEMD_COLORS=0 \
+      --register=no --keep-unit "$network" --link-journal=no --resolv-conf=off \
+      --console=read-only --bind="$SHARED:/shared" --setenv=SYSTEMD_COLORS=0 \
       ${BED_VOLATILE:+--volatile=overlay}
   ) </dev/null >"$BED/nspawn.log" 2>&1 &
   npid=$!
@@ -105,8 +124,21 @@ cmd_up() {
     [ "$(date +%s)" -lt "$deadline" ] || { cat "$BED/nspawn.log" >&2; die "boot timeout (state: $state)"; }
     sleep 0.2
   done
+  [ -z "${BED_BRIDGE:-}" ] || join_bridge
   echo "bed: $NAME is $state after $((($(date +%s%N) - t0) / 1000000)) ms (nspawn pid $npid)"
   [ "$state" = running ] || in_bed systemctl --failed --no-pager >&2 || true
+}
+
+# The guest's end of the veth (host0): address, name, and every machine's name in /etc/hosts, set
+# from outside before `up` returns, so an install never starts on a guest that cannot resolve its
+# peers. The shared tree's /etc/hostname names the build's machine; the guest's overlay gets its own.
+# No networkd or ifupdown in the tree touches host0 afterwards, and there is no default route.
+join_bridge() {
+  local GUEST_HOSTNAME=${BED_HOSTNAME:-$NAME}
+  [[ $GUEST_HOSTNAME =~ ^[a-z][a-z0-9-]*$ ]] || die "BED_HOSTNAME: lowercase letters, digits, dashes"
+  { printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n'; cat "$BED_HOSTS"; } |
+    in_bed sh -c "cat >/etc/hosts && echo '$GUEST_HOSTNAME' >/etc/hostname && hostname '$GUEST_HOSTNAME' &&
+      ip link set host0 up && ip addr add '$BED_ADDRESS' dev host0"
 }
 
 cmd_exec() { in_bed "$@"; }
@@ -150,9 +182,39 @@ cmd_down() {
   rm -rf "/run/systemd/nspawn/propagate/$NAME"
 }
 
+# A power cut: the guest's PID 1 SIGKILLed, so the kernel kills its whole PID namespace at once
+# (no shutdown, no unit stops, nothing flushed); its network namespace, and with it the veth, goes too.
+cmd_kill() {
+  local n l i t0
+  n=$(nspawn_pid) || die "not running"
+  l=$(ps --ppid "$n" -o pid= | head -1 | tr -d ' ')
+  [ -n "$l" ] || die "no guest PID 1"
+  t0=$(date +%s%N)
+  kill -KILL "$l"
+  for i in $(seq 1 100); do kill -0 "$n" 2>/dev/null || break; sleep 0.1; done
+  echo "bed: $NAME killed (PID 1 $l); nspawn gone after $((($(date +%s%N) - t0) / 1000000)) ms"
+  cmd_down
+}
+
+cmd_bridge() {
+  local action=${1:-} name=${2:-} cidr=${3:-}
+  [[ $name =~ ^[a-z][a-z0-9]{1,14}$ ]] || die "bridge NAME: 2-15 lowercase letters and digits"
+  case $action in
+    up)
+      [[ $cidr =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$ ]] || die "bridge up NAME CIDR (e.g. 10.211.7.1/24)"
+      ip link add "$name" type bridge
+      ip addr add "$cidr" dev "$name"
+      ip link set "$name" up ;;
+    down)
+      # Only a bridge: a typo must not delete some other interface.
+      if ip link show "$name" type bridge >/dev/null 2>&1; then ip link del "$name"; fi ;;
+    *) die "bridge up NAME CIDR | bridge down NAME" ;;
+  esac
+}
+
 cmd_destroy() {
   cmd_down
-  rm -rf --one-file-system "$ROOT" "$BED/shared"
+  rm -rf --one-file-system "$OWN_ROOT" "$BED/shared"
   rm -f "$BED/nspawn.log"
   rmdir "$BED" 2>/dev/null || true
 }
@@ -160,6 +222,6 @@ cmd_destroy() {
 command=${1:-}
 shift || true
 case $command in
-  build|up|exec|run|push|pull|down|destroy) "cmd_$command" "$@" ;;
-  *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  build|up|exec|run|push|pull|down|kill|bridge|destroy) "cmd_$command" "$@" ;;
+  *) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -43,13 +43,20 @@ export interface Bed {
 export const HOST_TOOLS = ["systemd-nspawn", "mmdebstrap", "nsenter", "tar"] as const;
 
 
-export function createBed(opts: { dir: string; name: string; monitoring: boolean }): Bed {
+/**
+ * `env`: more of bed.sh's variables (BED_ROOT, BED_BRIDGE… : cluster-bed.ts); `shared`: the host
+ * folder that is /shared inside, when it is not the bed's own (BED_SHARED).
+ */
+export function createBed(opts: { dir: string; name: string; monitoring: boolean; env?: Record<string, string>; shared?: string }): Bed {
   const asRoot = rootPrefix("systemd-nspawn");
+  const shared = opts.shared ?? join(opts.dir, "shared");
   // Explicit, because sudo starts its command with a reset environment.
-  const bedEnv = { PATH: SBIN_PATH, BED: opts.dir, BED_NAME: opts.name, BED_MONITORING: opts.monitoring ? "1" : "" };
+  const bedEnv = {
+    PATH: SBIN_PATH, BED: opts.dir, BED_NAME: opts.name, BED_MONITORING: opts.monitoring ? "1" : "",
+    ...(opts.shared ? { BED_SHARED: opts.shared } : {}), ...opts.env,
+  };
   const env = { ...process.env, ...bedEnv };
   const argv = (args: string[]) => [...asRoot, "env", ...Object.entries(bedEnv).map(([k, v]) => `${k}=${v}`), BED_SH, ...args];
-  const shared = join(opts.dir, "shared");
   // Made by the test's own user before bed.sh runs, so the test can write the releases into it.
   mkdirSync(shared, { recursive: true });
 
