@@ -16,7 +16,9 @@
 #   bed.sh bridge down NAME      delete that bridge (nothing routes off it: no NAT, ip_forward untouched)
 #
 # Several machines: one tree (BED_ROOT=/x/rootfs, built once with BED=/x), each machine its own
-#   BED, BED_NAME and BED_VOLATILE=1; on a bridge with BED_BRIDGE=NAME (instead of a private network
+#   BED, BED_NAME and BED_OVERLAY=1 (its disk: an overlayfs upper in $BED/upper over the tree, kept
+#   across a kill and the next up, like a VM's disk across a power cut; destroy drops it) or
+#   BED_VOLATILE=1 (a tmpfs overlay, gone at down); on a bridge with BED_BRIDGE=NAME (instead of a private network
 #   of its own), BED_ADDRESS=CIDR given to its host0, BED_HOSTS=FILE (lines for /etc/hosts,
 #   naming every machine by its bridge address) and BED_HOSTNAME (the guest's hostname, e.g. db1,
 #   default BED_NAME, which must be unique on the host: cgroup, and its first 12 letters name the veth).
@@ -106,12 +108,18 @@ cmd_up() {
     ip link show "$BED_BRIDGE" type bridge >/dev/null 2>&1 || die "no bridge $BED_BRIDGE: run bridge up"
     network=--network-bridge=$BED_BRIDGE
   fi
+  local dir=$ROOT
+  if [ "${BED_OVERLAY:-}" = 1 ]; then
+    dir=$BED/disk
+    mkdir -p "$BED/upper" "$BED/work" "$dir"
+    mountpoint -q "$dir" || mount -t overlay overlay -o "lowerdir=$ROOT,upperdir=$BED/upper,workdir=$BED/work" "$dir"
+  fi
   for r in $(cg_roots); do mkdir -p "$r/$CG"; done
   t0=$(date +%s%N)
   (
     for r in $(cg_roots); do echo "$BASHPID" >"$r/$CG/cgroup.procs"; done
     # --keep-unit: nspawn would ask the host's (absent) systemd for a scope and exit at once.
-    exec setsid systemd-nspawn --quiet --directory="$ROOT" --machine="$NAME" --boot \
+    exec setsid systemd-nspawn --quiet --directory="$dir" --machine="$NAME" --boot \
       --register=no --keep-unit "$network" --link-journal=no --resolv-conf=off \
       --console=read-only --bind="$SHARED:/shared" --setenv=SYSTEMD_COLORS=0 \
       ${BED_VOLATILE:+--volatile=overlay}
@@ -180,6 +188,7 @@ cmd_down() {
   done
   # /run is not a tmpfs on this kind of host, so nspawn leaves this behind.
   rm -rf "/run/systemd/nspawn/propagate/$NAME"
+  if mountpoint -q "$BED/disk" 2>/dev/null; then umount "$BED/disk"; fi
 }
 
 # A power cut: the guest's PID 1 SIGKILLed, so the kernel kills its whole PID namespace at once
@@ -214,7 +223,8 @@ cmd_bridge() {
 
 cmd_destroy() {
   cmd_down
-  rm -rf --one-file-system "$OWN_ROOT" "$BED/shared"
+  rm -rf --one-file-system "$OWN_ROOT" "$BED/shared" "$BED/upper" "$BED/work"
+  [ ! -d "$BED/disk" ] || rmdir "$BED/disk"
   rm -f "$BED/nspawn.log"
   rmdir "$BED" 2>/dev/null || true
 }
@@ -223,5 +233,5 @@ command=${1:-}
 shift || true
 case $command in
   build|up|exec|run|push|pull|down|kill|bridge|destroy) "cmd_$command" "$@" ;;
-  *) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -1,7 +1,7 @@
 /**
  * @module Several test VMs on one private bridge, from the test's side: one Debian tree built once
- * (bed.sh build with BED_CLUSTER=1), booted by every machine read-only under an overlay of its own
- * (BED_VOLATILE), each with a bridge address, its role name as hostname, and every machine's name in
+ * (bed.sh build with BED_CLUSTER=1), booted by every machine under an overlayfs disk of its own
+ * (BED_OVERLAY: kept across a kill and the next boot, like a VM's disk across a power cut), each with a bridge address, its role name as hostname, and every machine's name in
  * /etc/hosts. The bridge has the host's address too (the load runs on the host) and no uplink.
  *
  * Everything is named after `id` (bridge, machines, cgroups, folders), so two runs never meet, and
@@ -24,7 +24,7 @@ export interface Machine extends Bed {
   address: string;
   /** bed.sh up; throws with bed.sh's output when it fails. */
   up(): Promise<void>;
-  /** bed.sh kill: a power cut (SIGKILL of the guest's PID 1), then its cgroups removed. */
+  /** bed.sh kill: a power cut (SIGKILL of the guest's PID 1), then its cgroups removed; its disk stays for the next up. */
   kill(): Promise<void>;
   /** bed.sh down: a clean power off. */
   down(): Promise<void>;
@@ -91,7 +91,7 @@ export async function createClusterBed(opts: { dir: string; id: string }): Promi
     const bed = createBed({
       dir: join(opts.dir, "machines", name), name: `${opts.id}${name}`, monitoring: false, shared,
       env: {
-        BED_ROOT: treeRoot, BED_VOLATILE: "1", BED_BRIDGE: bridge, BED_ADDRESS: `${addressOf(name)}/24`,
+        BED_ROOT: treeRoot, BED_OVERLAY: "1", BED_BRIDGE: bridge, BED_ADDRESS: `${addressOf(name)}/24`,
         BED_HOSTS: hostsFile, BED_HOSTNAME: name,
       },
     });
@@ -141,6 +141,8 @@ export async function leftovers(bed: { bridge: string }, opts: { dir: string; id
   found.push(...cgroups.stdout.split("\n").filter(Boolean).map((path) => `cgroup ${path}`));
   const propagate = await run(["sh", "-c", `ls -d /run/systemd/nspawn/propagate/${opts.id}* 2>/dev/null || true`]);
   found.push(...propagate.stdout.split("\n").filter(Boolean).map((path) => `nspawn folder ${path}`));
+  const mounts = await Bun.file("/proc/self/mounts").text();
+  found.push(...mounts.split("\n").filter((line) => line.includes(` ${opts.dir}/`)).map((line) => `mount ${line.split(" ")[1]}`));
   const dir = await run(["test", "-e", opts.dir]);
   if (dir.code === 0) found.push(`folder ${opts.dir}`);
   return found;
