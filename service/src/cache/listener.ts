@@ -8,7 +8,7 @@
  * (PgBouncer pool_mode=transaction) accepts LISTEN and then delivers nothing.
  */
 import postgres from "postgres";
-import { connectionTarget } from "../db/client.ts";
+import { connectionTarget } from "../db/primary.ts";
 import type { Logger } from "../lib/logger.ts";
 
 export const INVALIDATE_CHANNEL = "linkfort_invalidate";

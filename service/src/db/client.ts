@@ -3,8 +3,7 @@ import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import * as schema from "./schema.ts";
 import { createSocketWatchdog, type PgSocketOptions } from "./socket-watchdog.ts";
-import { createPrimaryFollower, needsFollower } from "./primary.ts";
-import type net from "node:net";
+import { connectionTarget } from "./primary.ts";
 
 export type Db = PostgresJsDatabase<typeof schema>;
 export type Sql = postgres.Sql;
@@ -25,22 +24,6 @@ export interface DbOptions {
   onResponseTimeout?: (silentMs: number, limitMs: number) => void;
   /** A cluster URL (several hosts, or target_session_attrs=read-write): called when the primary followed changes (primary.ts). */
   onPrimaryChange?: (primary: string | undefined) => void;
-}
-
-/**
- * postgres.js options that decide where its connections go: for a cluster URL, one host and a
- * socket factory that follows the primary (primary.ts); otherwise the URL as given. `watch`
- * wraps each socket once connected (the response-timeout watchdog).
- */
-export function connectionTarget(
-  url: string,
-  applicationName: string,
-  opts: { watch?: (socket: net.Socket, ssl: boolean) => net.Socket; onPrimaryChange?: (primary: string | undefined) => void } = {},
-): { url: string; socket?: (o: { ssl?: unknown }) => Promise<net.Socket> } {
-  if (!needsFollower(url)) return { url };
-  const follower = createPrimaryFollower({ url, applicationName, onChange: opts.onPrimaryChange });
-  const watch = opts.watch ?? ((socket: net.Socket) => socket);
-  return { url: follower.url, socket: async (o) => watch(await follower.socket(Boolean(o.ssl)), Boolean(o.ssl)) };
 }
 
 export function connect(opts: DbOptions): { sql: Sql; db: Db } {

@@ -226,3 +226,19 @@ export function serverMessages(onMessage: (type: number, body: Uint8Array) => vo
     }
   };
 }
+
+/**
+ * postgres.js options that decide where its connections go: for a cluster URL, one host and a
+ * socket factory that follows the primary (above); otherwise the URL as given. `watch`
+ * wraps each socket once connected (the response-timeout watchdog).
+ */
+export function connectionTarget(
+  url: string,
+  applicationName: string,
+  opts: { watch?: (socket: net.Socket, ssl: boolean) => net.Socket; onPrimaryChange?: (primary: string | undefined) => void } = {},
+): { url: string; socket?: (o: { ssl?: unknown }) => Promise<net.Socket> } {
+  if (!needsFollower(url)) return { url };
+  const follower = createPrimaryFollower({ url, applicationName, onChange: opts.onPrimaryChange });
+  const watch = opts.watch ?? ((socket: net.Socket) => socket);
+  return { url: follower.url, socket: async (o) => watch(await follower.socket(Boolean(o.ssl)), Boolean(o.ssl)) };
+}

@@ -4,13 +4,18 @@
  * (a command line is readable by every user of the machine through /proc; the environment is not).
  */
 import postgres from "postgres";
+import { connectionTarget } from "../../../service/src/db/primary.ts";
 import { formatDatabaseUrl, parseDatabaseUrl, redactDatabaseUrl, withDatabase } from "../../../service/src/lib/database-url.ts";
 
 export type Session = postgres.Sql;
 
 /** One connection, never recycled: a session advisory lock or an exported snapshot lives on it. */
 export function openSession(url: string, applicationName: string): Session {
-  return postgres(url, {
+  // A cluster URL: the session goes to the current primary, as the instances' pool does (the
+  // advisory lock must be the cluster's one); postgres.js alone would take a standby (db/primary.ts).
+  const target = connectionTarget(url, applicationName);
+  return postgres(target.url, {
+    ...(target.socket ? { socket: target.socket } : {}),
     max: 1,
     connect_timeout: 10,
     idle_timeout: 0,
