@@ -10,12 +10,17 @@
 #                                       Asks first; --yes skips the question (needed without a tty).
 #
 # The OS packages (postgresql, redis-server, caddy) stay installed.
+#
+# On a VM of a cluster (install.sh --role): an app VM's --purge leaves the cluster's database alone
+# (it is the db VMs'); a db VM's uninstall stops and disables Patroni and etcd, and --purge also
+# deletes this member's PostgreSQL and etcd data and configuration. Take a db VM out of a running
+# cluster first (docs/RUNBOOK.md, "Cluster install").
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$HERE/lib/common.sh"
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 confirm_purge() {
   [ -n "$YES" ] && return 0
@@ -72,9 +77,30 @@ remove_release() {
   log "removed $LF_PREFIX"
 }
 
+# A db VM: Patroni (which stops its PostgreSQL) and etcd, then, with --purge, their data.
+remove_db_node() {
+  step "stopping and disabling Patroni and etcd"
+  systemctl disable --now patroni.service 2>/dev/null || true
+  systemctl disable --now etcd.service 2>/dev/null || true
+  rm -f "$LF_UNIT_DIR/etcd.service.d/linkfort.conf"
+  rmdir "$LF_UNIT_DIR/etcd.service.d" 2>/dev/null || true
+  systemctl daemon-reload
+  [ -n "$PURGE" ] || { log "kept: /etc/patroni/config.yml, PostgreSQL's data under /var/lib/postgresql, etcd's /var/lib/etcd/linkfort"; return 0; }
+  local data
+  data=$(sed -n 's/^ *data_dir: *//p' /etc/patroni/config.yml 2>/dev/null | head -1)
+  rm -rf /var/lib/etcd/linkfort /etc/patroni/config.yml /etc/patroni/linkfort-bootstrap.env /etc/patroni/linkfort-post-bootstrap.sh \
+    /etc/postgresql-common/createcluster.d/linkfort.conf
+  [[ $data != /var/lib/postgresql/* ]] || rm -rf "$data"
+  log "removed this member's PostgreSQL data (${data:-none}), etcd data and Patroni configuration"
+}
+
 purge() {
   step "purging data: database, roles, Redis user, $LF_STATE, $LF_ETC, user $LF_USER"
-  if runuser -u postgres -- true 2>/dev/null && systemctl is-active --quiet postgresql; then
+  if has_role app; then
+    log "an app VM: the cluster's database linkfort stays (it is the db VMs'; drop it on the primary if it is to go)"
+  elif has_role db; then
+    log "a db VM: its PostgreSQL data went with Patroni's (above)"
+  elif runuser -u postgres -- true 2>/dev/null && systemctl is-active --quiet postgresql; then
     runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -v role="$LF_USER" -v supervisor_role="$LF_SUPERVISOR_ROLE" <<'SQL'
 DROP DATABASE IF EXISTS linkfort WITH (FORCE);
 SELECT format('DROP DATABASE %I WITH (FORCE)', datname) FROM pg_database
@@ -112,6 +138,7 @@ main() {
   require_root
   take_lock
   [ -z "$PURGE" ] || confirm_purge
+  ! has_role db || remove_db_node
   stop_units
   remove_units_and_caddy
   remove_release

@@ -14,12 +14,17 @@
 # When an instance does not become ready on the new release, the roll stops there, current goes
 # back to the old release, the instances are rolled again, and the script exits 1. Migrations are
 # not undone: a release's migrations must work with the release before it (docs/RUNBOOK.md).
+#
+# Several VMs (install.sh --role): on an app VM this is the same, one app VM at a time while the
+# edge sends traffic to the others (docs/RUNBOOK.md, "Cluster install"); on the edge VM it
+# installs the release's Caddyfile and reloads Caddy (reverted when Caddy refuses it); a db VM has
+# no release to upgrade (its packages come from apt).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$HERE/lib/common.sh"
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 # Unpacks and verifies the tarball into releases/<version>; prints that folder.
 stage_release() {
@@ -123,6 +128,38 @@ drain_click_stream() {
     || warn "draining the old click stream failed (see above): the upgrade itself is done; run: systemd-run --wait --pipe -p EnvironmentFile=$LF_SERVICE_ENV -p User=$LF_USER $rel/linkfort clicks drain-stream"
 }
 
+# The edge VM: its Caddyfile and drop-in from TARGET, applied by a reload (a restart when the
+# drop-in changed). Returns 1 when Caddy does not take it or answers nothing after it.
+deploy_edge_release() {
+  local target=$1 prev=$2 site changed='' restart=''
+  step "switching $LF_CURRENT to $(basename "$target") (edge: Caddy's configuration)"
+  switch_link "$LF_CURRENT" "$target"
+  if [ -n "$prev" ]; then switch_link "$LF_PREVIOUS" "$prev"; else rm -f "$LF_PREVIOUS"; fi
+  if install_if_changed "$target/deploy/caddy-dropin.conf" "$LF_CADDY_DROPIN" 0644; then systemctl daemon-reload; restart=1; fi
+  if install_if_changed "$target/Caddyfile" "$LF_CADDYFILE" 0644; then changed=1; fi
+  if [ -n "$restart" ]; then systemctl restart caddy || { warn "caddy does not start: journalctl -u caddy -n 50"; return 1; }; log "restarted caddy"
+  elif [ -n "$changed" ]; then systemctl reload caddy || { warn "caddy refused the new Caddyfile: journalctl -u caddy -n 50"; return 1; }; log "reloaded caddy"
+  else log "Caddyfile and drop-in unchanged: Caddy left alone"; fi
+  site=$(env_value "$LF_CADDY_ENV" LINKFORT_SITE)
+  if [[ $site == :* ]]; then
+    wait_http "http://127.0.0.1$site/ready" '"ready"' 30 || { warn "nothing answers http://127.0.0.1$site/ready through the edge"; return 1; }
+  fi
+  return 0
+}
+
+# upgrade.sh on the edge VM: no instances, no migrations; back to OLD when Caddy does not take it.
+upgrade_edge() {
+  local new=$1 old=$2 old_prev=$3
+  if deploy_edge_release "$new" "$old"; then
+    echo
+    echo "linkfort edge $(basename "$new") is running (previous: $(basename "$old"); back with: $LF_CURRENT/deploy/upgrade.sh --rollback)"
+    return 0
+  fi
+  warn "$(basename "$new") failed on the edge; going back to $(basename "$old")"
+  deploy_edge_release "$old" "$old_prev" || { log "ERROR: going back to $(basename "$old") failed too: journalctl -u caddy -n 50" >&2; exit 2; }
+  die "edge upgrade to $(basename "$new") FAILED and was rolled back to $(basename "$old")"
+}
+
 # Back to where we started after a failed deploy; exits 1 (back and serving) or 2 (not even that).
 revert() {
   local from=$1 back=$2 back_prev=$3
@@ -140,6 +177,9 @@ main() {
   case $1 in -h|--help) usage 0 ;; esac
   require_root
   take_lock
+  if ! has_role app && ! has_role all && ! has_role edge; then
+    die "this is a db VM: it runs no linkfort release (PostgreSQL, Patroni and etcd come from apt). A new release's cluster settings: run its deploy/install.sh --role db with the same arguments"
+  fi
   local old old_prev new
   old=$(link_target "$LF_CURRENT")
   [ -d "${old:-/nonexistent}" ] || die "linkfort is not installed here ($LF_CURRENT is missing): run deploy/install.sh first"
@@ -155,6 +195,9 @@ main() {
     [[ $1 != -* ]] || usage
     new=$(stage_release "$1")
     if [ "$new" = "$old" ]; then log "$(basename "$new") is already the current release: nothing to do"; exit 0; fi
+  fi
+  if has_role edge; then upgrade_edge "$new" "$old" "$old_prev"; exit 0; fi
+  if [ "$1" != --rollback ]; then
     check_binary "$new"
     step "database migrations of $(basename "$new")"
     run_as_unit "$LF_SERVICE_ENV" "$LF_USER" "$new/linkfort" migrate || die "migrations of $(basename "$new") failed; nothing was switched, $(basename "$old") keeps serving"

@@ -45,7 +45,8 @@ for u in $(systemctl list-units --plain --no-legend 'linkfort*' caddy.service re
   echo "unit $u $(systemctl show -P MainPID "$u") $(systemctl show -P NRestarts "$u") $(systemctl show -P ActiveEnterTimestampMonotonic "$u")"
 done
 paths="/etc/linkfort /etc/caddy /opt/linkfort /usr/local/bin /etc/systemd/system/caddy.service.d"
-paths="$paths $(ls -d /etc/systemd/system/linkfort* /etc/prometheus 2>/dev/null | tr '\\n' ' ')"
+# A VM without monitoring has no /etc/prometheus: ls then exits 2, which is no error here.
+paths="$paths $(ls -d /etc/systemd/system/linkfort* /etc/prometheus 2>/dev/null | tr '\\n' ' ' || true)"
 find $paths -type f -exec stat -c '%n %a %U %Y' {} + | sort
 find $paths -type f -exec sha256sum {} + | sort
 find $paths -type l -printf '%p -> %l\\n' | sort
