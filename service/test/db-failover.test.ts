@@ -4,7 +4,8 @@
  * standby listed FIRST. Writes land on the primary; when the primary dies, writes answer 503 JSON
  * with Retry-After (never 500, never a hang) and cached redirects keep answering 302; once the
  * standby is promoted the same instances write again without a restart, invalidation reaches the
- * other instance again, and every write that was acknowledged is on the new primary.
+ * other instance again, every write that was acknowledged is on the new primary, and every
+ * redirect answered is a clicked event there (the click spool carries them over the gap).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
@@ -15,12 +16,14 @@ import { migrate } from "../src/db/migrate.ts";
 import { buildDeps, type Deps } from "../src/deps.ts";
 import { silentLogger } from "../src/lib/logger.ts";
 import { startPrimaryAndStandby, type PgPair } from "./pg-standby.ts";
-import { waitFor } from "./wait.ts";
+import { settle, waitFor } from "./wait.ts";
 
 const DB = "linkfort";
 let pair: PgPair;
 let key: string;
 const instances: { deps: Deps; app: App; base: string }[] = [];
+/** 302s answered per path: each is a click the spool must deliver. */
+const redirected = new Map<string, number>();
 
 interface Answer { status: number; headers: Headers; text: string; json: any; location: string | null }
 
@@ -29,6 +32,7 @@ async function call(index: number, method: string, path: string, body?: unknown)
   if (body !== undefined) headers["content-type"] = "application/json";
   const res = await fetch(`${instances[index]!.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: "manual" });
   const text = await res.text();
+  if (method === "GET" && res.status === 302) redirected.set(path, (redirected.get(path) ?? 0) + 1);
   let json: unknown;
   try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
   return { status: res.status, headers: res.headers, text, json, location: res.headers.get("location") };
@@ -114,6 +118,7 @@ describe("a cluster DATABASE_URL with the standby listed first", () => {
         const { code, target } = cached[i % cached.length]!;
         const res = await call(instance, "GET", `/${code}`);
         redirects.push({ status: res.status, location: res.location, expected: target });
+        await Bun.sleep(2); // pacing, not waiting: keeps two busy loops from starving the rest of the machine
       }
     };
     const load = [writer(0), writer(1), reader(0), reader(1)];
@@ -155,6 +160,17 @@ describe("a cluster DATABASE_URL with the standby listed first", () => {
     expect(new Set(found.map((r) => r.short_code))).toEqual(new Set(acknowledged));
     const [where] = await instances[1]!.deps.sql<{ port: number }[]>`select inet_server_port() as port`;
     expect(where?.port).toBe(pair.standbyPort);
+
+    // Every 302, those answered with no primary too, is one clicked event once the spools ship.
+    const codes = cached.map((c) => c.code);
+    const answered = codes.reduce((sum, code) => sum + (redirected.get(`/${code}`) ?? 0), 0);
+    const clicked = async () => {
+      const [row] = await instances[0]!.deps.sql<{ n: number }[]>`
+        select count(*)::int as n from events e join urls u on u.id = e.url_id where e.event_type = 'clicked' and u.short_code in ${instances[0]!.deps.sql(codes)}`;
+      return row?.n ?? 0;
+    };
+    expect(await settle(clicked, (n) => n >= answered, 30_000, 100)).toBe(answered);
+    console.log(`failover: ${writes.length} writes (${refused.length} answered 503), ${redirects.length} cached redirects all 302, ${answered} clicks all delivered, ${acknowledged.length} acknowledged writes all on the new primary`);
   }, 180_000);
 
   test("after the failover, an edit on one instance reaches the other instance's cache", async () => {
