@@ -5,7 +5,8 @@
  * (its first host unreachable). Both re-runs change nothing. The three-db, two-app, one-edge
  * cluster on a private bridge is deploy/test/cluster.test.ts; the edge profile live is
  * deploy/test/caddyfile-edge.test.ts. Needs root (or password-free sudo), systemd-nspawn and
- * mmdebstrap, like deploy/test/vm.test.ts.
+ * mmdebstrap, like deploy/test/vm.test.ts. Uninstalled, the same VM then becomes an edge in front
+ * of a stand-in app VM on its loopback, and upgrade.sh and --rollback move the edge's release.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -30,10 +31,20 @@ find /etc/patroni /etc/default/etcd /etc/systemd/system/etcd.service.d /etc/post
 find /etc/patroni /etc/default/etcd /etc/systemd/system/etcd.service.d ${CLUSTER_ENV} -type f -exec sha256sum {} + | sort
 `;
 
+/** What the edge role manages: Caddy's unit, config and drop-in, the env file, the release. */
+const EDGE_SNAPSHOT = `
+set -euo pipefail
+echo "unit caddy $(systemctl show -P MainPID caddy) $(systemctl show -P NRestarts caddy) $(systemctl show -P ActiveEnterTimestampMonotonic caddy)"
+find /etc/linkfort /etc/caddy /opt/linkfort /etc/systemd/system/caddy.service.d -type f -exec stat -c '%n %a %U %Y' {} + | sort
+find /etc/linkfort /etc/caddy /etc/systemd/system/caddy.service.d -type f -exec sha256sum {} + | sort
+find /opt/linkfort /usr/local/bin -type l -printf '%p -> %l\\n' | sort
+`;
+
 describe("install.sh --role db, then --role app, on one VM", () => {
   const dir = `/tmp/bed-roles-test-${process.pid}`;
   let bed: Bed;
   let release: { version: string; tarball: string };
+  let next: { version: string; tarball: string };
   let adminKey = "";
   const installed = (role: string, hosts: string) => `/root/linkfort-${release.version}/deploy/install.sh --role ${role} --db-hosts ${hosts} --cluster-env ${CLUSTER_ENV}`;
 
@@ -42,7 +53,10 @@ describe("install.sh --role db, then --role app, on one VM", () => {
     for (const command of HOST_TOOLS) requireTool(command);
     const [built] = await Promise.all([
       bed.bedSh(["build"]),
-      (async () => { release = await buildRelease(bed.shared, `${await packageVersion()}-rolestest.1`); })(),
+      (async () => {
+        release = await buildRelease(bed.shared, `${await packageVersion()}-rolestest.1`);
+        next = await buildRelease(bed.shared, `${await packageVersion()}-rolestest.2`);
+      })(),
     ]);
     if (built.code !== 0) throw new Error(`bed.sh build failed:\n${built.stdout.slice(-3000)}\n${built.stderr.slice(-3000)}`);
     const up = await bed.bedSh(["up"]);
@@ -52,7 +66,7 @@ describe("install.sh --role db, then --role app, on one VM", () => {
 
   afterAll(async () => {
     if (bed) await bed.remove();
-    if (release) await removeReleaseOutput(release.version);
+    for (const r of [release, next]) if (r) await removeReleaseOutput(r.version);
   }, 2 * MINUTE);
 
   test("install.sh refuses a role's wrong or missing arguments, naming what is wrong, before touching anything", () => {
@@ -152,4 +166,33 @@ describe("install.sh --role db, then --role app, on one VM", () => {
     expect((await bed.exec("ls -d /var/lib/postgresql/15/linkfort /var/lib/etcd/linkfort /etc/patroni/config.yml /etc/linkfort /opt/linkfort 2>/dev/null")).stdout).toBe("");
     expect(await bed.sh("dpkg-query -W -f='${Status}\\n' patroni etcd-server")).toBe("install ok installed\ninstall ok installed");
   }, 3 * MINUTE);
+
+  test("--role edge (on the uninstalled VM): Caddy alone, in front of --app-hosts, answers /ready from the app VM; a re-run changes nothing", async () => {
+    // A stand-in app VM's Caddy on the guest's loopback: python3 came with patroni.
+    await bed.sh("mkdir -p /root/app && printf '{\"status\":\"ready\"}' > /root/app/ready && printf 'app page' > /root/app/page");
+    const app = bed.spawn("exec python3 -m http.server 8090 --bind 127.0.0.1 --directory /root/app");
+    try {
+      const run = await bed.exec(`/root/linkfort-${release.version}/deploy/install.sh --role edge --app-hosts 127.0.0.1:8090`);
+      if (run.code !== 0) throw new Error(`install.sh --role edge failed (exit ${run.code}):\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-2000)}\n${(await bed.exec("journalctl -u caddy -n 40 --no-pager")).stdout}`);
+      expect(run.stdout).toContain(`linkfort edge ${release.version} is running: http://`);
+      expect(await bed.sh("cat /etc/linkfort/role; grep -E '^LINKFORT_(PROFILE|APP_UPSTREAMS)=' /etc/linkfort/caddy.env"))
+        .toBe('edge\nLINKFORT_PROFILE=edge\nLINKFORT_APP_UPSTREAMS="127.0.0.1:8090"');
+      expect(await bed.sh("curl -s --max-time 5 http://127.0.0.1:8080/page")).toBe("app page");
+      expect((await guestHttp(bed, "GET", "/metrics")).status).toBe(404);
+      // No linkfort service of its own (Redis, a package the app role installed, keeps running after uninstall).
+      expect((await bed.exec("systemctl is-active linkfort-supervisor linkfort.target patroni")).stdout.trim().split("\n")).toEqual(["inactive", "inactive", "inactive"]);
+
+      const before = await bed.sh(EDGE_SNAPSHOT);
+      await bed.sh(`/root/linkfort-${release.version}/deploy/install.sh --role edge --app-hosts 127.0.0.1:8090`);
+      expect(await bed.sh(EDGE_SNAPSHOT)).toBe(before);
+
+      const upgraded = await bed.sh(`/opt/linkfort/current/deploy/upgrade.sh /shared/linkfort-${next.version}-linux-x64.tar.gz`);
+      expect(upgraded).toContain(`linkfort edge ${next.version} is running (previous: ${release.version}`);
+      const back = await bed.sh("/opt/linkfort/current/deploy/upgrade.sh --rollback");
+      expect(back).toContain(`linkfort edge ${release.version} is running (previous: ${next.version}`);
+      expect(await bed.sh("readlink /opt/linkfort/current; curl -s --max-time 5 http://127.0.0.1:8080/page")).toBe(`/opt/linkfort/releases/${release.version}\napp page`);
+    } finally {
+      app.kill();
+    }
+  }, 5 * MINUTE);
 });
