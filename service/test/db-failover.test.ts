@@ -11,11 +11,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { createApp, type App } from "../src/app.ts";
 import { testConfig } from "../src/config.ts";
-import { connect } from "../src/db/client.ts";
-import { migrate } from "../src/db/migrate.ts";
 import { buildDeps, type Deps } from "../src/deps.ts";
 import { silentLogger } from "../src/lib/logger.ts";
-import { startPrimaryAndStandby, type PgPair } from "./pg-standby.ts";
+import { createServiceDatabase, startPrimaryAndStandby, type PgPair } from "./pg-standby.ts";
 import { settle, waitFor } from "./wait.ts";
 
 const DB = "linkfort";
@@ -42,17 +40,11 @@ const session = (url: string) => postgres(url, { max: 1, connect_timeout: 5, onn
 
 beforeAll(async () => {
   pair = await startPrimaryAndStandby({ synchronous: true });
-  const admin = session(pair.primaryUrl());
-  await admin.unsafe(`create database ${DB}`);
-  await admin.end();
-  const { sql } = connect({ url: pair.primaryUrl(DB), poolMax: 2, statementTimeoutMs: 60_000, applicationName: "linkfort-test-migrate" });
-  await migrate(sql);
-  key = `lf_test${crypto.randomUUID().replaceAll("-", "")}`;
-  await sql`insert into api_keys (name, prefix, hash, scope) values ('failover admin', ${key.slice(0, 10)}, encode(sha256(convert_to(${key}, 'UTF8')), 'hex'), 'admin')`;
-  await sql.end();
-
-  for (const port of [18201, 18202]) {
-    const deps = buildDeps(testConfig({ port }), silentLogger, pair.clusterUrl(DB, ["standby", "primary"]));
+  key = await createServiceDatabase(pair, DB);
+  // Instance 0 lists the standby first; instance 1 the primary first (and so follows on its own:
+  // one follower per URL in a process, as one per instance in production).
+  for (const [port, order] of [[18201, ["standby", "primary"]], [18202, ["primary", "standby"]]] as const) {
+    const deps = buildDeps(testConfig({ port }), silentLogger, pair.clusterUrl(DB, [...order]));
     deps.health.markReady();
     const app = createApp(deps);
     app.listen({ port: 0, hostname: "127.0.0.1" });

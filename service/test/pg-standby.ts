@@ -17,6 +17,8 @@ import { appendFile, cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
+import { connect } from "../src/db/client.ts";
+import { migrate } from "../src/db/migrate.ts";
 import { startPostgresServer, type PostgresServer } from "../src/lib/postgres-server.ts";
 import { freePort } from "./ports.ts";
 import { waitFor } from "./wait.ts";
@@ -56,8 +58,15 @@ export interface PgPair {
   waitReplayed(timeoutMs?: number): Promise<void>;
   /** The primary's process dies with SIGKILL, every backend with it (a host that lost power). */
   killPrimary(): Promise<void>;
+  /**
+   * Every process of the primary stops (SIGSTOP) with its sockets open: a host that lost power or
+   * a cut network as clients see it (no FIN, no RST; connects hang). killPrimary() or stop() ends it.
+   */
+  freezePrimary(): void;
   /** A fast shutdown of the primary (SIGINT), waited for. */
   stopPrimary(): Promise<void>;
+  /** A fast shutdown of the standby (SIGINT), waited for: a replica that is gone. */
+  stopStandby(): Promise<void>;
   /** Promotes the standby (pg_promote, waited for) and returns when it accepts writes. */
   promote(): Promise<void>;
   /** Stops both servers and deletes their files. */
@@ -133,6 +142,7 @@ export async function startPrimaryAndStandby(opts: PgPairOptions = {}): Promise<
     throw error;
   }
   const running = { primary: primary as PostgresServer | undefined, standby: standby as PostgresServer | undefined };
+  let frozen = false;
 
   const pair: PgPair = {
     primaryPort,
@@ -159,10 +169,23 @@ export async function startPrimaryAndStandby(opts: PgPairOptions = {}): Promise<
       signal(server.pid, "SIGKILL");
       await server.exited;
       running.primary = undefined;
+      frozen = false;
+    },
+    freezePrimary() {
+      const server = running.primary;
+      if (!server) return;
+      signal(server.pid, "SIGSTOP");
+      for (const child of childrenOf(server.pid)) signal(child, "SIGSTOP");
+      frozen = true;
     },
     async stopPrimary() {
+      if (frozen) return pair.killPrimary();
       await running.primary?.stop();
       running.primary = undefined;
+    },
+    async stopStandby() {
+      await running.standby?.stop();
+      running.standby = undefined;
     },
     async promote() {
       await query(urlOf(standbyPort, "postgres"), "select pg_promote(true, 60)");
@@ -173,10 +196,27 @@ export async function startPrimaryAndStandby(opts: PgPairOptions = {}): Promise<
     },
     async stop() {
       await running.standby?.stop().catch(() => {});
-      await running.primary?.stop().catch(() => {});
+      await pair.stopPrimary().catch(() => {});
       running.standby = running.primary = undefined;
       await rm(root, { recursive: true, force: true });
     },
   };
   return pair;
+}
+
+/**
+ * The service's database on the pair's primary (replicated to the standby): created, migrated,
+ * with an admin API key inserted the way the key service stores one. Returns the key.
+ */
+export async function createServiceDatabase(pair: PgPair, name: string): Promise<string> {
+  await query(pair.primaryUrl(), `create database ${name}`);
+  const { sql } = connect({ url: pair.primaryUrl(name), poolMax: 2, statementTimeoutMs: 60_000, applicationName: "linkfort-test-migrate" });
+  try {
+    await migrate(sql);
+    const key = `lf_test${crypto.randomUUID().replaceAll("-", "")}`;
+    await sql`insert into api_keys (name, prefix, hash, scope) values ('cluster admin', ${key.slice(0, 10)}, encode(sha256(convert_to(${key}, 'UTF8')), 'hex'), 'admin')`;
+    return key;
+  } finally {
+    await sql.end();
+  }
 }

@@ -39,8 +39,6 @@ const READ_ONLY_SQL_TRANSACTION = "25006";
 export interface PrimaryFollowerOptions {
   url: string;
   applicationName: string;
-  /** Called when the followed server changes: its `host:port`, or undefined while none is known. */
-  onChange?: (primary: string | undefined) => void;
 }
 
 /** True when connections to `url` need a follower: several hosts, or a host that must accept writes. */
@@ -64,11 +62,12 @@ export function createPrimaryFollower(opts: PrimaryFollowerOptions) {
   let searching: Promise<DatabaseHost | undefined> | undefined;
   let noneUntil = 0;
   const open = new Set<{ socket: net.Socket; host: DatabaseHost }>();
+  const watchers = new Set<(primary: string | undefined) => void>();
 
   const setCurrent = (host: DatabaseHost | undefined) => {
     if (host === current || (host && same(current, host))) return;
     current = host;
-    opts.onChange?.(host && label(host));
+    for (const watcher of watchers) watcher(host && label(host));
   };
 
   /** Does `host` accept this client's statements now? */
@@ -110,6 +109,12 @@ export function createPrimaryFollower(opts: PrimaryFollowerOptions) {
       searching = undefined;
       if (!found) noneUntil = Date.now() + NONE_FOUND_HOLD_MS;
       setCurrent(found);
+      // Connections to any other server go to one that died, froze or no longer takes writes:
+      // closed now, instead of each waiting out its own failure (an idle LISTEN connection to a
+      // powered-off host would notice nothing for many minutes).
+      for (const entry of open) {
+        if (!same(found, entry.host)) entry.socket.destroy(connectionError(`PostgreSQL at ${label(entry.host)} is no longer the primary; connection closed`));
+      }
       return found;
     });
     return searching;
@@ -175,6 +180,11 @@ export function createPrimaryFollower(opts: PrimaryFollowerOptions) {
     get primary(): string | undefined {
       return current && label(current);
     },
+    /** Calls `watcher` whenever the followed server changes (`host:port`, or undefined while none is known), and now if one is known. */
+    onChange(watcher: (primary: string | undefined) => void): void {
+      watchers.add(watcher);
+      if (current) watcher(label(current));
+    },
   };
 }
 
@@ -228,6 +238,13 @@ export function serverMessages(onMessage: (type: number, body: Uint8Array) => vo
 }
 
 /**
+ * One follower per URL in a process (an instance): its pool, its LISTEN connection and its
+ * migrations then agree on the primary, and when the pool's search finds the primary moved, the
+ * LISTEN connection to the old one is closed too (primary.ts, search).
+ */
+const followers = new Map<string, PrimaryFollower>();
+
+/**
  * postgres.js options that decide where its connections go: for a cluster URL, one host and a
  * socket factory that follows the primary (above); otherwise the URL as given. `watch`
  * wraps each socket once connected (the response-timeout watchdog).
@@ -238,7 +255,9 @@ export function connectionTarget(
   opts: { watch?: (socket: net.Socket, ssl: boolean) => net.Socket; onPrimaryChange?: (primary: string | undefined) => void } = {},
 ): { url: string; socket?: (o: { ssl?: unknown }) => Promise<net.Socket> } {
   if (!needsFollower(url)) return { url };
-  const follower = createPrimaryFollower({ url, applicationName, onChange: opts.onPrimaryChange });
+  let follower = followers.get(url);
+  if (!follower) followers.set(url, (follower = createPrimaryFollower({ url, applicationName })));
+  if (opts.onPrimaryChange) follower.onChange(opts.onPrimaryChange);
   const watch = opts.watch ?? ((socket: net.Socket) => socket);
   return { url: follower.url, socket: async (o) => watch(await follower.socket(Boolean(o.ssl)), Boolean(o.ssl)) };
 }
