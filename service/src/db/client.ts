@@ -22,7 +22,7 @@ export interface DbOptions {
   responseTimeoutMs?: number;
   /** Called each time the response timeout closes a connection, with the deadline that applied. */
   onResponseTimeout?: (silentMs: number, limitMs: number) => void;
-  /** A cluster URL (several hosts, or target_session_attrs=read-write): called when the primary followed changes (primary.ts). */
+  /** A cluster URL (target_session_attrs=read-write): called when the primary followed changes (primary.ts). */
   onPrimaryChange?: (primary: string | undefined) => void;
 }
 

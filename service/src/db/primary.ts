@@ -1,7 +1,7 @@
 /**
- * @module Following a cluster's primary: for a DATABASE_URL with several hosts or with
- * target_session_attrs=read-write (a Patroni cluster), every connection goes to the server that
- * accepts writes now, and a failover needs no restart.
+ * @module Following a cluster's primary: for a DATABASE_URL with target_session_attrs=read-write
+ * (a Patroni cluster's, which lists every host), every connection goes to the server that accepts
+ * writes now, and a failover needs no restart.
  *
  * postgres.js 3.4.9 reads multi-host URLs itself, but (measured with service/test/pg-standby.ts)
  * its read-write check reads default_transaction_read_only only, which a hot standby reports as
@@ -41,10 +41,9 @@ export interface PrimaryFollowerOptions {
   applicationName: string;
 }
 
-/** True when connections to `url` need a follower: several hosts, or a host that must accept writes. */
+/** True when connections to `url` need a follower: it asks for the server that takes writes (target_session_attrs=read-write or primary). */
 export function needsFollower(url: string): boolean {
-  const parsed = parseDatabaseUrl(url);
-  return parsed.hosts.length > 1 || wantsPrimary(parsed);
+  return wantsPrimary(parseDatabaseUrl(url));
 }
 
 const label = (h: DatabaseHost) => `${h.host}:${h.port}`;
@@ -55,7 +54,6 @@ export function createPrimaryFollower(opts: PrimaryFollowerOptions) {
   const parsed = parseDatabaseUrl(opts.url);
   const params = new URLSearchParams(parsed.params);
   params.delete("target_session_attrs");
-  const needsWrites = wantsPrimary(parsed);
   const urlOf = (host: DatabaseHost) => formatDatabaseUrl({ ...parsed, hosts: [host], params });
 
   let current: DatabaseHost | undefined;
@@ -80,7 +78,7 @@ export function createPrimaryFollower(opts: PrimaryFollowerOptions) {
       const answer = sql<{ standby: boolean; read_only: string }[]>`select pg_is_in_recovery() as standby, current_setting('transaction_read_only') as read_only`;
       const timeout = Bun.sleep(SEARCH_TIMEOUT_S * 1000).then(() => undefined);
       const [row] = (await Promise.race([answer, timeout])) ?? [];
-      return row !== undefined && (!needsWrites || (!row.standby && row.read_only === "off"));
+      return row !== undefined && !row.standby && row.read_only === "off";
     } catch {
       return false;
     } finally {
@@ -139,7 +137,7 @@ export function createPrimaryFollower(opts: PrimaryFollowerOptions) {
     const entry = { socket, host };
     open.add(entry);
     let closing = false;
-    if (needsWrites && !ssl) socket.on("data", serverMessages((type, body) => {
+    if (!ssl) socket.on("data", serverMessages((type, body) => {
       if (type === PARAMETER_STATUS) {
         const [name, value] = cStrings(body);
         if ((name === "in_hot_standby" || name === "default_transaction_read_only") && value === "on") notWritable(host);

@@ -27,6 +27,9 @@ describe("multi-host DATABASE_URL", () => {
     expect(postgresUrl(CLUSTER)).toBe(CLUSTER);
     expect((postgresUrl("postgres://u@db1:5432,db2:x/db") as ConfigProblem).reason).toContain('"db2:x"');
     expect((postgresUrl("postgres://u@db1,db2/db?target_session_attrs=standby") as ConfigProblem).reason).toContain("target_session_attrs");
+    expect((postgresUrl("postgres://u@db1,db2/db") as ConfigProblem).reason).toContain("target_session_attrs=read-write");
+    // Other code (backups from a replica) may still read such URLs.
+    expect(parseDatabaseUrl("postgres://u@db1,db2/db?target_session_attrs=standby").hosts).toHaveLength(2);
     expect((postgresUrl("mysql://u@db1/db") as ConfigProblem).reason).toContain("postgres://");
   });
 });

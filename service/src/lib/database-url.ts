@@ -27,8 +27,6 @@ export class DatabaseUrlError extends Error {
 }
 
 const DEFAULT_PORT = 5432;
-/** target_session_attrs values the service honours (src/db/primary.ts); libpq knows more, which would mean reading from replicas. */
-const SESSION_ATTRS = ["any", "read-write", "primary"];
 
 function parseHost(text: string): DatabaseHost {
   const bracketed = /^\[([0-9a-fA-F:.]+)\](?::(\d*))?$/.exec(text);
@@ -58,8 +56,6 @@ export function parseDatabaseUrl(raw: string): DatabaseUrl {
   }
   const database = decodeURIComponent(tail.pathname.replace(/^\//, ""));
   if (database.includes("/")) throw new DatabaseUrlError("names a database with a slash in it");
-  const attrs = tail.searchParams.get("target_session_attrs");
-  if (attrs !== null && !SESSION_ATTRS.includes(attrs)) throw new DatabaseUrlError(`target_session_attrs must be one of ${SESSION_ATTRS.join(", ")}`);
   return {
     scheme,
     user: decodeURIComponent(colon === -1 ? userinfo : userinfo.slice(0, colon)),
@@ -94,5 +90,19 @@ export function redactDatabaseUrl(raw: string): string {
   return url.password ? shown.replace("@", ":***@") : shown;
 }
 
-/** True when the URL asks for a server that accepts writes (libpq's read-write, or primary). */
+/**
+ * True when the URL asks for a server that accepts writes (libpq's read-write, or primary): the
+ * form a cluster's DATABASE_URL must have, and the one src/db/primary.ts follows.
+ */
 export const wantsPrimary = (url: DatabaseUrl): boolean => ["read-write", "primary"].includes(url.params.get("target_session_attrs") ?? "any");
+
+/**
+ * Why `url` cannot be the service's DATABASE_URL, or undefined. The service writes: several hosts
+ * need target_session_attrs=read-write (or primary), else a connection may land on a replica.
+ */
+export function serviceUrlProblem(url: DatabaseUrl): string | undefined {
+  const attrs = url.params.get("target_session_attrs");
+  if (attrs !== null && !["any", "read-write", "primary"].includes(attrs)) return "target_session_attrs must be read-write (or primary, or any for a single host): the service writes";
+  if (url.hosts.length > 1 && !wantsPrimary(url)) return "a URL with several hosts needs target_session_attrs=read-write, so connections go to the primary";
+  return undefined;
+}

@@ -5,7 +5,7 @@
  * takes values from the environment, lets `--flag value` / `--flag=value` override them, and
  * collects every invalid value, so a bad start names all the culprits at once.
  */
-import { DatabaseUrlError, parseDatabaseUrl, redactDatabaseUrl } from "./database-url.ts";
+import { DatabaseUrlError, parseDatabaseUrl, redactDatabaseUrl, serviceUrlProblem } from "./database-url.ts";
 
 export type Parser<T> = (raw: string) => T | ConfigProblem;
 
@@ -128,8 +128,8 @@ export const bool: Parser<boolean> = (raw) => {
 /** One host or several (`h1:5432,h2:5432/db?target_session_attrs=read-write`, a cluster): see database-url.ts. */
 export const postgresUrl: Parser<string> = (raw) => {
   try {
-    parseDatabaseUrl(raw);
-    return raw;
+    const problem = serviceUrlProblem(parseDatabaseUrl(raw));
+    return problem ? new ConfigProblem(problem) : raw;
   } catch (error) {
     return new ConfigProblem(error instanceof DatabaseUrlError ? error.message : "must be a postgres:// or postgresql:// URL");
   }
