@@ -4,6 +4,7 @@
  * drill's links are its own, made for this drill, so every click on them came from its load.
  */
 import postgres from "postgres";
+import { connectionTarget } from "../../../service/src/db/primary.ts";
 import type { Sample } from "./load.ts";
 import type { DataCheck } from "./report.ts";
 import { pollUntil, spoolsDrained, type Stack } from "./stack.ts";
@@ -19,7 +20,9 @@ export async function checkData(stack: Stack, samples: readonly Sample[], linkId
   const importsAnswered = samples.filter((s) => s.kind === "import" && s.outcome === "ok");
   const importedRows = importsAnswered.flatMap((s) => s.rows ?? []);
   const redirects = samples.filter((s) => s.kind === "redirect" && s.outcome === "ok").length;
-  const sql = postgres(stack.databaseUrl, { max: 1, connect_timeout: 5, onnotice: () => {} });
+  // A cluster URL: counted on the primary, which has every acknowledged write (db/primary.ts).
+  const target = connectionTarget(stack.databaseUrl, "linkfort-drill-check");
+  const sql = postgres(target.url, { ...(target.socket ? { socket: target.socket } : {}), max: 1, connect_timeout: 5, onnotice: () => {} });
   try {
     const [found] = await sql<{ n: number }[]>`select count(*)::int as n from urls where short_code in (select jsonb_array_elements_text(${JSON.stringify(created)}::text::jsonb))`;
     const [usersFound] = await sql<{ n: number }[]>`select count(*)::int as n from users where username in (select jsonb_array_elements_text(${JSON.stringify(importedRows)}::text::jsonb))`;
