@@ -6,6 +6,7 @@ import { startPrimaryAndStandby, type PgPair } from "../../test/pg-standby.ts";
 import { waitFor } from "../../test/wait.ts";
 import { connect, type Sql } from "./client.ts";
 import { errorCode } from "./errors.ts";
+import { migrate } from "./migrate.ts";
 import { NO_PRIMARY, serverMessages } from "./primary.ts";
 
 let pair: PgPair;
@@ -72,6 +73,25 @@ describe("a pool on the cluster URL", () => {
       await admin`alter system reset default_transaction_read_only`.catch(() => {});
       await admin`select pg_reload_conf()`.catch(() => {});
       await admin.end();
+      await sql.end({ timeout: 1 });
+    }
+  }, 60_000);
+
+  test("migrations and reserved connections (advisory locks: migrations, the click adopter) run on the primary", async () => {
+    const admin = session(pair.primaryUrl());
+    await admin`create database migrated`;
+    await admin.end();
+    const sql = pool(pair.clusterUrl("migrated"));
+    try {
+      expect((await migrate(sql)).applied).toBeGreaterThan(0);
+      const reserved = await sql.reserve();
+      try {
+        const [row] = await reserved<{ port: number; locked: boolean }[]>`select inet_server_port() as port, pg_try_advisory_lock(7) as locked`;
+        expect(row).toEqual({ port: pair.primaryPort, locked: true });
+      } finally {
+        reserved.release();
+      }
+    } finally {
       await sql.end({ timeout: 1 });
     }
   }, 60_000);
