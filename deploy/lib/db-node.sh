@@ -136,21 +136,24 @@ patroni_state() {
   return 0
 }
 
-# Waits for this node to run PostgreSQL (as primary or replica). With other members still to be
-# installed, etcd has no majority yet: that is reported, not an error.
+# Whether this VM's etcd answers as a member of a cluster with a majority up.
+etcd_healthy() { etcdctl --endpoints="http://127.0.0.1:$ETCD_CLIENT_PORT" --command-timeout=2s endpoint health >/dev/null 2>&1; }
+
+# Waits for this node to run PostgreSQL (as primary or replica). While etcd has no majority (the
+# first db VM, before the others are installed) Patroni cannot start it: that is reported after a
+# short wait, not an error.
 wait_db_node() {
-  local seconds=$1 deadline role
+  local seconds=$1 deadline etcd_down_since='' role
   step "waiting for this node's PostgreSQL under Patroni"
   deadline=$(($(date +%s) + seconds))
   until [ "$(patroni_state)" = running ]; do
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-      if ! etcdctl --endpoints="http://127.0.0.1:$ETCD_CLIENT_PORT" --command-timeout=2s endpoint health >/dev/null 2>&1; then
-        DB_PENDING="etcd has no majority yet: install the other db VMs (${DB_HOST_LIST[*]}); Patroni starts PostgreSQL once etcd is up"
-        warn "$DB_PENDING"
-        return 0
-      fi
-      die "Patroni does not run PostgreSQL after $seconds s (state: $(patroni_state)): journalctl -u patroni -n 50; patronictl -c $PATRONI_CONFIG list"
+    if etcd_healthy; then etcd_down_since=''; else etcd_down_since=${etcd_down_since:-$(date +%s)}; fi
+    if [ -n "$etcd_down_since" ] && [ ${#DB_HOST_LIST[@]} -gt 1 ] && [ $(($(date +%s) - etcd_down_since)) -ge "${ETCD_QUORUM_WAIT_SECONDS:-15}" ]; then
+      DB_PENDING="etcd has no majority yet: install the other db VMs (${DB_HOST_LIST[*]}); Patroni starts PostgreSQL once etcd is up"
+      warn "$DB_PENDING"
+      return 0
     fi
+    [ "$(date +%s)" -lt "$deadline" ] || die "Patroni does not run PostgreSQL after $seconds s (state: $(patroni_state); etcd $(etcd_healthy && echo healthy || echo 'has no majority')): journalctl -u patroni -u etcd -n 50; patronictl -c $PATRONI_CONFIG list"
     sleep 1
   done
   role=$(curl -sS --max-time 2 "http://127.0.0.1:$PATRONI_PORT/patroni" | sed -nE 's/.*"role": *"([a-z_]+)".*/\1/p')
@@ -171,7 +174,7 @@ install_db_node() {
   find_self_host
   configure_etcd
   configure_patroni
-  wait_db_node "${DB_WAIT_SECONDS:-90}"
+  wait_db_node "${DB_WAIT_SECONDS:-180}"
 }
 
 db_summary() {
