@@ -43,7 +43,13 @@ export interface PrimaryFollowerOptions {
 
 /** True when connections to `url` need a follower: it asks for the server that takes writes (target_session_attrs=read-write or primary). */
 export function needsFollower(url: string): boolean {
-  return wantsPrimary(parseDatabaseUrl(url));
+  let parsed;
+  try {
+    parsed = parseDatabaseUrl(url);
+  } catch {
+    return false; // not ours to judge here: postgres.js reads it, or says what is wrong with it
+  }
+  return wantsPrimary(parsed) && parsed.hosts.length > 0;
 }
 
 const label = (h: DatabaseHost) => `${h.host}:${h.port}`;

@@ -31,5 +31,8 @@ describe("multi-host DATABASE_URL", () => {
     // Other code (backups from a replica) may still read such URLs.
     expect(parseDatabaseUrl("postgres://u@db1,db2/db?target_session_attrs=standby").hosts).toHaveLength(2);
     expect((postgresUrl("mysql://u@db1/db") as ConfigProblem).reason).toContain("postgres://");
+    // No host: the driver's default (PGHOST, a local socket), as before.
+    expect(postgresUrl("postgres:///linkfort")).toBe("postgres:///linkfort");
+    expect(withDatabase("postgres:///linkfort", "other")).toBe("postgres:///other");
   });
 });

@@ -46,7 +46,6 @@ export function parseDatabaseUrl(raw: string): DatabaseUrl {
   const at = authority.lastIndexOf("@");
   const userinfo = at === -1 ? "" : authority.slice(0, at);
   const hostList = at === -1 ? authority : authority.slice(at + 1);
-  if (hostList === "") throw new DatabaseUrlError("names no host");
   const colon = userinfo.indexOf(":");
   let tail: URL;
   try {
@@ -60,7 +59,8 @@ export function parseDatabaseUrl(raw: string): DatabaseUrl {
     scheme,
     user: decodeURIComponent(colon === -1 ? userinfo : userinfo.slice(0, colon)),
     password: colon === -1 ? "" : decodeURIComponent(userinfo.slice(colon + 1)),
-    hosts: hostList.split(",").map(parseHost),
+    // None (postgres:///db): libpq's and postgres.js's default host, PGHOST or a local socket.
+    hosts: hostList === "" ? [] : hostList.split(",").map(parseHost),
     database,
     params: tail.searchParams,
   };
@@ -103,6 +103,7 @@ export const wantsPrimary = (url: DatabaseUrl): boolean => ["read-write", "prima
 export function serviceUrlProblem(url: DatabaseUrl): string | undefined {
   const attrs = url.params.get("target_session_attrs");
   if (attrs !== null && !["any", "read-write", "primary"].includes(attrs)) return "target_session_attrs must be read-write (or primary, or any for a single host): the service writes";
+  if (wantsPrimary(url) && url.hosts.length === 0) return "target_session_attrs=read-write needs the hosts written in the URL";
   if (url.hosts.length > 1 && !wantsPrimary(url)) return "a URL with several hosts needs target_session_attrs=read-write, so connections go to the primary";
   return undefined;
 }
