@@ -41,14 +41,14 @@ describe("backup commands", () => {
     name = backups[0]!.name;
   });
 
-  test("list: a table with the backup, verified, and its rows", async () => {
+  test("list: a table with the backup, verified, its rows and the server it was read from", async () => {
     const res = await run("list");
     expect(res.code, res.text).toBe(0);
     const [header, row] = res.text.split("\n");
-    expect(header).toMatch(/^NAME\s+SIZE\s+CREATED \(UTC\)\s+VERIFIED\s+ROWS$/);
+    expect(header).toMatch(/^NAME\s+SIZE\s+CREATED \(UTC\)\s+VERIFIED\s+ROWS\s+FROM$/);
     // The dump also counts drizzle's own table: one row per applied migration.
     const total = Object.values(await serviceCounts(rig.databaseUrl)).reduce((a, b) => a + b, migrationCount);
-    expect(row).toMatch(new RegExp(`^${name.replaceAll(".", "\\.")}\\s+[\\d.]+ [KM]B\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+yes\\s+${total}$`));
+    expect(row).toMatch(new RegExp(`^${name.replaceAll(".", "\\.")}\\s+[\\d.]+ [KM]B\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+yes\\s+${total}\\s+127\\.0\\.0\\.1:\\d+ primary$`));
   });
 
   test("verify: OK by name; a corrupted copy fails with exit 1", async () => {

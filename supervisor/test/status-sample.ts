@@ -17,7 +17,7 @@ export function sampleSnapshot(): StatusSnapshot {
       last_error: null,
       last_duration_seconds: 4,
       last_size_bytes: 1_572_864,
-      files: [{ name: "linkfort-20250102T030000Z.dump", size_bytes: 1_572_864, created_at: "2025-01-02T03:00:04.120Z", verified: true }],
+      files: [{ name: "linkfort-20250102T030000Z.dump", size_bytes: 1_572_864, created_at: "2025-01-02T03:00:04.120Z", verified: true, source: "db2:5432 standby" }],
       next_run_at: "2025-01-03T03:00:00.000Z",
     },
     alerts: {

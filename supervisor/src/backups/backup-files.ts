@@ -9,6 +9,15 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 
+/** The server a dump was read from (dump-source.ts); absent in sidecars written before clusters. */
+export interface BackupSource {
+  /** "host:port" */
+  server: string;
+  role: "primary" | "standby";
+  /** Why that server: the standby's catch-up, or why no standby was healthy. */
+  reason: string;
+}
+
 export interface BackupMeta {
   format: 1;
   created_at: string;
@@ -25,6 +34,7 @@ export interface BackupMeta {
   verified_at: string | null;
   verify_error: string | null;
   toc_entries: number;
+  source?: BackupSource;
 }
 
 export interface BackupEntry {

@@ -31,6 +31,8 @@ export interface BackupsDeps {
   logger: Logger;
   /** Clock; default the real one. */
   now?: () => Date;
+  /** How far behind a cluster's standby may be to be dumped from (dump-source.ts); tests shorten it. */
+  maxReplayLagMs?: number;
 }
 
 export interface Backups {
@@ -92,7 +94,10 @@ export function createBackups(deps: BackupsDeps): Backups {
       Object.assign(last, { successAt: result.createdAt, error: null, duration: result.durationSeconds, size: result.sizeBytes });
       metrics.backupDuration.set(result.durationSeconds);
       metrics.backupSize.set(result.sizeBytes);
-      log.info("backup done", { file: result.file, size_bytes: result.sizeBytes, duration_s: result.durationSeconds, pruned: result.pruned });
+      log.info("backup done", {
+        file: result.file, size_bytes: result.sizeBytes, duration_s: result.durationSeconds, pruned: result.pruned,
+        from: `${result.source.server} ${result.source.role}`, from_reason: result.source.reason,
+      });
       if (result.pruneError) log.warn("backup retention failed", { err: result.pruneError });
     } else if (result.status === "skipped") {
       if (result.reason === "locked") lockedAt = now();
@@ -100,7 +105,10 @@ export function createBackups(deps: BackupsDeps): Backups {
     } else {
       Object.assign(last, { failureAt: now().toISOString(), error: `${result.stage}: ${result.error}` });
       metrics.backupFailures.inc({ stage: result.stage });
-      log.error("backup failed", { stage: result.stage, err: result.error, duration_s: result.durationSeconds });
+      log.error("backup failed", {
+        stage: result.stage, err: result.error, duration_s: result.durationSeconds,
+        ...(result.source ? { from: `${result.source.server} ${result.source.role}`, from_reason: result.source.reason } : {}),
+      });
     }
   }
 
@@ -108,7 +116,7 @@ export function createBackups(deps: BackupsDeps): Backups {
     if (abort.signal.aborted) return { status: "skipped", reason: "stopping", detail: "the supervisor is stopping", durationSeconds: 0 };
     let result: BackupResult;
     try {
-      result = await runBackupRound({ config, databaseUrl: deps.databaseUrl, now: now(), signal: abort.signal });
+      result = await runBackupRound({ config, databaseUrl: deps.databaseUrl, now: now(), signal: abort.signal, maxReplayLagMs: deps.maxReplayLagMs });
     } catch (err) {
       result = { status: "failed", stage: "dump", error: (err as Error).message, durationSeconds: 0 };
     }
@@ -180,7 +188,10 @@ export function createBackups(deps: BackupsDeps): Backups {
         last_error: last.error,
         last_duration_seconds: last.duration ?? newest?.meta?.duration_seconds ?? null,
         last_size_bytes: last.size ?? newest?.sizeBytes ?? null,
-        files: files.map((f) => ({ name: f.name, size_bytes: f.sizeBytes, created_at: f.createdAt.toISOString(), verified: f.good })),
+        files: files.map((f) => ({
+          name: f.name, size_bytes: f.sizeBytes, created_at: f.createdAt.toISOString(), verified: f.good,
+          source: f.meta?.source ? `${f.meta.source.server} ${f.meta.source.role}` : null,
+        })),
         next_run_at: abort.signal.aborted ? null : backupJob?.nextRun()?.toISOString() ?? null,
       };
     },

@@ -104,8 +104,10 @@ async function list(io: Io): Promise<number> {
     b.name, formatBytes(b.sizeBytes), b.createdAt.toISOString().replace("T", " ").replace(/\.\d{3}Z$/, ""),
     b.good ? "yes" : b.meta?.verify_error ? "FAILED" : "no",
     b.meta ? String(Object.values(b.meta.row_counts).reduce((x, y) => x + y, 0)) : "-",
+    // Sidecars from before clusters do not say; those dumps read the one server there was.
+    b.meta?.source ? `${b.meta.source.server} ${b.meta.source.role}` : "-",
   ]);
-  const header = ["NAME", "SIZE", "CREATED (UTC)", "VERIFIED", "ROWS"];
+  const header = ["NAME", "SIZE", "CREATED (UTC)", "VERIFIED", "ROWS", "FROM"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const row of [header, ...rows]) io.out(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
   return 0;

@@ -3,12 +3,14 @@
  * sha256 sidecar, then `pg_restore --list` and the metadata sidecar that records the verdict.
  *
  * Row counts and pg_dump read the same exported snapshot, so the counts stored beside the dump
- * are exactly what a restore must give back, however busy the database is meanwhile.
+ * are exactly what a restore must give back, however busy the database is meanwhile. On a hot
+ * standby too (measured on PostgreSQL 15: pg_export_snapshot and pg_dump --snapshot work there),
+ * which is why `databaseUrl` must name one server: a snapshot lives on the server that exported it.
  */
 import { existsSync } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { backupName, checksumLine, checksumPath, metaPath, timeFromName, type BackupMeta } from "./backup-files.ts";
+import { backupName, checksumLine, checksumPath, metaPath, timeFromName, type BackupMeta, type BackupSource } from "./backup-files.ts";
 import { closeSession, countRows, databaseName, libpqTarget, openSession } from "./connection.ts";
 import { createPrivateFile, fsyncDir, fsyncPath, sha256File, writeFileDurably } from "./durable-fs.ts";
 import type { PgTools } from "./pg-tools.ts";
@@ -17,7 +19,10 @@ import { listArchive } from "./verify.ts";
 
 export interface DumpInput {
   tools: PgTools;
+  /** The server to dump: the snapshot session and pg_dump both connect to it. */
   databaseUrl: string;
+  /** Which server that is, for the metadata sidecar (a round's dump records it; a safety dump need not). */
+  source?: BackupSource;
   dir: string;
   /** Names the file (UTC). */
   now: Date;
@@ -76,6 +81,7 @@ async function seal(input: DumpInput, path: string, counts: Record<string, numbe
     verified_at: listed.ok ? new Date().toISOString() : null,
     verify_error: listed.ok ? null : listed.error,
     toc_entries: listed.ok ? listed.tocEntries : 0,
+    ...(input.source ? { source: input.source } : {}),
   };
   await writeFileDurably(metaPath(path), JSON.stringify(meta, null, 2) + "\n");
   if (!listed.ok) return { ok: false, stage: "verify", error: listed.error, path };

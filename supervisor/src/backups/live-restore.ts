@@ -6,6 +6,7 @@
 import Redis from "ioredis";
 import { closeSession, databaseName, openSession, serverVersion } from "./connection.ts";
 import { dumpDatabase } from "./dump.ts";
+import { primaryHostUrl } from "./dump-source.ts";
 import { ensurePrivateDir } from "./durable-fs.ts";
 import type { PgTools } from "./pg-tools.ts";
 import { restoreBackup, type RestoreResult } from "./restore.ts";
@@ -82,7 +83,8 @@ export async function restoreIntoLive(input: LiveRestoreInput): Promise<{ code: 
 
   out(`dumping the data being replaced into ${input.backupDir} first…`);
   await ensurePrivateDir(input.backupDir);
-  const safety = await dumpDatabase({ tools: input.tools, databaseUrl: input.databaseUrl, dir: input.backupDir, now: new Date(), serverVersion: server.text })
+  // One server for the snapshot session and pg_dump (a snapshot lives where it was exported).
+  const safety = await dumpDatabase({ tools: input.tools, databaseUrl: await primaryHostUrl(input.databaseUrl), dir: input.backupDir, now: new Date(), serverVersion: server.text })
     .catch((err: Error) => ({ ok: false as const, stage: "dump" as const, error: err.message }));
   if (!safety.ok) { out(`safety dump failed (${safety.stage}): ${safety.error}; nothing was restored`); return { code: 1 }; }
   out(`safety dump of the data being replaced: ${safety.file.path}`);

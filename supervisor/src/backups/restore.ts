@@ -4,6 +4,7 @@
  * one transaction (--single-transaction): it either replaces everything or changes nothing.
  */
 import { closeSession, databaseName, libpqTarget, openSession, quoteIdent, urlForDatabase } from "./connection.ts";
+import { primaryHostUrl } from "./dump-source.ts";
 import type { PgTools } from "./pg-tools.ts";
 import { restoreOverLive } from "./restore-over-live.ts";
 import { describeFailure, runTool } from "./run-tool.ts";
@@ -72,8 +73,9 @@ async function serviceRole(databaseUrl: string): Promise<{ role: string | undefi
 
 /** pg_restore into `url` (as `role` when given); `clean`: over what is there (restore-over-live.ts). null on success, else why. */
 export async function pgRestore(tools: PgTools, file: string, url: string, clean: boolean, signal?: AbortSignal, role?: string): Promise<string | null> {
-  if (clean) return restoreOverLive(tools, file, url, signal, role);
-  const { dbname, env } = libpqTarget(url);
+  const primary = await primaryHostUrl(url);
+  if (clean) return restoreOverLive(tools, file, primary, signal, role);
+  const { dbname, env } = libpqTarget(primary);
   const args = [tools.pgRestore, "--no-password", "--exit-on-error", "--single-transaction",
     // Objects belong to whoever restores, whatever role owned them on the source: restoring onto
     // another server must not need that role to exist. With --role that is the service's role.

@@ -54,14 +54,14 @@ function instancesTable(s: StatusSnapshot): SafeHtml {
 function backupsSection(s: StatusSnapshot): SafeHtml {
   const b = s.backups;
   const files = b.files.map((f) => html`<tr><td>${f.name}</td><td>${formatBytes(f.size_bytes)}</td><td>${f.created_at}</td>
-<td>${f.verified ? "yes" : "no"}</td></tr>`);
+<td>${f.verified ? "yes" : "no"}</td><td>${dash(f.source ?? null)}</td></tr>`);
   return html`<table>
 <tr><th>Last success</th><td>${dash(b.last_success_at)}</td></tr>
 <tr><th>Duration / size</th><td>${formatDuration(b.last_duration_seconds)} / ${formatBytes(b.last_size_bytes)}</td></tr>
 <tr><th>Last failure</th><td>${dash(b.last_failure_at)}</td></tr>
 <tr><th>Last error</th><td class="err">${dash(b.last_error)}</td></tr>
 <tr><th>Next run</th><td>${dash(b.next_run_at)}</td></tr></table>
-${files.length > 0 ? html`<h3>Files</h3><table><tr><th>File</th><th>Size</th><th>Created</th><th>Verified</th></tr>${files}</table>` : html`<p>No backup files.</p>`}`;
+${files.length > 0 ? html`<h3>Files</h3><table><tr><th>File</th><th>Size</th><th>Created</th><th>Verified</th><th title="the server pg_dump read: a standby of the cluster when one was healthy">Taken from</th></tr>${files}</table>` : html`<p>No backup files.</p>`}`;
 }
 
 function alertsSection(s: StatusSnapshot): SafeHtml {

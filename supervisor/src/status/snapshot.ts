@@ -36,7 +36,8 @@ export interface BackupSnapshot {
   last_error: string | null;
   last_duration_seconds: number | null;
   last_size_bytes: number | null;
-  files: { name: string; size_bytes: number; created_at: string; verified: boolean }[];
+  /** source: "host:port primary|standby" the dump was read from; null when its sidecar does not say (older backups). */
+  files: { name: string; size_bytes: number; created_at: string; verified: boolean; source?: string | null }[];
   next_run_at: string | null;
 }
 

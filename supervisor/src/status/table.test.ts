@@ -19,8 +19,8 @@ last success  2025-01-02T03:00:04.120Z (took 4s, 1.5 MiB)
 last failure  -
 next run      2025-01-03T03:00:00.000Z
 
-FILE                            SIZE     CREATED                   VERIFIED
-linkfort-20250102T030000Z.dump  1.5 MiB  2025-01-02T03:00:04.120Z  yes
+FILE                            SIZE     CREATED                   VERIFIED  FROM
+linkfort-20250102T030000Z.dump  1.5 MiB  2025-01-02T03:00:04.120Z  yes       db2:5432 standby
 
 ALERTS  sent 7, dropped 1, queued 0
 AT                        SEVERITY  KEY                 TITLE                     MESSAGE   DELIVERED

@@ -48,8 +48,8 @@ function backups(s: StatusSnapshot): string {
     ["next run", plain(b.next_run_at)],
   ] as const).map(([label, value]) => `${label.padEnd(12)}  ${value}`).join("\n");
   const files = textTable(
-    ["FILE", "SIZE", "CREATED", "VERIFIED"],
-    b.files.map((f) => [plain(f.name), formatBytes(f.size_bytes), plain(f.created_at), f.verified ? "yes" : "no"]),
+    ["FILE", "SIZE", "CREATED", "VERIFIED", "FROM"],
+    b.files.map((f) => [plain(f.name), formatBytes(f.size_bytes), plain(f.created_at), f.verified ? "yes" : "no", plain(f.source ?? null)]),
   );
   return `${summary}\n\n${files}`;
 }
