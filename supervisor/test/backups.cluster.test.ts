@@ -89,6 +89,43 @@ describe("a cluster with a healthy standby", () => {
     expect(dumps.map((d) => d.name), "one dump in all").toHaveLength(1);
   }, 120_000);
 
+  test("a dump the standby cancels (recovery conflict) is taken again from the primary in the same round", async () => {
+    // DDL replayed on the standby conflicts with the dump's locks; with max_standby_streaming_delay 0
+    // the standby cancels the dump at once instead of after 30 s (what hot_standby_feedback cannot prevent).
+    await withSql(pair.primaryUrl(DB), (sql) => sql`create table churn (id int)`);
+    const standbySql = postgres(pair.standbyUrl(), { max: 1, onnotice: () => {} });
+    await standbySql`alter system set max_standby_streaming_delay = 0`;
+    await standbySql`select pg_reload_conf()`;
+    await pair.waitReplayed(60_000);
+    let churning = true;
+    const churn = (async () => {
+      const sql = postgres(pair.primaryUrl(DB), { max: 1, onnotice: () => {} });
+      // Bounded; each pass waits at most lock_timeout for a dump on the primary to let go.
+      for (let i = 0; churning && i < 200_000; i++) {
+        await sql.begin(async (tx) => {
+          await tx`set local lock_timeout = '50ms'`;
+          await tx`alter table churn add column x int`;
+          await tx`alter table churn drop column x`;
+        }).catch(() => {});
+      }
+      await sql.end();
+    })();
+    try {
+      const result = ok(await runBackupRound({ config: { ...rig.config, backupDir: await rig.newDir() }, databaseUrl: clusterUrl, now: new Date() }));
+      expect(result.source).toMatchObject({ server: primary(), role: "primary" });
+      expect(result.source.reason).toStartWith(`the dump from standby ${standby()} failed (`);
+      expect((await readMeta(result.path))?.source).toEqual(result.source);
+    } finally {
+      churning = false;
+      await churn;
+      await standbySql`alter system reset max_standby_streaming_delay`;
+      await standbySql`select pg_reload_conf()`;
+      await standbySql.end();
+      await withSql(pair.primaryUrl(DB), (sql) => sql`drop table churn`);
+    }
+    await pair.waitReplayed(60_000);
+  }, 120_000);
+
   test("a URL that reaches only the standby is refused: a lock there would exclude no one", async () => {
     const result = await runBackupRound({ config: { ...rig.config, backupDir: await rig.newDir() }, databaseUrl: pair.standbyUrl(DB), now: new Date() });
     expect(result).toMatchObject({ status: "failed", stage: "connect" });
