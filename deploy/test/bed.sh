@@ -17,11 +17,10 @@
 #
 # Several machines: one tree (BED_ROOT=/x/rootfs, built once with BED=/x), each machine its own
 #   BED, BED_NAME and BED_OVERLAY=1 (its disk: an overlayfs upper in $BED/upper over the tree, kept
-#   across a kill and the next up, like a VM's disk across a power cut; destroy drops it) or
-#   BED_VOLATILE=1 (a tmpfs overlay, gone at down); on a bridge with BED_BRIDGE=NAME (instead of a private network
-#   of its own), BED_ADDRESS=CIDR given to its host0, BED_HOSTS=FILE (lines for /etc/hosts,
-#   naming every machine by its bridge address) and BED_HOSTNAME (the guest's hostname, e.g. db1,
-#   default BED_NAME, which must be unique on the host: cgroup, and its first 12 letters name the veth).
+#   across a kill and the next up, like a VM's disk across a power cut; destroy drops it). On a
+#   bridge (instead of a private network of its own): BED_BRIDGE=NAME, BED_ADDRESS=CIDR for its
+#   host0, BED_HOSTS=FILE (/etc/hosts lines naming every machine by its bridge address), BED_HOSTNAME
+#   (e.g. db1; default BED_NAME, which must be unique on the host: its first 12 letters name the veth).
 # Env: BED (work folder, default /tmp/linkfort-bed), BED_NAME (machine name, default lfbed),
 #   BED_SUITE (bookworm), BED_MIRROR (http://deb.debian.org/debian), BED_MONITORING (1: also prefetch
 #   what install.sh --with-monitoring needs), BED_CLUSTER (1: also prefetch what install.sh --role db
@@ -114,6 +113,11 @@ cmd_up() {
     mkdir -p "$BED/upper" "$BED/work" "$dir"
     mountpoint -q "$dir" || mount -t overlay overlay -o "lowerdir=$ROOT,upperdir=$BED/upper,workdir=$BED/work" "$dir"
   fi
+  if [ -n "${BED_BRIDGE:-}" ]; then
+    # A tmpfs overlay exists only once the guest runs, too late for its early boot.
+    [ -z "${BED_VOLATILE:-}" ] || die "BED_BRIDGE takes BED_OVERLAY=1 (or the machine's own tree), not BED_VOLATILE"
+    join_bridge "$dir"
+  fi
   for r in $(cg_roots); do mkdir -p "$r/$CG"; done
   t0=$(date +%s%N)
   (
@@ -132,21 +136,28 @@ cmd_up() {
     [ "$(date +%s)" -lt "$deadline" ] || { cat "$BED/nspawn.log" >&2; die "boot timeout (state: $state)"; }
     sleep 0.2
   done
-  [ -z "${BED_BRIDGE:-}" ] || join_bridge
+  if [ -n "${BED_BRIDGE:-}" ]; then in_bed ip -4 -o addr show dev host0 | grep -q " ${BED_ADDRESS%/*}/" || die "host0 has no $BED_ADDRESS after boot"; fi
   echo "bed: $NAME is $state after $((($(date +%s%N) - t0) / 1000000)) ms (nspawn pid $npid)"
   [ "$state" = running ] || in_bed systemctl --failed --no-pager >&2 || true
 }
 
-# The guest's end of the veth (host0): address, name, and every machine's name in /etc/hosts, set
-# from outside before `up` returns, so an install never starts on a guest that cannot resolve its
-# peers. The shared tree's /etc/hostname names the build's machine; the guest's overlay gets its own.
-# No networkd or ifupdown in the tree touches host0 afterwards, and there is no default route.
+# The guest's end of the veth (host0), written onto the machine's disk before it boots: its
+# hostname, every machine's name in /etc/hosts, and a oneshot unit that gives host0 its address
+# in early boot, so every service (an instance connecting to the db VMs, etcd, Patroni) starts
+# with the network up, on the first boot and after a power cut alike. Nothing else in the tree
+# (no networkd, no ifupdown) touches host0, and there is no default route.
 join_bridge() {
-  local GUEST_HOSTNAME=${BED_HOSTNAME:-$NAME}
-  [[ $GUEST_HOSTNAME =~ ^[a-z][a-z0-9-]*$ ]] || die "BED_HOSTNAME: lowercase letters, digits, dashes"
-  { printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n'; cat "$BED_HOSTS"; } |
-    in_bed sh -c "cat >/etc/hosts && echo '$GUEST_HOSTNAME' >/etc/hostname && hostname '$GUEST_HOSTNAME' &&
-      ip link set host0 up && ip addr add '$BED_ADDRESS' dev host0"
+  local disk=$1 hostname=${BED_HOSTNAME:-$NAME} unit=etc/systemd/system/bed-host0.service
+  [[ $hostname =~ ^[a-z][a-z0-9-]*$ ]] || die "BED_HOSTNAME: lowercase letters, digits, dashes"
+  [[ $BED_ADDRESS =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$ ]] || die "BED_ADDRESS: an IPv4 CIDR like 10.211.7.11/24"
+  { printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n'; cat "$BED_HOSTS"; } >"$disk/etc/hosts"
+  echo "$hostname" >"$disk/etc/hostname"
+  printf '%s\n' '[Unit]' 'Description=bed: bridge address on host0' 'DefaultDependencies=no' \
+    'Before=network-pre.target network.target network-online.target' 'Wants=network-pre.target' \
+    '[Service]' 'Type=oneshot' 'RemainAfterExit=yes' 'ExecStart=/usr/sbin/ip link set host0 up' \
+    "ExecStart=/usr/sbin/ip addr replace $BED_ADDRESS dev host0" '[Install]' 'WantedBy=sysinit.target' >"$disk/$unit"
+  mkdir -p "$disk/etc/systemd/system/sysinit.target.wants"
+  ln -sf /$unit "$disk/etc/systemd/system/sysinit.target.wants/bed-host0.service"
 }
 
 cmd_exec() { in_bed "$@"; }
@@ -233,5 +244,5 @@ command=${1:-}
 shift || true
 case $command in
   build|up|exec|run|push|pull|down|kill|bridge|destroy) "cmd_$command" "$@" ;;
-  *) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
