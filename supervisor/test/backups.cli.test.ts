@@ -35,7 +35,7 @@ describe("backup commands", () => {
   test("now: takes a verified backup and says where", async () => {
     const res = await run("now");
     expect(res.code, res.text).toBe(0);
-    expect(res.text).toMatch(/^backup written: .*linkfort-\d{8}T\d{6}Z\.dump \(.*, verified\)\nsha256 [0-9a-f]{64}$/);
+    expect(res.text).toMatch(/^backup written: .*linkfort-\d{8}T\d{6}Z\.dump \(.*, verified\)\nsha256 [0-9a-f]{64}\nfrom 127\.0\.0\.1:\d+ \(primary\): DATABASE_URL names one server \(127\.0\.0\.1:\d+\)$/);
     const { backups } = await scanBackupDir(rig.config.backupDir);
     expect(backups).toHaveLength(1);
     name = backups[0]!.name;

@@ -12,6 +12,7 @@ import postgres from "postgres";
 import { scanBackupDir, readMeta } from "../src/backups/backup-files.ts";
 import { runBackupRound, type BackupResult } from "../src/backups/backup-round.ts";
 import { createBackups } from "../src/backups/backups.ts";
+import { runBackupCommand } from "../src/backups/cli.ts";
 import { findPgTools } from "../src/backups/pg-tools.ts";
 import { runRestoreCheck } from "../src/backups/restore-check.ts";
 import { verifyBackupFile } from "../src/backups/verify.ts";
@@ -73,6 +74,12 @@ describe("a cluster with a healthy standby", () => {
     if (!tools.ok) throw new Error(tools.error);
     expect(await verifyBackupFile(tools.tools, result.path)).toMatchObject({ ok: true });
 
+    const lines: string[] = [];
+    expect(await runBackupCommand(["list"], { config: { ...rig.config, backupDir: dir }, databaseUrl: clusterUrl, logger: rig.logger, out: (l) => lines.push(l) })).toBe(0);
+    expect(lines[0]).toEndWith(" FROM");
+    expect(lines[1]).toStartWith(result.file);
+    expect(lines[1]).toEndWith(` ${standby()} standby`);
+
     const drill = await runRestoreCheck({ config: { ...rig.config, backupDir: dir }, databaseUrl: clusterUrl, now: new Date() });
     expect(drill, JSON.stringify(drill)).toMatchObject({ status: "ok", file: result.file });
     if (drill.status === "ok") expect(drill.rows).toBe(Object.values(meta!.row_counts).reduce((a, b) => a + b, 0));
@@ -81,10 +88,15 @@ describe("a cluster with a healthy standby", () => {
   test("two supervisors in one round make one dump: the lock is taken on the primary", async () => {
     const [dirA, dirB] = [await rig.newDir(), await rig.newDir()];
     const vmA = createBackups(rigDeps(rig, { databaseUrl: clusterUrl, config: { ...rig.config, backupDir: dirA } }));
-    const vmB = createBackups(rigDeps(rig, { databaseUrl: clusterUrl, config: { ...rig.config, backupDir: dirB } }));
+    // The other VM lists the hosts the other way round: a lock taken on the first host of each
+    // URL would be one on the standby and one on the primary, and both would dump.
+    const vmB = createBackups(rigDeps(rig, { databaseUrl: pair.clusterUrl(DB, ["primary", "standby"]), config: { ...rig.config, backupDir: dirB } }));
     const results = await Promise.all([vmA.runOnce(), vmB.runOnce()]);
     expect(results.map((r) => r.status).sort(), JSON.stringify(results)).toEqual(["ok", "skipped"]);
     expect(results.find((r) => r.status === "ok")).toMatchObject({ source: { server: standby(), role: "standby" } });
+    // What /status shows of the VM that took it.
+    const taker = results[0]!.status === "ok" ? vmA : vmB;
+    expect(taker.snapshot().files.map((f) => f.source)).toEqual([`${standby()} standby`]);
     const dumps = [...(await scanBackupDir(dirA)).backups, ...(await scanBackupDir(dirB)).backups];
     expect(dumps.map((d) => d.name), "one dump in all").toHaveLength(1);
   }, 120_000);

@@ -82,6 +82,7 @@ async function backupNow(io: Io): Promise<number> {
   if (result.status === "ok") {
     io.out(`backup written: ${result.path} (${formatBytes(result.sizeBytes)}, ${result.durationSeconds.toFixed(1)} s, verified)`);
     io.out(`sha256 ${result.sha256}`);
+    io.out(`from ${result.source.server} (${result.source.role}): ${result.source.reason}`);
     for (const name of result.pruned) io.out(`pruned (older than ${io.config.backupRetentionDays} days): ${name}`);
     if (result.pruneError) io.out(`warning: retention failed: ${result.pruneError}`);
     return 0;
