@@ -65,8 +65,10 @@ export async function runBackupRound(input: RoundInput): Promise<BackupResult> {
     if (!found.ok) return failed("tools", found.error);
     let source: DumpSource | undefined;
     try {
-      const position = await primaryPosition(session);
-      const choice = await chooseDumpSource({ databaseUrl: input.databaseUrl, primary: position, maxReplayLagMs: input.maxReplayLagMs, signal: input.signal });
+      const choice = await chooseDumpSource({
+        databaseUrl: input.databaseUrl, readPrimary: () => primaryPosition(session), maxReplayLagMs: input.maxReplayLagMs, signal: input.signal,
+      }).catch((err: Error) => err);
+      if (choice instanceof Error) return failed("connect", `reading the primary's WAL position: ${choice.message}`);
       source = choice.chosen;
       const dumpFrom = (from: DumpSource): Promise<DumpOutcome> => dumpDatabase({
         tools: found.tools, databaseUrl: from.url, source: { server: from.server, role: from.role, reason: from.reason },
@@ -86,10 +88,8 @@ export async function runBackupRound(input: RoundInput): Promise<BackupResult> {
         durationSeconds: seconds(), pruned: pruned.names, pruneError: pruned.error, source: shown(source),
       };
     } catch (err) {
-      // Writing the file or a sidecar failed (ENOSPC, EIO): the dump is not usable. Before a source
-      // was chosen, the primary stopped answering the lock session's questions.
-      if (!source) return failed("connect", `reading the primary's WAL position: ${(err as Error).message}`);
-      return { ...failed("dump", (err as Error).message), source: shown(source) };
+      // Writing the file or a sidecar failed (ENOSPC, EIO): the dump is not usable.
+      return { ...failed("dump", (err as Error).message), ...(source ? { source: shown(source) } : {}) };
     }
   });
 

@@ -21,7 +21,7 @@ describe("describeHost", () => {
 describe("a URL with one host (one VM) is dumped as given, nothing probed", () => {
   test("chooseDumpSource: that server, as the primary", async () => {
     const url = "postgres://linkfort:pw@127.0.0.1:1/linkfort"; // port 1: any probe would fail
-    const choice = await chooseDumpSource({ databaseUrl: url, primary: { systemId: "1", walLsn: "0/0" } });
+    const choice = await chooseDumpSource({ databaseUrl: url, readPrimary: () => Promise.reject(new Error("not to be asked")) });
     expect(choice).toEqual({ chosen: { server: "127.0.0.1:1", role: "primary", url, reason: "DATABASE_URL names one server (127.0.0.1:1)" }, primary: null });
   });
 
@@ -34,7 +34,7 @@ describe("a cluster URL whose hosts do not answer", () => {
   const url = "postgres://u:pw@127.0.0.1:1,127.0.0.1:2/db?target_session_attrs=read-write"; // ports 1, 2: refused
 
   test("chooseDumpSource: the URL itself (its rules find the primary, if any), and why no standby", async () => {
-    const { chosen, primary } = await chooseDumpSource({ databaseUrl: url, primary: { systemId: "1", walLsn: "0/0" } });
+    const { chosen, primary } = await chooseDumpSource({ databaseUrl: url, readPrimary: async () => ({ systemId: "1", walLsn: "0/0" }) });
     expect(primary).toBeNull();
     expect(chosen).toMatchObject({ server: "127.0.0.1:1,127.0.0.1:2", role: "primary", url });
     expect(chosen.reason).toMatch(/^no healthy standby: 127\.0\.0\.1:1 unreachable \(.+\); 127\.0\.0\.1:2 unreachable \(.+\)$/);

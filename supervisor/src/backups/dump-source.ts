@@ -143,12 +143,13 @@ async function firstCaughtUp(standbys: Probe[], lsn: string, maxLagMs: number, s
 
 export interface ChooseInput {
   databaseUrl: string;
-  primary: PrimaryPosition;
+  /** Asked only for a cluster URL: a one-server install reads nothing new (primaryPosition). */
+  readPrimary: () => Promise<PrimaryPosition>;
   maxReplayLagMs?: number;
   signal?: AbortSignal;
 }
 
-/** A healthy standby of the URL's cluster, else the primary; never throws. */
+/** A healthy standby of the URL's cluster, else the primary; throws only what readPrimary throws. */
 export async function chooseDumpSource(input: ChooseInput): Promise<SourceChoice> {
   const { databaseUrl } = input;
   const hosts = parseDatabaseUrl(databaseUrl).hosts;
@@ -156,6 +157,7 @@ export async function chooseDumpSource(input: ChooseInput): Promise<SourceChoice
     const server = describeHost(hosts[0]!);
     return { chosen: { server, role: "primary", url: databaseUrl, reason: `DATABASE_URL names one server (${server})` }, primary: null };
   }
+  const position = await input.readPrimary();
   const probes = await Promise.all(hosts.map((host) => probe(databaseUrl, host)));
   try {
     const reasons: string[] = [];
@@ -164,8 +166,8 @@ export async function chooseDumpSource(input: ChooseInput): Promise<SourceChoice
       return !("error" in p);
     });
     const ours = reached.filter((p) => {
-      if (p.systemId !== input.primary.systemId) reasons.push(`${describeHost(p.host)} is another cluster (system identifier ${p.systemId})`);
-      return p.systemId === input.primary.systemId;
+      if (p.systemId !== position.systemId) reasons.push(`${describeHost(p.host)} is another cluster (system identifier ${p.systemId})`);
+      return p.systemId === position.systemId;
     });
     const found = ours.find((p) => !p.inRecovery);
     const primary: DumpSource = found
@@ -180,16 +182,16 @@ export async function chooseDumpSource(input: ChooseInput): Promise<SourceChoice
     });
     const maxLag = input.maxReplayLagMs ?? MAX_REPLAY_LAG_MS;
     if (candidates.length > 0) {
-      const caught = await firstCaughtUp(candidates, input.primary.walLsn, maxLag, input.signal);
+      const caught = await firstCaughtUp(candidates, position.walLsn, maxLag, input.signal);
       if ("standby" in caught) {
         const server = describeHost(caught.standby.host);
         return {
-          chosen: { server, role: "standby", url: caught.standby.url, reason: `standby ${server} replayed the primary's WAL up to ${input.primary.walLsn} in ${(caught.ms / 1000).toFixed(1)} s` },
+          chosen: { server, role: "standby", url: caught.standby.url, reason: `standby ${server} replayed the primary's WAL up to ${position.walLsn} in ${(caught.ms / 1000).toFixed(1)} s` },
           primary,
         };
       }
       for (const [standby, why] of caught.behind) {
-        reasons.push(`standby ${describeHost(standby.host)} ${why} of ${input.primary.walLsn} after ${(maxLag / 1000).toFixed(0)} s`);
+        reasons.push(`standby ${describeHost(standby.host)} ${why} of ${position.walLsn} after ${(maxLag / 1000).toFixed(0)} s`);
       }
     }
     if (reasons.length === 0) reasons.push("no host of DATABASE_URL is a standby");
