@@ -131,7 +131,7 @@ async function firstCaughtUp(standbys: Probe[], lsn: string, maxLagMs: number, s
         const [row] = await standby.session<{ caught_up: boolean; replayed: string }[]>`
           select pg_last_wal_replay_lsn() >= ${lsn}::pg_lsn as caught_up, pg_last_wal_replay_lsn()::text as replayed`;
         if (row!.caught_up) return { standby, ms: performance.now() - started };
-        behind.set(standby, `had replayed only to ${row!.replayed}`);
+        behind.set(standby, `had replayed only to ${row!.replayed} of ${lsn} after ${(maxLagMs / 1000).toFixed(0)} s`);
       } catch (err) {
         behind.set(standby, `stopped answering (${(err as Error).message})`);
       }
@@ -190,9 +190,7 @@ export async function chooseDumpSource(input: ChooseInput): Promise<SourceChoice
           primary,
         };
       }
-      for (const [standby, why] of caught.behind) {
-        reasons.push(`standby ${describeHost(standby.host)} ${why} of ${position.walLsn} after ${(maxLag / 1000).toFixed(0)} s`);
-      }
+      for (const [standby, why] of caught.behind) reasons.push(`standby ${describeHost(standby.host)} ${why}`);
     }
     if (reasons.length === 0) reasons.push("no host of DATABASE_URL is a standby");
     return { chosen: { ...primary, reason: `no healthy standby: ${reasons.join("; ")}` }, primary: null };
