@@ -199,10 +199,10 @@ write_env_files() {
   for p in $(seq 8081 $((8080 + count))); do upstreams+="${upstreams:+ }127.0.0.1:$p"; done
   url=$(env_value "$LF_SERVICE_ENV" DATABASE_URL)
   [ -n "$url" ] || url="postgres://$LF_USER:$(generate_password)@127.0.0.1:5432/linkfort"
-  # An app VM: the cluster's primary, wherever Patroni has it; the supervisor uses the same role.
+  # An app VM: the cluster's primary, wherever Patroni has it; the supervisor with its own role.
   [ "$ROLE" != app ] || url=$(cluster_database_url)
   sup_url=$(supervisor_database_url "$url")
-  [ "$ROLE" != app ] || sup_url=$url
+  [ "$ROLE" != app ] || sup_url=$(cluster_database_url "$LF_SUPERVISOR_ROLE" SUPERVISOR_DB_PASSWORD)
   redis_url=$(env_value "$LF_SERVICE_ENV" REDIS_URL)
   # Empty, or the password-less URL of releases before the ACL user: this machine's Redis gets one.
   [ -n "$redis_url" ] && [ "$redis_url" != "$LF_REDIS_OPEN_URL" ] || redis_url="redis://$LF_REDIS_USER:$(generate_password)@127.0.0.1:6379/0"
@@ -214,7 +214,7 @@ write_env_files() {
   if set_env_value "$LF_SERVICE_ENV" REDIS_URL "$redis_url"; then INSTANCES_CHANGED=1; fi
   if set_env_value "$LF_SUPERVISOR_ENV" REDIS_URL "$redis_url"; then SUPERVISOR_CHANGED=1; fi
   if set_env_value "$LF_SUPERVISOR_ENV" DATABASE_URL "$sup_url"; then SUPERVISOR_CHANGED=1; fi
-  [ "$ROLE" != app ] || app_env_values "$url"
+  [ "$ROLE" != app ] || app_env_values "$url" "$sup_url"
   if [ -n "$INSTANCES" ]; then
     set_env_value "$LF_SUPERVISOR_ENV" INSTANCE_PORTS "$ports" && SUPERVISOR_CHANGED=1
     set_env_value "$LF_CADDY_ENV" LINKFORT_UPSTREAMS "$upstreams" && CADDY_RESTART=1
@@ -229,10 +229,10 @@ write_env_files() {
 # private network) is a proxy whose X-Forwarded-For the local Caddy and the instances believe, so
 # rate limits and clicks see the client rather than the edge.
 app_env_values() {
-  local url=$1 networks
+  local url=$1 sup_url=$2 networks
   networks=$(IFS=,; echo "${PRIVATE_NETWORKS[*]}")
   if set_env_value "$LF_SERVICE_ENV" DATABASE_URL "$url"; then INSTANCES_CHANGED=1; fi
-  if set_env_value "$LF_SUPERVISOR_ENV" DATABASE_URL "$url"; then SUPERVISOR_CHANGED=1; fi
+  if set_env_value "$LF_SUPERVISOR_ENV" DATABASE_URL "$sup_url"; then SUPERVISOR_CHANGED=1; fi
   if set_env_value "$LF_SERVICE_ENV" TRUSTED_PROXIES "127.0.0.1,::1,$networks"; then INSTANCES_CHANGED=1; fi
   if set_env_value "$LF_CADDY_ENV" LINKFORT_TRUSTED_PROXIES "127.0.0.1/8 ::1/128 ${PRIVATE_NETWORKS[*]}"; then CADDY_RESTART=1; fi
   return 0

@@ -4,7 +4,7 @@
 # env-files.sh.
 
 # Every key of the cluster env file; install.sh --role db makes each a fresh random password.
-readonly CLUSTER_ENV_KEYS=(LINKFORT_DB_PASSWORD REPLICATION_PASSWORD SUPERUSER_PASSWORD REWIND_PASSWORD)
+readonly CLUSTER_ENV_KEYS=(LINKFORT_DB_PASSWORD SUPERVISOR_DB_PASSWORD REPLICATION_PASSWORD SUPERUSER_PASSWORD REWIND_PASSWORD)
 # The ports are fixed across the cluster (docs/RUNBOOK.md, "Cluster install").
 readonly PG_PORT=5432 PATRONI_PORT=8008 ETCD_CLIENT_PORT=2379 ETCD_PEER_PORT=2380
 # Where the app VMs' clients come from, as the local Caddy (space-separated) and the instances
@@ -75,12 +75,13 @@ ensure_cluster_env() {
   for key in "${CLUSTER_ENV_KEYS[@]}"; do cluster_secret "$key" >/dev/null; done
 }
 
-# postgres://linkfort:PW@H1:5432,H2:5432,H3:5432/linkfort?target_session_attrs=read-write: the
-# client tries the hosts in order and keeps the one that accepts writes (the Patroni primary).
+# postgres://ROLE:PW@H1:5432,H2:5432,H3:5432/linkfort?target_session_attrs=read-write: the
+# client follows the one host that accepts writes (the Patroni primary). ROLE is the service's
+# (default) or the supervisor's, whose CREATEDB the weekly restore check's scratch databases need.
 cluster_database_url() {
-  local hosts='' host
+  local role=${1:-$LF_USER} secret=${2:-LINKFORT_DB_PASSWORD} hosts='' host
   for host in "${DB_HOST_LIST[@]}"; do hosts+="${hosts:+,}$host:$PG_PORT"; done
-  printf 'postgres://%s:%s@%s/linkfort?target_session_attrs=read-write\n' "$LF_USER" "$(cluster_secret LINKFORT_DB_PASSWORD)" "$hosts"
+  printf 'postgres://%s:%s@%s/linkfort?target_session_attrs=read-write\n' "$role" "$(cluster_secret "$secret")" "$hosts"
 }
 
 # The same URL without its password (for psql, which gets the password through PGPASSWORD).

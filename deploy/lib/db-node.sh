@@ -113,7 +113,7 @@ configure_patroni() {
   for host in "${DB_HOST_LIST[@]}"; do hosts+="${hosts:+$'\n'}    - $host:$ETCD_CLIENT_PORT"; done
   bin_dir=$(postgres_bin_dir)
   install -d -m 0750 -o postgres -g postgres "$PATRONI_DIR"
-  printf 'LINKFORT_DB_PASSWORD=%s\n' "$(cluster_secret LINKFORT_DB_PASSWORD)" | install_content "$PATRONI_BOOTSTRAP_ENV" 0600 postgres:postgres || true
+  printf 'LINKFORT_DB_PASSWORD=%s\nSUPERVISOR_DB_PASSWORD=%s\n' "$(cluster_secret LINKFORT_DB_PASSWORD)" "$(cluster_secret SUPERVISOR_DB_PASSWORD)" | install_content "$PATRONI_BOOTSTRAP_ENV" 0600 postgres:postgres || true
   install_if_changed "$HERE/cluster/post-bootstrap.sh" "$PATRONI_POST_BOOTSTRAP" 0755 || true
   if render_template "$HERE/cluster/patroni.yml" NODE_NAME "$NODE_NAME" SELF_HOST "$SELF_HOST" ETCD_HOSTS "$hosts" \
       PATRONI_PORT "$PATRONI_PORT" PG_PORT "$PG_PORT" DATA_DIR "$(dirname "$bin_dir" | sed 's|^/usr/lib/|/var/lib/|')/linkfort" BIN_DIR "$bin_dir" \

@@ -91,7 +91,7 @@ describe("install.sh --role db, then --role app, on one VM", () => {
     if (run.code !== 0) throw new Error(`install.sh --role db failed (exit ${run.code}):\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-2000)}\n${(await bed.exec("journalctl -u patroni -u etcd -n 60 --no-pager")).stdout}`);
     expect(run.stdout).toContain(`NEW cluster secrets: ${CLUSTER_ENV}`);
     expect(await bed.sh(`stat -c '%a %U' ${CLUSTER_ENV} /etc/patroni/config.yml /etc/patroni/linkfort-bootstrap.env`)).toBe("600 root\n600 postgres\n600 postgres");
-    expect(await bed.sh(`grep -Eo '^[A-Z_]+=[0-9a-f]{48}$' ${CLUSTER_ENV} | cut -d= -f1`)).toBe("LINKFORT_DB_PASSWORD\nREPLICATION_PASSWORD\nSUPERUSER_PASSWORD\nREWIND_PASSWORD");
+    expect(await bed.sh(`grep -Eo '^[A-Z_]+=[0-9a-f]{48}$' ${CLUSTER_ENV} | cut -d= -f1`)).toBe("LINKFORT_DB_PASSWORD\nSUPERVISOR_DB_PASSWORD\nREPLICATION_PASSWORD\nSUPERUSER_PASSWORD\nREWIND_PASSWORD");
     const members = JSON.parse(await bed.sh("patronictl -c /etc/patroni/config.yml list -f json")) as { Member: string; Role: string; State: string }[];
     expect(members.map((m) => [m.Role, m.State])).toEqual([["Leader", "running"]]);
     const config = JSON.parse(await bed.sh("curl -s http://127.0.0.1:8008/config")) as { synchronous_mode?: boolean; postgresql?: { use_pg_rewind?: boolean } };
@@ -114,8 +114,11 @@ describe("install.sh --role db, then --role app, on one VM", () => {
     if (run.code !== 0) throw new Error(`install.sh --role app failed (exit ${run.code}):\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-2000)}\n${(await bed.exec("journalctl -u 'linkfort@*' -u linkfort-supervisor -n 60 --no-pager")).stdout}`);
     adminKey = /admin API key \(shown once[^\n]*\n\s+(\S+)/.exec(run.stdout)?.[1] ?? "";
     expect(adminKey, run.stdout).toMatch(/^lf_/);
-    const url = `postgres://linkfort:[0-9a-f]{48}@192.0.2.1:5432,127.0.0.1:5432,192.0.2.2:5432/linkfort\\?target_session_attrs=read-write`;
-    expect(await bed.sh(`grep -cE '^DATABASE_URL=${url}$' /etc/linkfort/linkfort.env /etc/linkfort/supervisor.env`)).toBe("/etc/linkfort/linkfort.env:1\n/etc/linkfort/supervisor.env:1");
+    const url = (role: string) => `postgres://${role}:[0-9a-f]{48}@192.0.2.1:5432,127.0.0.1:5432,192.0.2.2:5432/linkfort\\?target_session_attrs=read-write`;
+    expect(await bed.sh(`grep -cE '^DATABASE_URL=${url("linkfort")}$' /etc/linkfort/linkfort.env`)).toBe("1");
+    // The supervisor's own role, as on one VM: CREATEDB (the restore check) and a member of linkfort.
+    expect(await bed.sh(`grep -cE '^DATABASE_URL=${url("linkfort_supervisor")}$' /etc/linkfort/supervisor.env`)).toBe("1");
+    expect(await bed.sh(`runuser -u postgres -- psql -X -At -c "select rolcreatedb, pg_has_role('linkfort_supervisor', 'linkfort', 'MEMBER') from pg_roles where rolname = 'linkfort_supervisor'"`)).toBe("t|t");
     // The service's role password is the cluster env's, not one of its own.
     expect(await bed.sh(`[ "$(sed -n 's/^LINKFORT_DB_PASSWORD=//p' ${CLUSTER_ENV})" = "$(sed -nE 's|^DATABASE_URL=postgres://linkfort:([0-9a-f]+)@.*|\\1|p' /etc/linkfort/linkfort.env)" ] && echo same`)).toBe("same");
     const units = ["linkfort@8081", "linkfort@8082", "linkfort@8083", "linkfort-supervisor", "redis-server", "caddy", "patroni", "etcd"];
