@@ -173,9 +173,18 @@ cmd_pull() {
   in_bed tar -C "$(dirname "$src")" -cf - "$(basename "$src")" | tar -C "$dst" -xf -
 }
 
+# The host end of a bridged machine's veth (nspawn names it vb-…, shortened for long names), found by
+# host0's peer index; empty for a machine with a private network of its own.
+bridge_veth() {
+  local index
+  index=$(in_bed cat /sys/class/net/host0/iflink 2>/dev/null) || return 0
+  ip -o link show | awk -F': ' -v idx="$index" '$1 == idx && $2 ~ /^vb-/ { sub(/@.*/, "", $2); print $2 }'
+}
+
 cmd_down() {
-  local n l='' i r
+  local n l='' i r peer=''
   if n=$(nspawn_pid); then
+    peer=$(bridge_veth)
     l=$(ps --ppid "$n" -o pid= | head -1 | tr -d ' ')
     kill -TERM "$n"   # nspawn asks the guest's systemd to power off
     for i in $(seq 1 300); do kill -0 "$n" 2>/dev/null || break; sleep 0.1; done
@@ -188,6 +197,9 @@ cmd_down() {
     fi
   fi
   rm -f "$BED/nspawn.pid"
+  # Sockets still closing towards a dead peer keep a stopped guest's network namespace, and with it
+  # its veth, alive for minutes: the veth goes now (the namespace follows when they time out).
+  if [ -n "$peer" ] && ip link show "$peer" >/dev/null 2>&1; then ip link del "$peer"; fi
   for r in $(cg_roots); do
     [ -d "$r/$CG" ] || continue
     if [ -n "$(find "$r/$CG" -name cgroup.procs -exec cat {} + 2>/dev/null)" ]; then
@@ -202,14 +214,18 @@ cmd_down() {
   if mountpoint -q "$BED/disk" 2>/dev/null; then umount "$BED/disk"; fi
 }
 
-# A power cut: the guest's PID 1 SIGKILLed, so the kernel kills its whole PID namespace at once
-# (no shutdown, no unit stops, nothing flushed); its network namespace, and with it the veth, goes too.
+# A power cut: first the machine's NIC goes (the host end of its veth is deleted, so not one more
+# packet leaves: no FIN or RST from the processes about to die reaches a peer, whose connections
+# hang as they would to a VM that lost power), then the guest's PID 1 is SIGKILLed, so the kernel
+# kills its whole PID namespace at once (no shutdown, no unit stops, nothing flushed).
 cmd_kill() {
-  local n l i t0
+  local n l i t0 peer
   n=$(nspawn_pid) || die "not running"
   l=$(ps --ppid "$n" -o pid= | head -1 | tr -d ' ')
   [ -n "$l" ] || die "no guest PID 1"
   t0=$(date +%s%N)
+  peer=$(bridge_veth)
+  [ -z "$peer" ] || ip link del "$peer"
   kill -KILL "$l"
   for i in $(seq 1 100); do kill -0 "$n" 2>/dev/null || break; sleep 0.1; done
   echo "bed: $NAME killed (PID 1 $l); nspawn gone after $((($(date +%s%N) - t0) / 1000000)) ms"

@@ -12,6 +12,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createBed, type Bed, type CommandResult } from "./vm-bed.ts";
 import { rootPrefix } from "../../service/test/tools.ts";
+import { waitFor } from "../../service/test/wait.ts";
 
 /** The machines of issue 16's cluster, in /etc/hosts order. */
 export const CLUSTER_MACHINES = ["db1", "db2", "db3", "app1", "app2", "edge"] as const;
@@ -41,7 +42,7 @@ export interface ClusterBed {
   build(): Promise<void>;
   /** The bridge, then the named machines booted in parallel. */
   boot(names: readonly MachineName[]): Promise<void>;
-  /** Every machine down (in parallel), the bridge, the tree, the folder. */
+  /** Every machine's power cut (in parallel) and its disk removed, the bridge, the tree, the folder. */
   remove(): Promise<void>;
 }
 
@@ -116,8 +117,15 @@ export async function createClusterBed(opts: { dir: string; id: string }): Promi
     },
     async remove() {
       const problems: string[] = [];
-      // remove = destroy: down, and nothing of the tree (BED_ROOT is not the machine's own).
-      await Promise.all(CLUSTER_MACHINES.map((name) => machines[name].remove().catch((e: Error) => { problems.push(e.message); })));
+      // A throwaway machine needs no clean shutdown (one can take bed.sh down's whole 30 s): its
+      // power is cut, then remove = destroy (its disk; nothing of the tree, which is not its own).
+      await Promise.all(CLUSTER_MACHINES.map(async (name) => {
+        await machines[name].bedSh(["kill"]); // fails harmlessly for a machine not running
+        await machines[name].remove().catch((e: Error) => { problems.push(e.message); });
+      }));
+      // The kernel frees a dead machine's network namespace, and its veth, asynchronously.
+      await waitFor("the machines' veths to go", async () => !(await run(["ip", "-o", "link", "show"])).stdout.includes(`vb-${opts.id}`), 30_000, { everyMs: 200 })
+        .catch((e: Error) => { problems.push(e.message); });
       const down = await bedSh(["bridge", "down", bridge]);
       if (down.code !== 0) problems.push(`bridge down ${bridge}: ${down.stderr}`);
       await tree.remove().catch((e: Error) => { problems.push(e.message); });
