@@ -214,3 +214,21 @@ export async function appUpgradedAndRolledBack(ctx: DrillContext, version: strin
     return { measured: { upgrade_ms: t1 - t0, rollback_ms: Date.now() - t1, upgraded_to: upgradedTo, rolled_back_to: await machine.sh("linkfort version") } };
   });
 }
+
+/**
+ * Issue 16's promises for one drill, each not met named (empty: every promise met): no failed
+ * request at the edge (503 + Retry-After allowed for writes during a failover), every 302 one
+ * clicked event, and for the primary's loss: writes back within 30 s, no acknowledged write lost.
+ */
+export function unmetPromises(result: DrillResult & { acknowledgedMissing?: string[] }): string[] {
+  const unmet: string[] = [];
+  if (result.failedRedirects.length) unmet.push(`${result.failedRedirects.length} failed redirects`);
+  if (result.failedCreates.length) unmet.push(`${result.failedCreates.length} failed creates`);
+  if (result.createsCutOff.length) unmet.push(`${result.createsCutOff.length} creates cut off on the dead VM`);
+  const c = result.clicks;
+  if (c.lost.length || c.unanswered.length || c.doubledOtherwise.length) unmet.push(`clicks: ${c.lost.length} lost, ${c.unanswered.length} unanswered, ${c.doubledOtherwise.length} doubled`);
+  if (result.acknowledgedMissing?.length) unmet.push(`${result.acknowledgedMissing.length} acknowledged writes missing`);
+  const back = result.measured.first_write_after_ms;
+  if (back !== undefined && Number(back) >= 30_000) unmet.push(`writes back after ${(Number(back) / 1000).toFixed(1)} s (promise: 30 s)`);
+  return unmet;
+}
