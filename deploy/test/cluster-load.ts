@@ -21,6 +21,8 @@ export interface Answer {
   code?: string;
   /** What was wrong: the status line and body start, or the error. */
   problem?: string;
+  /** The edge's X-Request-ID of a wrong answer: the app VMs log it, so it names the one that answered. */
+  requestId?: string;
 }
 
 export interface LoadOptions {
@@ -67,7 +69,10 @@ export function startLoad(opts: LoadOptions): RunningLoad {
         const body = await res.text();
         answer.status = res.status;
         if (res.status === 302 && res.headers.get("location") === opts.target) markStarted();
-        else answer.problem = `${res.status} location=${res.headers.get("location")} ${body.slice(0, 200)}`;
+        else {
+          answer.problem = `${res.status} location=${res.headers.get("location")} ${body.slice(0, 200)}`;
+          answer.requestId = res.headers.get("x-request-id") ?? undefined;
+        }
       } catch (error) {
         answer.problem = error instanceof Error ? error.message : String(error);
       }

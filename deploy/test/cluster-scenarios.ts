@@ -86,6 +86,13 @@ async function underLoad(ctx: DrillContext, scenario: string, tag: string, opts:
     await load.stop();
   }
   const answers = load.answers;
+  const failedIds = failedRedirects(answers).map((a) => a.requestId).filter((id): id is string => Boolean(id));
+  if (failedIds.length) {
+    outcome.measured.failed_redirects_by_app = await answeredBy(ctx, failedIds);
+    // What the instance said about the first one (its error, for whoever fixes it).
+    const logged = await Promise.all(APP_MACHINES.map((name) => ctx.cluster.machines[name].exec(`journalctl -u 'linkfort@*' --since '-10min' -o cat --no-pager | grep -m1 -F '${failedIds[0]}'`)));
+    outcome.measured.first_failed_redirect_log = logged.map((l) => l.stdout.trim()).filter(Boolean).join(" | ").slice(0, 1500) || "not found";
+  }
   await waitForClusterSpoolsShipped(ctx.cluster, opts.apps ?? APP_MACHINES);
   const clicked = await clusterClicksByAgent(ctx.cluster, ctx.link.code, tag);
   const clicks = countClicks(answers, clicked, outcome.killWindow);
@@ -93,6 +100,16 @@ async function underLoad(ctx: DrillContext, scenario: string, tag: string, opts:
     scenario, load: summarize(answers), failedRedirects: failedRedirects(answers), failedCreates: failedCreates(answers, opts),
     createsCutOff: [], clicks, measured: outcome.measured, seconds: (performance.now() - began) / 1000, answers,
   };
+}
+
+/** How many of these request ids each app VM's instances logged (which VM answered the failures). */
+async function answeredBy(ctx: DrillContext, requestIds: string[]): Promise<string> {
+  await Bun.write(`${ctx.cluster.shared}/failed-request-ids`, `${requestIds.join("\n")}\n`);
+  const counts = await Promise.all(APP_MACHINES.map(async (name) => {
+    const found = await ctx.cluster.machines[name].exec("journalctl -u 'linkfort@*' --since '-10min' -o cat --no-pager | grep -c -F -f /shared/failed-request-ids");
+    return `${name}:${found.stdout.trim() || "?"}`;
+  }));
+  return `${counts.join(" ")} of ${requestIds.length}`;
 }
 
 export function countClicks(answers: readonly Answer[], clicked: Map<string, number>, killWindow?: [number, number]): ClickCount {
