@@ -103,7 +103,7 @@ cmd_up() {
   mkdir -p "$BED" "$SHARED"
   local r t0 npid deadline state='' network=--private-network
   if [ -n "${BED_BRIDGE:-}" ]; then
-    [ -n "${BED_ADDRESS:-}" ] && [ -f "${BED_HOSTS:-}" ] || die "BED_BRIDGE needs BED_ADDRESS and BED_HOSTS (a file)"
+    if [ -z "${BED_ADDRESS:-}" ] || [ ! -f "${BED_HOSTS:-}" ]; then die "BED_BRIDGE needs BED_ADDRESS and BED_HOSTS (a file)"; fi
     ip link show "$BED_BRIDGE" type bridge >/dev/null 2>&1 || die "no bridge $BED_BRIDGE: run bridge up"
     network=--network-bridge=$BED_BRIDGE
   fi
