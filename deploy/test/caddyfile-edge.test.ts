@@ -135,4 +135,14 @@ describe("the Caddyfile's edge profile, live in front of two app VMs", () => {
     }
     expect(answers).toEqual(Array(30).fill({ status: 200, app: "app-b" }));
   }, 60_000);
+
+  test("with no app VM left, the edge's own error is JSON with a Retry-After, not an empty body", async () => {
+    b.server.stop(true);
+    const res = await fetch(`http://127.0.0.1:${edgePort}/none-left`, { method: "POST", body: "{}", headers: { "Content-Type": "application/json" } });
+    const text = await res.text();
+    expect([502, 503, 504], text).toContain(res.status);
+    expect(res.headers.get("content-type")).toBe("application/json;charset=utf-8");
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect(JSON.parse(text)).toEqual({ error: expect.stringMatching(/^(Bad Gateway|Service Unavailable|Gateway Timeout)$/), message: "no linkfort instance answered in time; try again shortly" });
+  }, 60_000);
 });
