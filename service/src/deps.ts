@@ -3,7 +3,8 @@
  * hands them to the app. Nothing connects at import time; tests call `buildDeps` with a test
  * config and their own database URL.
  */
-import { connect, type Db, type Sql } from "./db/client.ts";
+import { connect, type Db, type DbOptions, type Sql } from "./db/client.ts";
+import { needsFollower } from "./db/primary.ts";
 import { registerPoolMetrics } from "./db/pool-metrics.ts";
 import { connectRedis, type RedisClients } from "./redis.ts";
 import { clientIpResolver, parseTrustedProxies, type ClientIpResolver } from "./http/client-ip.ts";
@@ -83,7 +84,7 @@ export interface Deps {
 export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: string): Deps {
   const metrics = createMetrics();
   const applicationName = `linkfort:${config.port}`;
-  const { sql, db } = connect({
+  const dbOptions: DbOptions = {
     url: databaseUrl,
     poolMax: config.dbPoolMax,
     statementTimeoutMs: config.dbStatementTimeoutMs,
@@ -100,14 +101,17 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
       else logger.warn("PostgreSQL primary lost; looking for the current one");
     },
     applicationName,
-  });
+  };
+  const { sql, db } = connect(dbOptions);
+  // A cluster URL: a small pool of reads any server answers (a standby preferred) for redirect misses while the primary is slow or gone (redirect/hedged-resolve.ts).
+  const standby = needsFollower(databaseUrl) ? connect({ ...dbOptions, poolMax: 2, reads: true, onPrimaryChange: undefined, applicationName: `${applicationName}:reads` }) : undefined;
   metrics.dbPoolMax.set(config.dbPoolMax);
   registerPoolMetrics(metrics, sql, applicationName);
   const health = createHealth({ sql, metrics });
   const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
   const clientIp = clientIpResolver(parseTrustedProxies(config.trustedProxies));
   // wire: cache
-  const cache = wireRedirectCache({ config, sql, databaseUrl, redis, metrics, logger });
+  const cache = wireRedirectCache({ config, sql, standbySql: standby?.sql, databaseUrl, redis, metrics, logger });
   // wire: click spool
   const clickPipeline = wireClicks({ config, sql, metrics, logger });
   const clicks: ClickSink = clickPipeline.sink;
@@ -146,6 +150,7 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
       for (const stop of closers) await stop().catch((error) => logger.error("shutdown step failed", { error }));
       await redis?.close();
       await sql.end({ timeout: 5 });
+      await standby?.sql.end({ timeout: 5 });
     },
   };
 }

@@ -95,6 +95,13 @@ export function createMetrics() {
       labelNames: ["tier", "result"] as const,
       registers: [registry],
     }),
+    // Cluster URLs only (redirect/hedged-resolve.ts).
+    redirectStandbyReads: withLabelsAtZero(new Counter({
+      name: "linkfort_redirect_standby_reads_total",
+      help: "Redirect lookups a standby was asked because the primary was slow or failed, by result: found (the standby's answer was served, uncached), unusable (missing, inactive or click-capped: the primary's answer or 503 instead), failed",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }), "result", ["found", "unusable", "failed"]),
     cacheRedisRejected: new Counter({
       name: "linkfort_cache_redis_rejected_total",
       help: "Values read from the Redis tier that linkfort did not write (wrong shape, or a destination the API would refuse): treated as a miss and deleted",

@@ -24,11 +24,13 @@ export interface DbOptions {
   onResponseTimeout?: (silentMs: number, limitMs: number) => void;
   /** A cluster URL (target_session_attrs=read-write): called when the primary followed changes (primary.ts). */
   onPrimaryChange?: (primary: string | undefined) => void;
+  /** A cluster URL only: connections go to any server that answers, a hot standby preferred, and are read only (primary.ts). */
+  reads?: boolean;
 }
 
 export function connect(opts: DbOptions): { sql: Sql; db: Db } {
   const watchdog = opts.responseTimeoutMs ? createSocketWatchdog({ silenceMs: opts.responseTimeoutMs, onSilence: opts.onResponseTimeout }) : undefined;
-  const target = connectionTarget(opts.url, opts.applicationName, { watch: watchdog?.watch, onPrimaryChange: opts.onPrimaryChange });
+  const target = connectionTarget(opts.url, opts.applicationName, { watch: watchdog?.watch, onPrimaryChange: opts.onPrimaryChange, reads: opts.reads });
   // postgres.js reads a `socket` factory that its typings do not declare.
   const socket = target.socket ? { socket: target.socket } : watchdog ? { socket: (o: PgSocketOptions & { ssl?: unknown }) => watchdog.socket(o) } : {};
   const sql = postgres(target.url, {
@@ -49,6 +51,7 @@ export function connect(opts: DbOptions): { sql: Sql; db: Db } {
       TimeZone: "UTC",
       statement_timeout: opts.statementTimeoutMs,
       lock_timeout: opts.lockTimeoutMs ?? 0,
+      ...(opts.reads ? { default_transaction_read_only: true } : {}),
     },
   });
   return { sql, db: drizzle(sql, { schema }) };

@@ -20,6 +20,12 @@
  *   the last two cases its other connections are closed too, so none is reused for writes.
  *
  * Under TLS the messages are encrypted: only the search and the unexpected close apply.
+ *
+ * Reads that may go to any server (`connectionTarget(..., { reads: true })`, the redirect's
+ * lookups when the primary is slow or gone, redirect/hedged-resolve.ts) have a target of their
+ * own: the first host that answers as a hot standby, else any host that answered; remembered until
+ * one of its connections closes unasked. Its connections are not the primary's: a search for the
+ * primary leaves them open.
  */
 import net from "node:net";
 import postgres from "postgres";
@@ -74,8 +80,8 @@ export function createPrimaryFollower(opts: PrimaryFollowerOptions) {
     for (const watcher of watchers) watcher(host && label(host));
   };
 
-  /** Does `host` accept this client's statements now? */
-  async function acceptable(host: DatabaseHost): Promise<boolean> {
+  /** What `host` is now: the primary, a hot standby, another read-only server, or undefined (no answer). */
+  async function probe(host: DatabaseHost): Promise<"primary" | "standby" | "read-only" | undefined> {
     const sql = postgres(urlOf(host), {
       max: 1, connect_timeout: SEARCH_TIMEOUT_S, fetch_types: false, prepare: false, onnotice: () => {},
       connection: { application_name: `${opts.applicationName}:primary-search` },
@@ -84,9 +90,10 @@ export function createPrimaryFollower(opts: PrimaryFollowerOptions) {
       const answer = sql<{ standby: boolean; read_only: string }[]>`select pg_is_in_recovery() as standby, current_setting('transaction_read_only') as read_only`;
       const timeout = Bun.sleep(SEARCH_TIMEOUT_S * 1000).then(() => undefined);
       const [row] = (await Promise.race([answer, timeout])) ?? [];
-      return row !== undefined && !row.standby && row.read_only === "off";
+      if (row === undefined) return undefined;
+      return row.standby ? "standby" : row.read_only === "off" ? "primary" : "read-only";
     } catch {
-      return false;
+      return undefined;
     } finally {
       void sql.end({ timeout: 1 }).catch(() => {});
     }
@@ -97,7 +104,7 @@ export function createPrimaryFollower(opts: PrimaryFollowerOptions) {
     return new Promise((resolve) => {
       let pending = parsed.hosts.length;
       for (const host of parsed.hosts) {
-        void acceptable(host).then((ok) => {
+        void probe(host).then((role) => role === "primary").then((ok) => {
           pending--;
           if (ok) resolve(host);
           else if (pending === 0) resolve(undefined);
@@ -138,29 +145,61 @@ export function createPrimaryFollower(opts: PrimaryFollowerOptions) {
     });
   }
 
+  let reader: DatabaseHost | undefined;
+  let readerSearch: Promise<DatabaseHost | undefined> | undefined;
+  let noReaderUntil = 0;
+
+  /** Every host at once: the first hot standby wins; with none, the first host that answered at all. */
+  function searchReader(): Promise<DatabaseHost | undefined> {
+    return new Promise((resolve) => {
+      let pending = parsed.hosts.length;
+      let answered: DatabaseHost | undefined;
+      for (const host of parsed.hosts) {
+        void probe(host).then((role) => {
+          pending--;
+          if (role === "standby") resolve(host);
+          else if (role !== undefined) answered ??= host;
+          if (pending === 0) resolve(answered);
+        });
+      }
+    });
+  }
+
+  async function locateReader(): Promise<DatabaseHost | undefined> {
+    if (reader) return reader;
+    if (Date.now() < noReaderUntil) return undefined;
+    readerSearch ??= searchReader().then((found) => {
+      readerSearch = undefined;
+      if (!found) noReaderUntil = Date.now() + NONE_FOUND_HOLD_MS;
+      reader = found;
+      return found;
+    });
+    return readerSearch;
+  }
+
   /** Watches a connected socket for the signs above; its `end()` marks a close the client asked for. */
   function tracked(socket: net.Socket, host: DatabaseHost, ssl: boolean): net.Socket {
     const entry = { socket, host };
     open.add(entry);
-    let closing = false;
     if (!ssl) socket.on("data", serverMessages((type, body) => {
       if (type === PARAMETER_STATUS) {
         const [name, value] = cStrings(body);
         if ((name === "in_hot_standby" || name === "default_transaction_read_only") && value === "on") notWritable(host);
       } else if (type === ERROR_RESPONSE && errorField(body, "C") === READ_ONLY_SQL_TRANSACTION) notWritable(host);
     }));
-    socket.on("close", () => {
-      open.delete(entry);
-      if (!closing) forget(host);
-    });
-    return new Proxy(socket, {
-      get(target, key) {
-        if (key === "end") return (...args: unknown[]) => { closing = true; return (target.end as (...a: unknown[]) => net.Socket)(...args); };
-        const value: unknown = Reflect.get(target, key, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-      set(target, key, value) { return Reflect.set(target, key, value, target); },
-    });
+    socket.on("close", () => open.delete(entry));
+    return onUnaskedClose(socket, () => forget(host));
+  }
+
+  /** A socket to `host` (connecting), or one that fails at once with `reason` when there is none. */
+  function connectTo(host: DatabaseHost | undefined, reason: () => string): net.Socket {
+    const socket = new net.Socket();
+    // postgres.js writes its startup message as soon as it has the socket: a socket that is
+    // connecting holds it, one that is not fails the write with an error of its own. So even
+    // the refusal connects (to the first host) and is then closed with the real reason.
+    socket.connect(host?.port ?? parsed.hosts[0]!.port, host?.host ?? parsed.hosts[0]!.host);
+    if (!host) setImmediate(() => socket.destroy(connectionError(reason())));
+    return socket;
   }
 
   return {
@@ -169,16 +208,14 @@ export function createPrimaryFollower(opts: PrimaryFollowerOptions) {
     /** postgres.js's `socket` option (`ssl`: TLS will wrap the socket, so its messages cannot be read). */
     async socket(ssl = false): Promise<net.Socket> {
       const host = await locate();
-      const socket = new net.Socket();
-      // postgres.js writes its startup message as soon as it has the socket: a socket that is
-      // connecting holds it, one that is not fails the write with an error of its own. So even
-      // the refusal connects (to the first host) and is then closed with the real reason.
-      socket.connect(host?.port ?? parsed.hosts[0]!.port, host?.host ?? parsed.hosts[0]!.host);
-      if (!host) {
-        setImmediate(() => socket.destroy(connectionError(`no PostgreSQL server of ${parsed.hosts.map(label).join(",")} accepts writes (a failover in progress?)`)));
-        return socket;
-      }
-      return tracked(socket, host, ssl);
+      const socket = connectTo(host, () => `no PostgreSQL server of ${parsed.hosts.map(label).join(",")} accepts writes (a failover in progress?)`);
+      return host ? tracked(socket, host, ssl) : socket;
+    },
+    /** postgres.js's `socket` option for reads any server may answer (a hot standby preferred). */
+    async readerSocket(): Promise<net.Socket> {
+      const host = await locateReader();
+      const socket = connectTo(host, () => `no PostgreSQL server of ${parsed.hosts.map(label).join(",")} answers`);
+      return host ? onUnaskedClose(socket, () => { if (same(reader, host)) reader = undefined; }) : socket;
     },
     /** The server connections go to now, if known (`host:port`). */
     get primary(): string | undefined {
@@ -193,6 +230,20 @@ export function createPrimaryFollower(opts: PrimaryFollowerOptions) {
 }
 
 export type PrimaryFollower = ReturnType<typeof createPrimaryFollower>;
+
+/** `socket` with `onClose` called when it closes without the client having called its `end()`. */
+function onUnaskedClose(socket: net.Socket, onClose: () => void): net.Socket {
+  let closing = false;
+  socket.on("close", () => { if (!closing) onClose(); });
+  return new Proxy(socket, {
+    get(target, key) {
+      if (key === "end") return (...args: unknown[]) => { closing = true; return (target.end as (...a: unknown[]) => net.Socket)(...args); };
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+    set(target, key, value) { return Reflect.set(target, key, value, target); },
+  });
+}
 
 /** Splits a message body into its NUL-terminated strings. */
 function cStrings(body: Uint8Array): string[] {
@@ -256,12 +307,18 @@ const followers = new Map<string, PrimaryFollower>();
 export function connectionTarget(
   url: string,
   applicationName: string,
-  opts: { watch?: (socket: net.Socket, ssl: boolean) => net.Socket; onPrimaryChange?: (primary: string | undefined) => void } = {},
+  opts: {
+    watch?: (socket: net.Socket, ssl: boolean) => net.Socket;
+    onPrimaryChange?: (primary: string | undefined) => void;
+    /** Any server may answer (a hot standby preferred), not only the primary. */
+    reads?: boolean;
+  } = {},
 ): { url: string; socket?: (o: { ssl?: unknown }) => Promise<net.Socket> } {
   if (!needsFollower(url)) return { url };
   let follower = followers.get(url);
   if (!follower) followers.set(url, (follower = createPrimaryFollower({ url, applicationName })));
   if (opts.onPrimaryChange) follower.onChange(opts.onPrimaryChange);
   const watch = opts.watch ?? ((socket: net.Socket) => socket);
+  if (opts.reads) return { url: follower.url, socket: async (o) => watch(await follower.readerSocket(), Boolean(o.ssl)) };
   return { url: follower.url, socket: async (o) => watch(await follower.socket(Boolean(o.ssl)), Boolean(o.ssl)) };
 }

@@ -32,6 +32,8 @@ export interface LookupOptions {
   negativeTtlMs: number;
   /** True when the code is certainly in no row of urls (cache/absence.ts); absent: always look it up. */
   absent?(shortCode: string): boolean | Promise<boolean>;
+  /** True for an answer to return but not to cache (a standby's, hedged-resolve.ts). */
+  uncacheable?(value: Lookup): boolean;
   /** Told when PostgreSQL answered "no such code" with nothing heard about the code meanwhile. */
   gone?(shortCode: string): void;
 }
@@ -92,7 +94,7 @@ export function createLookup(opts: LookupOptions) {
     if (cached) return cached;
     const value = await opts.resolve(shortCode);
     (value.kind === "missing" ? count.dbMiss : count.dbHit).inc();
-    if (!flight.stale) {
+    if (!flight.stale && opts.uncacheable?.(value) !== true) {
       if (value.kind === "missing") opts.gone?.(shortCode);
       remember(shortCode, value);
       // A slow lookup may have read the row before a write whose tombstone is gone by now. A 404

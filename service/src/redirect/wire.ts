@@ -15,12 +15,15 @@ import type { Metrics } from "../metrics.ts";
 import type { RedisClients } from "../redis.ts";
 import { createLookup } from "./lookup.ts";
 import { decode, type Lookup } from "./model.ts";
+import { createHedgedResolve, fromStandby } from "./hedged-resolve.ts";
 import { createRedirectRepo } from "./repo.ts";
 
 export interface RedirectCacheDeps {
   config: ServiceConfig;
   sql: Sql;
   databaseUrl: string;
+  /** A cluster URL only: the read pool (a standby preferred) that misses ask when the primary is slow or gone (hedged-resolve.ts). */
+  standbySql?: Sql;
   redis: RedisClients | undefined;
   metrics: Metrics;
   logger: Logger;
@@ -31,10 +34,14 @@ export function wireRedirectCache(deps: RedirectCacheDeps) {
   const gate = createGate();
   const tier = createRedisTier(deps.redis, { accept: (raw) => decode(raw) !== undefined, rejected: metrics.cacheRedisRejected });
   const repo = createRedirectRepo(deps.sql);
+  const standbyRepo = deps.standbySql && createRedirectRepo(deps.standbySql);
+  const resolve = standbyRepo
+    ? createHedgedResolve({ primary: repo.resolve, standby: standbyRepo.resolve, onStandbyRead: (result) => metrics.redirectStandbyReads.inc({ result }) })
+    : repo.resolve;
   const codes = createLiveCodes({ page: repo.codesAfter, estimate: repo.estimatedCodes, metrics, logger: deps.logger });
   const lookup = createLookup({
     lru: createLru<Lookup>({ maxEntries: config.cacheMaxEntries }), tier, gate, metrics,
-    resolve: repo.resolve, ttlMs: config.cacheTtlMs, negativeTtlMs: config.cacheNegativeTtlMs,
+    resolve, uncacheable: fromStandby, ttlMs: config.cacheTtlMs, negativeTtlMs: config.cacheNegativeTtlMs,
     // Called only once requests come, by when `invalidation` below exists.
     absent: (code) => invalidation.absent(code), gone: codes.gone,
   });
