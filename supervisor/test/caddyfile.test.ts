@@ -23,7 +23,7 @@ describe("Caddyfile", () => {
     // HSTS on https only, a request id made at the edge, the instances' /metrics answered with a JSON 404.
     const upload = { method: ["POST"], path: ["/users/bulk"] };
     const tooLarge = (condition: string, limit: number) => ({
-      group: "group5", match: [{ expression: condition.replaceAll("LENGTH", "{http.request.header.Content-Length}") }], handle: [{ handler: "subroute", routes: [{ handle: [
+      group: "group7", match: [{ expression: condition.replaceAll("LENGTH", "{http.request.header.Content-Length}") }], handle: [{ handler: "subroute", routes: [{ handle: [
         { handler: "headers", response: { set: { "Content-Type": ["application/json;charset=utf-8"] } } },
         { handler: "static_response", status_code: 413, body: JSON.stringify({ error: "Payload Too Large", message: `request body is larger than ${limit} bytes`, limit_bytes: limit }) },
       ] }] }],
@@ -36,18 +36,26 @@ describe("Caddyfile", () => {
         srv0: { listen: ["127.0.0.1:9019"], metrics: {}, automatic_https: { skip: ["127.0.0.1"] }, routes: [
           { match: [{ host: ["127.0.0.1"] }], handle: [{ handler: "subroute", routes: [{ handle: [{ handler: "metrics" }] }] }], terminal: true },
         ] },
-        srv1: { listen: ["127.0.0.1:9080"], metrics: {}, routes: [
+        srv1: { listen: ["127.0.0.1:9080"], metrics: {}, errors: { routes: [
+          // Caddy's own errors as JSON; no upstream answering (502/503/504) with a Retry-After.
+          { handle: [{ handler: "headers", response: { set: { "Content-Type": ["application/json;charset=utf-8"] } } }] },
+          { match: [{ expression: "{http.error.status_code} in [502, 503, 504]" }], handle: [{ handler: "subroute", routes: [{ handle: [
+            { handler: "headers", response: { set: { "Retry-After": ["1"] } } },
+            { handler: "static_response", status_code: "{http.error.status_code}", body: '{"error":"{http.error.status_text}","message":"no linkfort instance answered in time; try again shortly"}' },
+          ] }] }] },
+          { handle: [{ handler: "static_response", status_code: "{http.error.status_code}", body: '{"error":"{http.error.status_text}","message":"{http.error.status_text}"}' }] },
+        ] }, routes: [
         { match: [{ protocol: "https" }], handle: [{ handler: "headers", response: { set: { "Strict-Transport-Security": ["max-age=31536000"] } } }] },
         { match: [upload], handle: [{ handler: "request_body", max_size: 11 * 1024 * 1024 }] },
         { match: [{ not: [upload] }], handle: [{ handler: "request_body", max_size: 2 * 1024 * 1024 }] },
         { handle: [{ handler: "headers", request: { set: { "X-Request-Id": ["{http.request.uuid}"] } } }] },
-        { group: "group5", match: [{ path: ["/metrics", "/metrics/*"] }], handle: [{ handler: "subroute", routes: [{ handle: [
+        { group: "group7", match: [{ path: ["/metrics", "/metrics/*"] }], handle: [{ handler: "subroute", routes: [{ handle: [
           { handler: "headers", response: { set: { "Content-Type": ["application/json;charset=utf-8"] } } },
           { handler: "static_response", status_code: 404, body: '{"error":"Not Found","message":"no route for {http.request.method} /metrics"}' },
         ] }] }] },
         tooLarge(`${isUpload} && LENGTH != "" && int(LENGTH) > 10551296`, 10551296),
         tooLarge(`!(${isUpload}) && LENGTH != "" && int(LENGTH) > 1048576`, 1048576),
-        { group: "group5", handle: [{ handler: "subroute", routes: [{ handle: [{
+        { group: "group7", handle: [{ handler: "subroute", routes: [{ handle: [{
           handler: "reverse_proxy",
           health_checks: { active: { interval: 250_000_000, timeout: 500_000_000, uri: "/ready" }, passive: { fail_duration: 2_000_000_000 } },
           load_balancing: { try_duration: 5_000_000_000, try_interval: 50_000_000 },

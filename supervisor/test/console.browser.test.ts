@@ -218,7 +218,9 @@ test("the console shows every panel's real data, streams a request's log line, r
   // has no data for public.events"; the console must show that failure as faithfully as a success.)
   const runBackupAction = async (button: string) => {
     await page.$eval("#backup-result", (node) => { (node as unknown as { textContent: string }).textContent = ""; });
-    await page.click(button);
+    // Clicked inside the page, found and clicked in one step: the backup table re-renders on every
+    // status poll, and page.click's separate find, scroll and click met a replaced (detached) row.
+    await page.$eval(button, (node) => (node as unknown as { click(): void }).click());
     await inPage(`document.getElementById("confirm").open`);
     await page.click("#confirm-ok");
     return inPage<string>(`/^(Done|Failed): /.test(document.getElementById("backup-result").textContent) && document.getElementById("backup-result").textContent`, 60_000);
