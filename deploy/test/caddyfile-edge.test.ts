@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { freePort } from "../../service/test/ports.ts";
@@ -143,6 +143,6 @@ describe("the Caddyfile's edge profile, live in front of two app VMs", () => {
     expect([502, 503, 504], text).toContain(res.status);
     expect(res.headers.get("content-type")).toBe("application/json;charset=utf-8");
     expect(res.headers.get("retry-after")).toBe("1");
-    expect(JSON.parse(text)).toEqual({ error: expect.stringMatching(/^(Bad Gateway|Service Unavailable|Gateway Timeout)$/), message: "no linkfort instance answered in time; try again shortly" });
+    expect(JSON.parse(text)).toEqual({ error: expect.stringMatching(/^(Bad Gateway|Service Unavailable|Gateway Timeout)$/), message: "no linkfort instance answered in time; try again shortly", proxy: hostname() });
   }, 60_000);
 });

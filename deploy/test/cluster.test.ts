@@ -116,6 +116,25 @@ describe("a cluster bed: six machines from one tree on a private bridge, then th
     ctx = { cluster, deployed, link: { code: link.code, target: link.target }, userId: link.userId };
   }, 10 * MINUTE);
 
+  test("an edit through one app VM reaches the other app VM's caches at once (LISTEN/NOTIFY on the primary)", async () => {
+    const headers = { "content-type": "application/json", authorization: `Bearer ${deployed!.adminKey}` };
+    const appUrl = (name: "app1" | "app2") => `http://${cluster.machines[name].address}:8080`;
+    const before = "https://example.com/cluster-invalidation/before";
+    const after = "https://example.com/cluster-invalidation/after";
+    const created = await fetch(`${appUrl("app1")}/urls`, { method: "POST", headers, body: JSON.stringify({ user_id: ctx!.userId, original_url: before }) });
+    const link = (await created.json()) as { id: number; short_code: string };
+    expect(created.status, JSON.stringify(link)).toBe(201);
+    // Each app VM's Caddy spreads over its two instances: enough GETs that every instance caches the answer.
+    const locations = async (name: "app1" | "app2") => Promise.all(Array.from({ length: 8 }, async () =>
+      (await fetch(`${appUrl(name)}/${link.short_code}`, { redirect: "manual" })).headers.get("location")));
+    expect([...await locations("app1"), ...await locations("app2")]).toEqual(Array(16).fill(before));
+    const edited = await fetch(`${appUrl("app1")}/urls/${link.id}`, { method: "PUT", headers, body: JSON.stringify({ original_url: after }) });
+    expect([edited.status, ((await edited.json()) as { original_url?: string }).original_url]).toEqual([200, after]);
+    // The other VM's instances hear the primary's NOTIFY within milliseconds; without it they would
+    // answer the cached target until CACHE_TTL_MS (30 s), far past this deadline.
+    await waitFor("app2's instances to answer the edited target", async () => (await locations("app2")).every((l) => l === after), 3_000, { everyMs: 50 });
+  }, 2 * MINUTE);
+
   const reportOf = (result: DrillResult) => JSON.stringify({ ...result, answers: result.answers.length }, null, 1).slice(0, 4000);
   function logResult(result: DrillResult): void {
     console.log(`${result.scenario}: ${JSON.stringify({ load: result.load, measured: result.measured, clicks: { ...result.clicks, lost: result.clicks.lost.length } })}`);

@@ -41,7 +41,7 @@ describe("Caddyfile", () => {
           { handle: [{ handler: "headers", response: { set: { "Content-Type": ["application/json;charset=utf-8"] } } }] },
           { match: [{ expression: "{http.error.status_code} in [502, 503, 504]" }], handle: [{ handler: "subroute", routes: [{ handle: [
             { handler: "headers", response: { set: { "Retry-After": ["1"] } } },
-            { handler: "static_response", status_code: "{http.error.status_code}", body: '{"error":"{http.error.status_text}","message":"no linkfort instance answered in time; try again shortly"}' },
+            { handler: "static_response", status_code: "{http.error.status_code}", body: '{"error":"{http.error.status_text}","message":"no linkfort instance answered in time; try again shortly","proxy":"{system.hostname}"}' },
           ] }] }] },
           { handle: [{ handler: "static_response", status_code: "{http.error.status_code}", body: '{"error":"{http.error.status_text}","message":"{http.error.status_text}"}' }] },
         ] }, routes: [
