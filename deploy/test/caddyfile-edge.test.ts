@@ -23,11 +23,12 @@ function appVm(name: string): AppVm {
     hostname: "127.0.0.1", port: 0,
     // A hung request must stay open until Caddy gives up on it, not until Bun's idle timeout.
     idleTimeout: 0,
-    fetch(request) {
+    async fetch(request) {
       const path = new URL(request.url).pathname;
       if (path === "/ready") return Response.json({ status: "ready" });
       vm.requests.push(path);
       if (vm.hang) return new Promise<Response>(() => {});
+      if (request.method === "POST") return Response.json({ app: name, path, body: await request.text() });
       return Response.json({ app: name, path });
     },
   });
@@ -124,18 +125,24 @@ describe("the Caddyfile's edge profile, live in front of two app VMs", () => {
     }
   }, 60_000);
 
-  test("an app VM that stops (connection refused): every GET is answered by the other", async () => {
+  test("an app VM that stops (connection refused): every GET and every POST (with its body) is answered by the other", async () => {
     // Both in rotation again first, so the stopped one is still picked until a health check fails.
     await waitFor("app-a back in rotation", async () => ((await get("/back")).body as { app?: string }).app === "app-a", 30_000, { everyMs: 50 });
     a.server.stop(true);
-    const answers: { status: number; app?: string }[] = [];
+    // Right after the stop, before a health check notices: a POST that picks the stopped VM fails
+    // to connect and must reach the other with its body (unbuffered, its retry failed and marked
+    // the healthy VM down too, and POSTs met 503 for fail_duration).
+    const answers: { status: number; app?: string; body?: string }[] = [];
     for (let i = 0; i < 30; i++) {
       const r = await get(`/after-stop-${i}`);
       answers.push({ status: r.status, app: (r.body as { app?: string }).app });
+      const p = await get(`/post-after-stop-${i}`, { method: "POST", body: JSON.stringify({ i }), headers: { "Content-Type": "application/json" } });
+      answers.push({ status: p.status, app: (p.body as { app?: string }).app, body: (p.body as { body?: string }).body });
     }
-    expect(answers).toEqual(Array(30).fill({ status: 200, app: "app-b" }));
+    expect(answers).toEqual(Array.from({ length: 30 }, (_, i) => [
+      { status: 200, app: "app-b" }, { status: 200, app: "app-b", body: JSON.stringify({ i }) },
+    ]).flat());
   }, 60_000);
-
   test("with no app VM left, the edge's own error is JSON with a Retry-After, not an empty body", async () => {
     b.server.stop(true);
     const res = await fetch(`http://127.0.0.1:${edgePort}/none-left`, { method: "POST", body: "{}", headers: { "Content-Type": "application/json" } });

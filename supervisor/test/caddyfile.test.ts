@@ -23,12 +23,19 @@ describe("Caddyfile", () => {
     // HSTS on https only, a request id made at the edge, the instances' /metrics answered with a JSON 404.
     const upload = { method: ["POST"], path: ["/users/bulk"] };
     const tooLarge = (condition: string, limit: number) => ({
-      group: "group7", match: [{ expression: condition.replaceAll("LENGTH", "{http.request.header.Content-Length}") }], handle: [{ handler: "subroute", routes: [{ handle: [
+      group: "group8", match: [{ expression: condition.replaceAll("LENGTH", "{http.request.header.Content-Length}") }], handle: [{ handler: "subroute", routes: [{ handle: [
         { handler: "headers", response: { set: { "Content-Type": ["application/json;charset=utf-8"] } } },
         { handler: "static_response", status_code: 413, body: JSON.stringify({ error: "Payload Too Large", message: `request body is larger than ${limit} bytes`, limit_bytes: limit }) },
       ] }] }],
     });
     const isUpload = '{http.request.method} == "POST" && {http.request.uri.path} == "/users/bulk"';
+    const proxy = {
+      handler: "reverse_proxy",
+      health_checks: { active: { interval: 250_000_000, timeout: 500_000_000, uri: "/ready" }, passive: { fail_duration: 2_000_000_000 } },
+      load_balancing: { try_duration: 5_000_000_000, try_interval: 50_000_000 },
+      trusted_proxies: ["127.0.0.1/8", "::1/128"],
+      upstreams: [{ dial: "127.0.0.1:9081" }, { dial: "127.0.0.1:9082" }],
+    };
     expect(r.json).toEqual({
       admin: { listen: "unix//tmp/lf/admin.sock" },
       logging: { logs: { default: { level: "WARN" } } },
@@ -49,19 +56,15 @@ describe("Caddyfile", () => {
         { match: [upload], handle: [{ handler: "request_body", max_size: 11 * 1024 * 1024 }] },
         { match: [{ not: [upload] }], handle: [{ handler: "request_body", max_size: 2 * 1024 * 1024 }] },
         { handle: [{ handler: "headers", request: { set: { "X-Request-Id": ["{http.request.uuid}"] } } }] },
-        { group: "group7", match: [{ path: ["/metrics", "/metrics/*"] }], handle: [{ handler: "subroute", routes: [{ handle: [
+        { group: "group8", match: [{ path: ["/metrics", "/metrics/*"] }], handle: [{ handler: "subroute", routes: [{ handle: [
           { handler: "headers", response: { set: { "Content-Type": ["application/json;charset=utf-8"] } } },
           { handler: "static_response", status_code: 404, body: '{"error":"Not Found","message":"no route for {http.request.method} /metrics"}' },
         ] }] }] },
         tooLarge(`${isUpload} && LENGTH != "" && int(LENGTH) > 10551296`, 10551296),
         tooLarge(`!(${isUpload}) && LENGTH != "" && int(LENGTH) > 1048576`, 1048576),
-        { group: "group7", handle: [{ handler: "subroute", routes: [{ handle: [{
-          handler: "reverse_proxy",
-          health_checks: { active: { interval: 250_000_000, timeout: 500_000_000, uri: "/ready" }, passive: { fail_duration: 2_000_000_000 } },
-          load_balancing: { try_duration: 5_000_000_000, try_interval: 50_000_000 },
-          trusted_proxies: ["127.0.0.1/8", "::1/128"],
-          upstreams: [{ dial: "127.0.0.1:9081" }, { dial: "127.0.0.1:9082" }],
-        }] }] }] },
+        // A CSV upload streams; every other body is buffered, so a retry on another instance carries it.
+        { group: "group8", match: [upload], handle: [{ handler: "subroute", routes: [{ handle: [proxy] }] }] },
+        { group: "group8", handle: [{ handler: "subroute", routes: [{ handle: [{ ...proxy, buffer_requests: true }] }] }] },
       ] } } } },
     });
   });
