@@ -9,10 +9,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import { createApp, type App } from "../src/app.ts";
-import { testConfig } from "../src/config.ts";
-import { buildDeps, type Deps } from "../src/deps.ts";
-import { silentLogger } from "../src/lib/logger.ts";
+import type { App } from "../src/app.ts";
+import type { Deps } from "../src/deps.ts";
+import { serveInstance } from "./instances.ts";
 import { createServiceDatabase, startPrimaryAndStandby, type PgPair } from "./pg-standby.ts";
 import { settle, waitFor } from "./wait.ts";
 
@@ -44,12 +43,7 @@ beforeAll(async () => {
   // Instance 0 lists the standby first; instance 1 the primary first (and so follows on its own:
   // one follower per URL in a process, as one per instance in production).
   for (const [port, order] of [[18201, ["standby", "primary"]], [18202, ["primary", "standby"]]] as const) {
-    const deps = buildDeps(testConfig({ port }), silentLogger, pair.clusterUrl(DB, [...order]));
-    deps.health.markReady();
-    const app = createApp(deps);
-    app.listen({ port: 0, hostname: "127.0.0.1" });
-    deps.jobs.start();
-    instances.push({ deps, app, base: `http://127.0.0.1:${app.server!.port}` });
+    instances.push(serveInstance(pair.clusterUrl(DB, [...order]), port));
   }
   await waitFor("both instances listening for invalidations", () => instances.every((i) => i.deps.cache.trusted), 20_000);
 }, 180_000);

@@ -7,10 +7,9 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import postgres from "postgres";
-import { createApp, type App } from "../src/app.ts";
-import { testConfig } from "../src/config.ts";
-import { buildDeps, type Deps } from "../src/deps.ts";
-import { silentLogger } from "../src/lib/logger.ts";
+import type { App } from "../src/app.ts";
+import type { Deps } from "../src/deps.ts";
+import { serveInstance } from "./instances.ts";
 import { createServiceDatabase, startPrimaryAndStandby, type PgPair } from "./pg-standby.ts";
 import { waitFor } from "./wait.ts";
 
@@ -34,12 +33,7 @@ beforeAll(async () => {
   key = await createServiceDatabase(pair, DB);
   for (const [port, order] of [[18211, ["standby", "primary"]], [18212, ["primary", "standby"]]] as const) {
     // Short deadlines so the test is quick; production's defaults are 5 s and 7 s.
-    const deps = buildDeps(testConfig({ port, dbStatementTimeoutMs: 500, dbResponseTimeoutMs: 1_500 }), silentLogger, pair.clusterUrl(DB, [...order]));
-    deps.health.markReady();
-    const app = createApp(deps);
-    app.listen({ port: 0, hostname: "127.0.0.1" });
-    deps.jobs.start();
-    instances.push({ deps, app, port, base: `http://127.0.0.1:${app.server!.port}` });
+    instances.push(serveInstance(pair.clusterUrl(DB, [...order]), port, { dbStatementTimeoutMs: 500, dbResponseTimeoutMs: 1_500 }));
   }
   await waitFor("both instances listening for invalidations", () => instances.every((i) => i.deps.cache.trusted), 20_000);
 }, 180_000);

@@ -8,10 +8,9 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import postgres from "postgres";
-import { createApp, type App } from "../src/app.ts";
-import { testConfig } from "../src/config.ts";
-import { buildDeps, type Deps } from "../src/deps.ts";
-import { silentLogger } from "../src/lib/logger.ts";
+import type { App } from "../src/app.ts";
+import type { Deps } from "../src/deps.ts";
+import { serveInstance } from "./instances.ts";
 import { createServiceDatabase, startPrimaryAndStandby, type PgPair } from "./pg-standby.ts";
 import { waitFor } from "./wait.ts";
 
@@ -47,12 +46,7 @@ beforeAll(async () => {
   key = await createServiceDatabase(pair, DB);
   for (const port of [18221, 18222]) {
     // Production's response timeout (7 s): the standby must answer well before it.
-    const deps = buildDeps(testConfig({ port }), silentLogger, pair.clusterUrl(DB));
-    deps.health.markReady();
-    const app = createApp(deps);
-    app.listen({ port: 0, hostname: "127.0.0.1" });
-    deps.jobs.start();
-    instances.push({ deps, app, base: `http://127.0.0.1:${app.server!.port}` });
+    instances.push(serveInstance(pair.clusterUrl(DB), port));
   }
   await waitFor("both instances listening for invalidations", () => instances.every((i) => i.deps.cache.trusted && i.deps.cache.codes.ready), 30_000);
 }, 180_000);

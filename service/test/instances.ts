@@ -42,6 +42,15 @@ const serveOnLoopback = (deps: Deps, port: number): Instance => {
   return { deps, app, port, base, follow };
 };
 
+/** An instance with deps of its own on `url`, ready, serving on loopback, its jobs started: as `serve` runs one. */
+export function serveInstance(url: string, port: number, overrides: Partial<ServiceConfig> = {}): Instance {
+  const deps = buildDeps(testConfig({ ...overrides, port }), silentLogger, url);
+  deps.health.markReady();
+  const instance = serveOnLoopback(deps, port);
+  deps.jobs.start();
+  return instance;
+}
+
 export interface InstancesOptions {
   /** The database URL instance `index` (1 and up) uses instead of the harness's, e.g. through a proxy. */
   databaseUrl?(index: number, url: string): Promise<string>;
@@ -53,10 +62,7 @@ export async function startInstances(count: number, overrides: Partial<ServiceCo
   for (let i = 1; i < count; i++) {
     const port = 18100 + i;
     const url = opts.databaseUrl ? await opts.databaseUrl(i, h.databaseUrl) : h.databaseUrl;
-    const deps = buildDeps(testConfig({ ...overrides, port }), silentLogger, url);
-    deps.health.markReady();
-    all.push(serveOnLoopback(deps, port));
-    deps.jobs.start();
+    all.push(serveInstance(url, port, overrides));
   }
   await waitFor("every instance listening", () => all.every((i) => i.deps.cache.trusted), 10_000);
   return {
