@@ -59,11 +59,16 @@ describe("the listening connection killed", () => {
         headers: { authorization: `Bearer ${fleet.h.adminKey}`, "content-type": "application/json" },
       }));
       expect(put.status).toBe(200);
+      const reconnectsAtPut = await invalidations(victim, "reconnect");
       const answers = [];
       for (let i = 0; i < 20; i++) answers.push(await victim.follow(link.short_code));
-      // The LRU entry said 302; with the gate closed every answer came from PostgreSQL.
+      // The LRU entry said 302; with the gate closed the answer came from PostgreSQL.
       expect(answers.filter((a) => a.status !== 410)).toEqual([]);
-      expect(new Set(answers.map((a) => a.cache))).toEqual(new Set(["db"]));
+      expect(answers[0]!.cache).toBe("db");
+      // On a busy machine the kill loop can miss a reconnect: the listener is back for a moment,
+      // which empties the LRU, and the next 410 is cached afresh. An LRU answer without a
+      // reconnect in between would be the gate failing.
+      if (answers.some((a) => a.cache === "lru")) expect(await invalidations(victim, "reconnect")).toBeGreaterThan(reconnectsAtPut);
     } finally {
       await release();
     }
