@@ -164,19 +164,8 @@ role_packages() {
 }
 
 install_packages() {
-  local missing=() pkg
   role_packages
-  for pkg in "${APT_PACKAGES[@]}"; do
-    [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null)" = "ii " ] || missing+=("$pkg")
-  done
-  if [ ${#missing[@]} -eq 0 ]; then log "packages already installed: ${APT_PACKAGES[*]}"; return; fi
-  step "installing packages: ${missing[*]}"
-  apt-get update -q || warn "apt-get update failed; trying with the package lists already here"
-  if [[ " ${missing[*]} " == *" caddy "* ]] && ! [[ $(apt-cache policy caddy 2>/dev/null | sed -n 's/^ *Candidate: //p') =~ ^[0-9] ]]; then
-    die "no caddy package in this release's repositories (Ubuntu 22.04 has none; Debian 12 and Ubuntu 24.04 do). Add Caddy's own apt repository (https://caddyserver.com/docs/install#debian-ubuntu-raspbian), then run install.sh again"
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
-    || die "apt-get install ${missing[*]} failed (see above)"
+  install_missing_packages "${APT_PACKAGES[@]}"
 }
 
 create_user_and_dirs() {

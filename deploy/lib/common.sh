@@ -168,3 +168,20 @@ supervisor_cli() {
   local rel=$1; shift
   run_as_unit "$LF_SUPERVISOR_ENV" root "$rel/linkfort-supervisor" "$@"
 }
+
+# apt-get installs those of the given packages that are not installed yet, in one transaction;
+# nothing when all are there (a re-run stays quiet and fast).
+install_missing_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null)" = "ii " ] || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then log "packages already installed: $*"; return; fi
+  step "installing packages: ${missing[*]}"
+  apt-get update -q || warn "apt-get update failed; trying with the package lists already here"
+  if [[ " ${missing[*]} " == *" caddy "* ]] && ! [[ $(apt-cache policy caddy 2>/dev/null | sed -n 's/^ *Candidate: //p') =~ ^[0-9] ]]; then
+    die "no caddy package in this release's repositories (Ubuntu 22.04 has none; Debian 12 and Ubuntu 24.04 do). Add Caddy's own apt repository (https://caddyserver.com/docs/install#debian-ubuntu-raspbian), then run install.sh again"
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+    || die "apt-get install ${missing[*]} failed (see above)"
+}

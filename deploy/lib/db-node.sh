@@ -68,17 +68,7 @@ keep_main_cluster_away() {
   done
 }
 
-install_db_packages() {
-  local missing=() pkg
-  for pkg in "${DB_APT_PACKAGES[@]}"; do
-    [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null)" = "ii " ] || missing+=("$pkg")
-  done
-  if [ ${#missing[@]} -eq 0 ]; then log "packages already installed: ${DB_APT_PACKAGES[*]}"; return; fi
-  step "installing packages: ${missing[*]}"
-  apt-get update -q || warn "apt-get update failed; trying with the package lists already here"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
-    || die "apt-get install ${missing[*]} failed (see above)"
-}
+install_db_packages() { install_missing_packages "${DB_APT_PACKAGES[@]}"; }
 
 # The newest PostgreSQL the packages installed: Patroni runs its binaries.
 postgres_bin_dir() {
