@@ -59,7 +59,7 @@ const deadline = setTimeout(() => {
 function line(r: DrillResult): string {
   const c = r.clicks;
   return `${r.scenario}: ${r.load.redirects} redirects (${r.load.redirectsFailed} failed), ${r.load.creates} creates (${r.load.acknowledged} acknowledged, ${r.load.refused} refused 503, ${r.createsCutOff.length} cut off on the dead VM, ${r.failedCreates.length} failed otherwise); ` +
-    `clicks: ${c.answered} 302s, ${c.events} events, ${c.lost.length} lost, ${c.unanswered.length} unanswered, ${c.doubledAtKill.length} doubled at the kill, ${c.doubledOtherwise.length} doubled otherwise; ` +
+    `clicks: ${c.answered} 302s, ${c.events} events, ${c.lost.length} lost, ${c.unanswered.length} unanswered, ${c.doubledInFault.length} doubled in the fault, ${c.doubledOtherwise.length} doubled otherwise; ` +
     `${Object.entries(r.measured).map(([k, v]) => `${k}=${v}`).join(" ")}; ${r.seconds.toFixed(0)} s` +
     (r.load.samples.length ? `\n    samples: ${r.load.samples.join("\n             ")}` : "");
 }

@@ -139,12 +139,12 @@ describe("a cluster bed: six machines from one tree on a private bridge, then th
   function logResult(result: DrillResult): void {
     console.log(`${result.scenario}: ${JSON.stringify({ load: result.load, measured: result.measured, clicks: { ...result.clicks, lost: result.clicks.lost.length } })}`);
   }
-  /** Every 302 the edge answered is one clicked event (two only for a GET cut off by a kill and retried). */
+  /** Every 302 the edge answered is one clicked event (two only for a GET in flight at a kill or a Caddy reload, sent again). */
   function expectClicksExact(result: DrillResult): void {
     const report = reportOf(result);
     expect(result.clicks.answered, report).toBeGreaterThan(0);
     expect({ lost: result.clicks.lost, unanswered: result.clicks.unanswered, doubled: result.clicks.doubledOtherwise }, report).toEqual({ lost: [], unanswered: [], doubled: [] });
-    expect(result.clicks.events, report).toBe(result.clicks.answered + result.clicks.doubledAtKill.length);
+    expect(result.clicks.events, report).toBe(result.clicks.answered + result.clicks.doubledInFault.length);
   }
   const failures = (answers: DrillResult["failedRedirects"]) => answers.map((a) => `${a.agent} ${a.status} ${a.problem}`);
 
