@@ -96,6 +96,8 @@ export const supervisorSettings = {
   discordWebhookUrl: setting({ env: "DISCORD_WEBHOOK_URL", flag: "discord-webhook-url", parse: optional(webhookUrl), default: undefined as string | undefined, secret: true,
     doc: "alerts go here; unset: alerts only go to the log" }),
   alertDedupMs: setting({ env: "ALERT_DEDUP_MS", flag: "alert-dedup-ms", parse: int(0, 86_400_000), default: 600_000, doc: "the same alert key is sent at most once in this window (ms)" }),
+  clicksDroppedQuietMs: setting({ env: "CLICKS_DROPPED_QUIET_MS", flag: "clicks-dropped-quiet-ms", parse: int(1_000, 86_400_000), default: 120_000,
+    doc: "a clicks-dropped alert (an instance counted clicks it could not keep) resolves after this long without another drop (ms)" }),
   alertQueueMax: setting({ env: "ALERT_QUEUE_MAX", flag: "alert-queue-max", parse: int(1, 100_000), default: 100, doc: "alerts waiting for delivery; past it the oldest are dropped and counted" }),
 
   statusHost: setting({ env: "STATUS_HOST", flag: "status-host", parse: str, default: "127.0.0.1", doc: "the status server binds here (keep loopback)" }),
@@ -105,7 +107,7 @@ export const supervisorSettings = {
   consoleAuth: setting({ env: "CONSOLE_AUTH", flag: "console-auth", parse: oneOf("loopback", "key"), default: "loopback" as "loopback" | "key",
     doc: "the console on the status port: loopback (seen from this machine only, acting needs an admin key); key (exposed through Caddy: everything needs an admin key)" }),
   consoleScrapeMs: setting({ env: "CONSOLE_SCRAPE_MS", flag: "console-scrape-ms", parse: int(200, 60_000), default: 5_000,
-    doc: "how often the console reads each instance's /metrics for its charts (ms; it keeps one hour of readings)" }),
+    doc: "how often the console reads each instance's /metrics for its charts and the clicks-dropped alert (ms; it keeps one hour of readings)" }),
   logLevel: setting({ env: "LOG_LEVEL", flag: "log-level", parse: oneOf<LogLevel>("debug", "info", "warn", "error"), default: "info" as LogLevel, doc: "least severe level logged" }),
   logFormat: setting({ env: "LOG_FORMAT", flag: "log-format", parse: oneOf<LogFormatSetting>("auto", "json", "text"), default: "auto" as LogFormatSetting,
     doc: "auto: one readable line per event when stdout is a terminal, else one JSON object per line; json; text (instances inherit it)" }),

@@ -133,7 +133,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       instances: watcher.snapshot(), backups: backups.snapshot(), alerts: alerter.snapshot(),
     });
     const controlToken = await createControlToken(controlTokenPath(config));
-    const consoleRunning = consoleParts.start({ readyUrl: instances.readyUrl });
+    const consoleRunning = consoleParts.start({ readyUrl: instances.readyUrl, alerter });
     parts.push({ name: "console", stop: () => consoleRunning.stop() });
     const status = createStatusServer({
       host: config.statusHost, port: config.statusPort, snapshot, metrics, controlToken, onRollingRestart: rollingRestart, logger,

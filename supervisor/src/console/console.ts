@@ -1,14 +1,17 @@
 /**
  * @module The console's parts, built once by the daemon: the live log (fed by a logger that
  * tees the supervisor's records, and by the instances' output), the incident timeline read from
- * those same records, the golden-signal scraper, and the sign-in rules.
+ * those same records, the golden-signal scraper (whose readings also feed the clicks-dropped
+ * alert), and the sign-in rules.
  */
 import { isatty } from "node:tty";
 import { dirname, join } from "node:path";
 import type { Logger } from "../../../service/src/lib/logger.ts";
+import type { Alerter } from "../alerts/alert.ts";
 import type { SupervisorConfig } from "../config.ts";
 import type { InstanceOutputSink } from "../runners/process.ts";
 import { controlTokenPath } from "../status/control-token.ts";
+import { createClicksDroppedAlerts } from "../watch/clicks-dropped.ts";
 import { createConsoleAuth, type ConsoleAuth } from "./auth.ts";
 import { createServiceApi, type ServiceApi } from "./service-api.ts";
 import { instanceOutput } from "./instance-output.ts";
@@ -27,7 +30,7 @@ export interface ConsoleParts {
   /** The process runner's output sink for the instances. */
   instanceOutput: InstanceOutputSink;
   /** Built once the instances' URLs are known. */
-  start(opts: { readyUrl: (port: number) => string }): { signals: Signals; auth: ConsoleAuth; loadTests: LoadTests; drills: ConsoleDrills; service: ServiceApi; stop(): Promise<void> };
+  start(opts: { readyUrl: (port: number) => string; alerter: Alerter }): { signals: Signals; auth: ConsoleAuth; loadTests: LoadTests; drills: ConsoleDrills; service: ServiceApi; stop(): Promise<void> };
 }
 
 /** The timeline lives beside the control token: the supervisor's own state folder. */
@@ -49,9 +52,11 @@ export async function createConsoleParts(opts: {
   return {
     logger, logs, timeline,
     instanceOutput: instanceOutput({ buffer: logs, forward: opts.stdout, color: isatty(1) && !config.noColor }),
-    start({ readyUrl }) {
+    start({ readyUrl, alerter }) {
       const urlOf = (port: number, path: string) => readyUrl(port).replace(/\/ready$/, path);
-      const signals = createSignals({ ports: config.ports, metricsUrl: (port) => urlOf(port, "/metrics"), intervalMs: config.consoleScrapeMs });
+      // The charts' scrape also feeds the clicks-dropped alert, so it works without Prometheus.
+      const clicksDropped = createClicksDroppedAlerts({ alerter, quietMs: config.clicksDroppedQuietMs });
+      const signals = createSignals({ ports: config.ports, metricsUrl: (port) => urlOf(port, "/metrics"), intervalMs: config.consoleScrapeMs, onReading: clicksDropped.observe });
       const service = createServiceApi(config.ports, urlOf);
       const auth = createConsoleAuth({ mode: config.consoleAuth, checkAdminKey: service.checkAdminKey });
       const stack = stackFromConfig(config);

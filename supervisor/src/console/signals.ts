@@ -98,6 +98,8 @@ export interface SignalsOptions {
   /** Time between readings (ms; CONSOLE_SCRAPE_MS, default 5 s). */
   intervalMs: number;
   now?: () => number;
+  /** Each instance's reading as it comes (null: no answer), for what else watches the counters (the clicks-dropped alert): one scrape, not two. */
+  onReading?: (port: number, samples: readonly Sample[] | null) => void;
 }
 
 export type Signals = ReturnType<typeof createSignals>;
@@ -130,6 +132,7 @@ export function createSignals(opts: SignalsOptions) {
       const up: { delta: Delta; samples: Sample[] }[] = [];
       opts.ports.forEach((port, i) => {
         const samples = scraped[i];
+        opts.onReading?.(port, samples ?? null);
         if (!samples) { last.delete(port); return push(String(port), EMPTY(t)); }
         const reading = readingOf(t, samples);
         const delta = deltas(last.get(port), reading);
