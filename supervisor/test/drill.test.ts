@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { freePort } from "../../service/test/ports.ts";
 import { startRedis, type TestRedis } from "../../service/test/redis.ts";
 import { requireTool, rootPrefix } from "../../service/test/tools.ts";
+import type { TimelineEvent } from "../src/console/timeline.ts";
 import { refusal } from "../src/drill/disk-fault.ts";
 import { redisPid } from "../src/drill/redis-fault.ts";
 import type { DrillReport, DrillRow } from "../src/drill/report.ts";
@@ -46,6 +47,8 @@ beforeAll(async () => {
     STATUS_PORT: String(statusPort), EMBEDDED_PG_PORT: String(pgPort), SUPERVISOR_CADDY: "on", SHUTDOWN_DRAIN_MS: "300",
     ACCESS_LOG: "false", SERVICE_COMMAND: join(ROOT, "service/src/main.ts"), REDIS_URL: redis.url, PROBE_INTERVAL_MS: "250",
     CLICK_SPOOL_DIR: spoolDir,
+    // The clicks-dropped alert within a second of a drop and resolved 2 s after the last, so the disk-full drill waits seconds for it, not minutes.
+    CONSOLE_SCRAPE_MS: "1000", CLICKS_DROPPED_QUIET_MS: "2000",
   };
   sup = spawnSupervisor(["run"], env);
   const key = await sup.waitForBannerKey(60_000);
@@ -127,7 +130,7 @@ describe("drill", () => {
     expect(row!.data, out).toMatchObject({ drained: true, creates_missing: 0, import_rows_missing: 0, clicks_lost: 0 });
   }, 120_000);
 
-  test("a deploy of the running build replaces every instance without a failed request or a lost click; a full spool disk fails no redirect and counts every click it could not keep", async () => {
+  test("a deploy of the running build replaces every instance without a failed request or a lost click; a full spool disk fails no redirect, counts every click it could not keep, and the supervisor alerts while it is full and resolves after", async () => {
     const json = join(dataDir, "drill-upgrade-disk.json");
     const { out } = drill(["--fault", "instance-upgrade,disk-full", "--rate", "40", "--phase-ms", "1500", "--json", json],
       { DRILLS: "on", LINKFORT_ADMIN_KEY: adminKey });
@@ -149,6 +152,18 @@ describe("drill", () => {
     expect(disk!.data!.clicks_lost, out).toBeGreaterThan(0);
     expect(disk!.clicks_dropped!, out).toBeGreaterThanOrEqual(disk!.data!.clicks_lost);
     expect(disk!.data, out).toMatchObject({ drained: true, creates_missing: 0, import_rows_missing: 0 });
+    // The supervisor itself alerted (the quick start runs no Prometheus) while the disk was full, and resolved it after.
+    expect(disk!.note, out).toMatch(/clicks-dropped alert up \d+ ms after the \d+ ms hold/);
+    expect(disk!.alerts!.length, out).toBeGreaterThan(0);
+    for (const alert of disk!.alerts!) {
+      expect(alert.key, out).toMatch(/^clicks-dropped:\d+:disk_full$/);
+      expect(alert.resolved_ms, out).toBeGreaterThanOrEqual(0);
+    }
+    // The incident timeline has the alert and its resolve, paired by key, with the time it was up.
+    const timeline = (await readFile(join(dataDir, "backups", ".console-timeline.jsonl"), "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as TimelineEvent);
+    const key = disk!.alerts![0]!.key;
+    expect(timeline.find((e) => e.kind === "alert" && e.key === key)?.cause, out).toMatch(/^\d+ clicks not kept since the previous reading: the filesystem holding the click spool is full/);
+    expect(timeline.find((e) => e.kind === "resolved" && e.key === key)?.duration_seconds, out).toBeGreaterThan(0);
     expect(disk!.met, out).toBe(true);
   }, 150_000);
 

@@ -2,7 +2,10 @@
  * @module The disk-full drill: the filesystem that holds the instances' click spools filled to the
  * last block with a ballast file, held, then the ballast removed. A real ENOSPC, nothing simulated:
  * the instances must keep answering redirects and count each click they cannot keep
- * (linkfort_clicks_dropped_total{reason="disk_full"}, which the ClicksDropped alert watches).
+ * (linkfort_clicks_dropped_total{reason="disk_full"}), and the supervisor, reading that counter,
+ * must raise its clicks-dropped alert while the disk is full and resolve it after. The disk stays
+ * full past the hold until that alert is up (at most two scrapes more), so a hold shorter than
+ * CONSOLE_SCRAPE_MS still tests the alert.
  *
  * Bounded: it refuses a filesystem with more than FILL_LIMIT_BYTES free, so a drill pointed at a
  * big volume cannot fill a production disk; give the spools a small filesystem of their own
@@ -11,12 +14,19 @@
 import { existsSync, readdirSync, statSync, statfsSync, unlinkSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
+import { waitForAlertUp } from "./alert-check.ts";
 import { readStatus, type Stack } from "./stack.ts";
 
 /** The most free space the drill fills: more means a real volume, not a test filesystem. */
 export const FILL_LIMIT_BYTES = 2 * 1024 ** 3;
 const CHUNK_BYTES = 1024 * 1024;
 const BALLAST = "drill-disk-full.ballast";
+
+/** The supervisor's alert for clicks an instance could not keep on a full disk (watch/clicks-dropped.ts). */
+export const CLICKS_DROPPED_DISK_FULL = /^clicks-dropped:\d+:disk_full$/;
+/** Readings take up to a scrape to notice a drop, and the alert resolves a quiet period after the last one. */
+const raiseWithinMs = (stack: Stack) => 2 * stack.scrapeMs + 3_000;
+export const clicksDroppedResolveWithinMs = (stack: Stack) => stack.clicksDroppedQuietMs + 2 * stack.scrapeMs + 5_000;
 
 /** Free bytes on the filesystem of `path` as root sees them (root may use the blocks reserved for it). */
 export const freeBytes = (path: string) => { const s = statfsSync(path); return s.bfree * s.bsize; };
@@ -78,7 +88,10 @@ export async function fillSpoolDisk(stack: Stack, holdMs: number): Promise<strin
     const fillMs = Math.round(performance.now() - began);
     const left = freeBytes(root);
     await Bun.sleep(holdMs);
-    return `ballast of ${(written / 1024 ** 2).toFixed(1)} MiB filled the spools' filesystem (${root}; ${left} bytes left) for ${holdMs} ms, then removed (filling took ${fillMs} ms)`
+    const alertWaitMs = await waitForAlertUp(stack, CLICKS_DROPPED_DISK_FULL, raiseWithinMs(stack));
+    const held = Math.round(performance.now() - began) - fillMs;
+    return `ballast of ${(written / 1024 ** 2).toFixed(1)} MiB filled the spools' filesystem (${root}; ${left} bytes left) for ${held} ms, then removed (filling took ${fillMs} ms); `
+      + (alertWaitMs === null ? `no clicks-dropped alert up within ${raiseWithinMs(stack)} ms after the ${holdMs} ms hold` : `clicks-dropped alert up ${alertWaitMs} ms after the ${holdMs} ms hold`)
       + (sharesPostgres ? "; PostgreSQL's data directory is on the same filesystem" : "");
   } finally {
     try { unlinkSync(ballast); } catch { /* not made */ }

@@ -7,8 +7,8 @@
 import { existsSync } from "node:fs";
 import { adminOverSocket } from "../proxy/caddy.ts";
 import { readControlToken } from "../status/control-token.ts";
-import { fillSpoolDisk, refusal, spoolRootOf } from "./disk-fault.ts";
-import { always, countedDrops, lost, noFailures, redirectsServed, within } from "./judging.ts";
+import { CLICKS_DROPPED_DISK_FULL, clicksDroppedResolveWithinMs, fillSpoolDisk, refusal, spoolRootOf } from "./disk-fault.ts";
+import { alertedThenResolved, always, countedDrops, lost, noFailures, redirectsServed, within } from "./judging.ts";
 import { instanceOverMemoryLimit } from "./memory-fault.ts";
 import { pidListeningOn, unitOf } from "./pids.ts";
 import { POSTGRES_FAULTS } from "./postgres-faults.ts";
@@ -32,6 +32,11 @@ export interface Fault {
   inject(ctx: FaultContext): Promise<string | undefined>;
   /** The linkfort_clicks_dropped_total reason this fault is expected to raise: the drill reads it before and after (row.clicks_dropped). */
   dropsClicksFor?: string;
+  /**
+   * The supervisor alert this fault must raise while held and resolve after: its key, its name, and
+   * how long after the fault's end to wait for the resolve. The drill reads /status for it (row.alerts).
+   */
+  alerts?: { key: RegExp; name: string; resolveWithinMs(stack: Stack): number };
   /** What must hold again, beyond every instance ready, before the stack counts as recovered. */
   recovered?(stack: Stack): Promise<boolean>;
   judge(row: DrillRow): string[];
@@ -139,13 +144,14 @@ export const FAULTS: Fault[] = [
   },
   {
     name: "disk-full",
-    promise: "redirects 0 failed, every click not kept counted (linkfort_clicks_dropped_total{reason=\"disk_full\"}, alert ClicksDropped), 0 acknowledged writes lost",
+    promise: "redirects 0 failed, every click not kept counted (linkfort_clicks_dropped_total{reason=\"disk_full\"}), the supervisor's clicks-dropped alert raised while the disk is full and resolved after, 0 acknowledged writes lost",
     unavailable: (s) => {
       const root = spoolRootOf(s);
       return root === null ? `no instance's click spool this user can see under ${s.spoolRoots.join(" or ")} (CLICK_SPOOL_DIR as the instances have it)` : refusal(root);
     },
     dropsClicksFor: "disk_full",
-    judge: (r) => [...redirectsServed(r), ...countedDrops(r)],
+    alerts: { key: CLICKS_DROPPED_DISK_FULL, name: "clicks-dropped (disk_full)", resolveWithinMs: clicksDroppedResolveWithinMs },
+    judge: (r) => [...redirectsServed(r), ...countedDrops(r), ...alertedThenResolved("clicks-dropped (disk_full)")(r)],
     inject: ({ stack, holdMs }) => fillSpoolDisk(stack, holdMs),
   },
   {

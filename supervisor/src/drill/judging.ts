@@ -40,3 +40,12 @@ export const countedDrops = (row: DrillRow) => {
       : clicksLost > dropped ? [`${clicksLost} clicks lost, only ${dropped} counted as dropped`] : []),
   ];
 };
+/**
+ * For a fault that must alert: one of the supervisor's alerts of that kind was up while the fault
+ * was held, and each of them was resolved after the fault ended (not before, not never).
+ */
+export const alertedThenResolved = (name: string) => (row: DrillRow) => {
+  if (row.alerts === undefined) return ["the supervisor's alerts were not read (/status did not answer)"];
+  if (row.alerts.length === 0) return [`no ${name} alert was up while the fault was held`];
+  return row.alerts.flatMap((a) => (a.resolved_ms === null ? [`${a.key} not resolved after the fault`] : a.resolved_ms < 0 ? [`${a.key} resolved before the fault ended`] : []));
+};

@@ -63,6 +63,12 @@ export interface DrillRow {
   data?: DataCheck;
   /** Clicks the instances counted as not kept during this drill (linkfort_clicks_dropped_total for the fault's reason), for faults that expect drops. */
   clicks_dropped?: number;
+  /**
+   * For a fault that must alert (disk-full): the supervisor's alerts of that kind that were up while
+   * it was held, each raised `raised_ms` after the fault began (negative: already up) and resolved
+   * `resolved_ms` after it ended (null: still up when the drill stopped waiting).
+   */
+  alerts?: { key: string; raised_ms: number; resolved_ms: number | null }[];
 }
 
 export interface DrillReport {
@@ -134,6 +140,7 @@ export function formatTable(report: DrillReport): string {
     lines.push(`  recovery: fault held ${r.fault_ms} ms, first success +${r.first_success_ms ?? "never"} ms, all instances ready +${r.all_ready_ms ?? "never"} ms`);
     lines.push(`  data: ${d.creates_answered - d.creates_missing}/${d.creates_answered} creates in PostgreSQL, ${d.import_rows_answered - d.import_rows_missing}/${d.import_rows_answered} imported rows (${d.imports_answered} imports), ${d.clicks_recorded}/${d.redirects_answered} clicks recorded (${d.clicks_lost} lost)${d.drained ? "" : ", spools NOT drained"}${row.skipped_requests ? `; ${row.skipped_requests} requests not sent (too many in flight)` : ""}`);
     if (row.clicks_dropped !== undefined) lines.push(`  counted: ${row.clicks_dropped} clicks dropped by the instances (linkfort_clicks_dropped_total)`);
+    if (row.alerts) lines.push(`  alerts: ${row.alerts.length === 0 ? "none up during the fault" : row.alerts.map((a) => `${a.key} raised +${a.raised_ms} ms after the fault began, ${a.resolved_ms === null ? "not resolved" : `resolved +${a.resolved_ms} ms after it ended`}`).join("; ")}`);
     if (row.note) lines.push(`  note: ${row.note}`);
     const byKind = Object.entries(row.failures_by_kind ?? {}).map(([k, n]) => `${n} ${k}`).join(", ");
     if (byKind) lines.push(`  failed by kind: ${byKind}; first: ${(row.failure_examples ?? []).join(", ")}`);

@@ -7,6 +7,7 @@
 import type { Fault } from "./faults.ts";
 import { startLoad, type LoadTargets, type Sample } from "./load.ts";
 import { checkData } from "./checks.ts";
+import { alertsOfFault } from "./alert-check.ts";
 import { droppedClicks } from "./disk-fault.ts";
 import { allPhases, failuresByKind, failuresByStatus, type DrillRow, type Recovery } from "./report.ts";
 import { allInstancesReady, pollUntil, type Stack } from "./stack.ts";
@@ -79,13 +80,17 @@ export async function runDrill(fault: Fault, opts: DrillOptions): Promise<DrillR
   const load = startLoad(targets, { rate: opts.rate, importEveryMs: IMPORT_EVERY_MS, maxMs: opts.phaseMs * 2 + opts.holdMs + recoverTimeoutMs + 240_000 });
   let recovery: Recovery;
   let faultStart = 0;
+  // The supervisor's alerts carry its wall clock: the fault's bounds on the same clock.
+  const faultWall = { start: 0, end: 0 };
   try {
     await Bun.sleep(opts.phaseMs);
     load.setPhase("during");
     const start = performance.now();
     faultStart = start;
+    faultWall.start = Date.now();
     row.note = await fault.inject({ stack: opts.stack, holdMs: opts.holdMs });
     const end = performance.now();
+    faultWall.end = Date.now();
     const readyAt = await pollUntil(async () => (await allInstancesReady(opts.stack)) && (await (fault.recovered?.(opts.stack) ?? true)), recoverTimeoutMs, 50);
     load.setPhase("after");
     await Bun.sleep(opts.phaseMs);
@@ -108,6 +113,11 @@ export async function runDrill(fault: Fault, opts: DrillOptions): Promise<DrillR
   const droppedAfter = await readDropped();
   const done: DrillRow = { ...row, phases, skipped_requests: skipped, recovery, data, failure_examples, failures_by_kind: failuresByKind(samples), failures_by_status: failuresByStatus(samples) };
   if (droppedBefore !== undefined && droppedAfter !== undefined) done.clicks_dropped = droppedAfter - droppedBefore;
+  if (fault.alerts) {
+    const waitMs = Math.max(0, fault.alerts.resolveWithinMs(opts.stack) - (Date.now() - faultWall.end));
+    const spans = await alertsOfFault(opts.stack, fault.alerts.key, faultWall.start, faultWall.end, waitMs);
+    if (spans) done.alerts = spans.map((a) => ({ key: a.key, raised_ms: a.raisedAt - faultWall.start, resolved_ms: a.resolvedAt === null ? null : a.resolvedAt - faultWall.end }));
+  }
   done.why = fault.judge(done);
   if (skipped > 0) done.why.push(`${skipped} requests not sent (load generator saturated)`);
   done.met = done.why.length === 0;

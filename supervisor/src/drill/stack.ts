@@ -26,6 +26,9 @@ export interface Stack {
   /** Where the instances' click spools may be, most likely first: CLICK_SPOOL_DIR as the drill was given it, DATA_DIR/spool, the systemd unit's. */
   spoolRoots: string[];
   instanceUrl(port: number, path: string): string;
+  /** CONSOLE_SCRAPE_MS and CLICKS_DROPPED_QUIET_MS: how soon the supervisor can raise its clicks-dropped alert, and resolve it. */
+  scrapeMs: number;
+  clicksDroppedQuietMs: number;
 }
 
 const PROBE_MS = 1_000;
@@ -48,6 +51,8 @@ export function stackFromConfig(config: SupervisorConfig): Stack {
       ?? join(resolve(config.dataDir), "caddy", "admin.sock"),
     spoolRoots: [...(process.env.CLICK_SPOOL_DIR ? [resolve(process.env.CLICK_SPOOL_DIR)] : []), join(resolve(config.dataDir), "spool"), SYSTEMD_SPOOL_ROOT],
     instanceUrl: (port, path) => `http://${host(config.instanceHost)}:${port}${path}`,
+    scrapeMs: config.consoleScrapeMs,
+    clicksDroppedQuietMs: config.clicksDroppedQuietMs,
   };
 }
 
