@@ -14,6 +14,11 @@
  * the queries it belonged to), and a write with no socket fails its queries with
  * CONNECTION_CLOSED, which callers already handle as "PostgreSQL is away" (503, retry).
  *
+ * A second, smaller edit adds no behaviour: postgres.js keeps its pool's queues (idle, busy,
+ * reserved, connecting connections, and the requests waiting for one) private, and the service
+ * exports them as gauges (service/src/db/pool-usage.ts). The edit gives the pool a function that
+ * returns their lengths, read only when /metrics is scraped: nothing on the query path changes.
+ *
  * Runs from package.json's postinstall, so `npm install`, the release build and the compiled
  * binary all carry it. Idempotent; exits 1 naming the file when the text it fixes is not there
  * (a new postgres.js: check whether the defect is still in it, then update or drop this).
@@ -24,10 +29,13 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const MARK = "/* linkfort: closed-socket writes (deploy/patch-postgres.ts) */";
+const POOL_MARK = "/* linkfort: pool counts (deploy/patch-postgres.ts) */";
 // The module as Bun, Node (CommonJS) and workerd load it: the same source in three forms.
-const FILES = ["src/connection.js", "cjs/src/connection.js", "cf/src/connection.js"];
+const FORMS = ["src", "cjs/src", "cf/src"];
 
-const EDITS: { find: string; replace: string }[] = [
+interface Patch { mark: string; file: string; edits: { find: string; replace: string }[] }
+
+const CLOSED_SOCKET_EDITS: Patch["edits"] = [
   {
     // nextWrite: no socket any more → fail the queries this write was for, never throw.
     find: "  function nextWrite(fn) {\n    const x = socket.write(chunk, fn)\n",
@@ -48,16 +56,30 @@ const EDITS: { find: string; replace: string }[] = [
   },
 ];
 
+// The pool's queue lengths, as service/src/db/pool-usage.ts reads them (`busy` joins postgres.js's
+// busy and full queues: both are connections running queries).
+const POOL_COUNTS_EDITS: Patch["edits"] = [
+  {
+    find: "    get parameters() { return options.parameters },\n",
+    replace: `    get parameters() { return options.parameters },\n    ${POOL_MARK}\n    linkfortPoolCounts: () => ({ idle: open.length, busy: busy.length + full.length, reserved: reserved.length, connecting: connecting.length, waiting: queries.length }),\n`,
+  },
+];
+
+const PATCHES: Patch[] = FORMS.flatMap((form) => [
+  { mark: MARK, file: `${form}/connection.js`, edits: CLOSED_SOCKET_EDITS },
+  { mark: POOL_MARK, file: `${form}/index.js`, edits: POOL_COUNTS_EDITS },
+]);
+
 export type PatchResult = { file: string; state: "patched" | "already" | "missing" | "unknown" };
 
 export function patchPostgres(root: string, check = false): PatchResult[] {
-  return FILES.map((relative) => {
+  return PATCHES.map(({ mark, file: relative, edits }) => {
     const file = join(root, "node_modules/postgres", relative);
     if (!existsSync(file)) return { file, state: "missing" };
     const text = readFileSync(file, "utf8");
-    if (text.includes(MARK)) return { file, state: "already" };
-    if (!EDITS.every((edit) => text.split(edit.find).length === 2)) return { file, state: "unknown" };
-    if (!check) writeFileSync(file, EDITS.reduce((out, edit) => out.replace(edit.find, edit.replace), text));
+    if (text.includes(mark)) return { file, state: "already" };
+    if (!edits.every((edit) => text.split(edit.find).length === 2)) return { file, state: "unknown" };
+    if (!check) writeFileSync(file, edits.reduce((out, edit) => out.replace(edit.find, edit.replace), text));
     return { file, state: "patched" };
   });
 }

@@ -1,12 +1,14 @@
 /**
  * Gauges for id headroom and event partitions. The sequence gauge is read at scrape time from
  * pg_sequences (one cheap query; absent while the database is down); the partition gauges are
- * set by the partition job after each round it ran.
+ * set by the partition job after each round it ran. While every pool connection is in use the
+ * sequence query is skipped (the last values stay): it would hold the scrape up behind the others.
  */
 import { Gauge } from "prom-client";
 import type { Metrics } from "../metrics.ts";
 import type { Sql } from "./client.ts";
 import type { PartitionObserver } from "./event-partitions.ts";
+import { poolSaturated } from "./pool-usage.ts";
 
 export function registerEventMetrics(metrics: Metrics, sql: Sql): PartitionObserver {
   // Exported at 0 from the start, so the SequenceExhausted alert's increase() has a series to watch.
@@ -17,6 +19,7 @@ export function registerEventMetrics(metrics: Metrics, sql: Sql): PartitionObser
     labelNames: ["sequence"] as const,
     registers: [metrics.registry],
     async collect() {
+      if (poolSaturated(sql)) return;
       try {
         const rows = await sql<{ sequence: string; ratio: number }[]>`
           select sequencename as sequence,

@@ -1,13 +1,39 @@
 /**
- * PostgreSQL connection gauges. postgres.js keeps its pool state private, so the numbers come
- * from the server's view (pg_stat_activity) of this instance's application_name, read at scrape
- * time: one cheap query per scrape, and a scrape while the database is down just omits them.
+ * PostgreSQL connection gauges, all read at scrape time. The pool's own view (pool-usage.ts:
+ * connections in use, queries waiting) costs nothing per query. The server's view
+ * (pg_stat_activity for this instance's application_name) costs one query per scrape, skipped
+ * while every connection is in use: that query would wait behind the ones that saturate the
+ * pool and hold the scrape up exactly when the numbers matter. A scrape while the database is
+ * down just omits it.
  */
 import { Gauge } from "prom-client";
 import type { Metrics } from "../metrics.ts";
 import type { Sql } from "./client.ts";
+import { inUse, poolSaturated, poolUsage } from "./pool-usage.ts";
 
 export function registerPoolMetrics(metrics: Metrics, sql: Sql, applicationName: string): void {
+  // Registered first: prom-client collects in registration order, so these read the pool before
+  // the pg_stat_activity query below takes a connection of its own.
+  new Gauge({
+    name: "linkfort_db_pool_in_use_connections",
+    help: "Connections of this instance's PostgreSQL pool in use: running a query, held by a transaction or reservation, or opening for a waiting query (of linkfort_db_pool_max_connections)",
+    registers: [metrics.registry],
+    collect() {
+      const usage = poolUsage(sql);
+      if (usage) this.set(inUse(usage));
+      else this.remove();
+    },
+  });
+  new Gauge({
+    name: "linkfort_db_pool_waiting_requests",
+    help: "Queries and reservations queued for a connection of this instance's PostgreSQL pool because none was free",
+    registers: [metrics.registry],
+    collect() {
+      const usage = poolUsage(sql);
+      if (usage) this.set(usage.waiting);
+      else this.remove();
+    },
+  });
   new Gauge({
     name: "linkfort_db_connections",
     help: "This instance's PostgreSQL connections by state (active, idle, idle in transaction, …)",
@@ -15,6 +41,7 @@ export function registerPoolMetrics(metrics: Metrics, sql: Sql, applicationName:
     registers: [metrics.registry],
     async collect() {
       this.reset();
+      if (poolSaturated(sql)) return;
       try {
         const rows = await sql<{ state: string | null; n: number }[]>`
           select state, count(*)::int as n from pg_stat_activity
