@@ -7,7 +7,9 @@ import postgres from "postgres";
 import type { Fault } from "./faults.ts";
 import { always, conn, failedRedirects, lost, serverErrorsBut503, within } from "./judging.ts";
 import { childrenOf, postmasterPid } from "./pids.ts";
-import { alive, pickInstance, pollUntil } from "./stack.ts";
+import { cutLink, cutRefusal } from "./link-cut.ts";
+import { alive, pickInstance, pollUntil, readStatus, type Stack } from "./stack.ts";
+import { parseDatabaseUrl } from "../../../service/src/lib/database-url.ts";
 
 /** How long postgres-slow holds its lock: the issue's "slow PostgreSQL" case (ms). */
 const PG_SLOW_MS = 10_000;
@@ -34,6 +36,38 @@ async function takeEveryFreeSlot(url: string, held: postgres.Sql[]): Promise<voi
     }
   }
 }
+
+/** How long postgres-link-cut drops PostgreSQL's packets (ms): the issue's "link cut for 20 s". */
+const PG_LINK_CUT_MS = 20_000;
+/**
+ * After the link is back, every instance must query PostgreSQL again within this (ms). By design
+ * at most about 4 s: a connection attempt in flight gets its next SYN retransmit (1 s, then 3 s
+ * after it began) or its 5 s connect_timeout, then the pool's back-off (at most 1 s), then /health's
+ * probe (cached 1 s). Measured 0.3 to 0.6 s (docs/RELIABILITY.md).
+ */
+const PG_LINK_BACK_MS = 5_000;
+
+/** DATABASE_URL's TCP hosts, or why there is no network path to cut. */
+function databaseEnds(url: string): { host: string; port: number }[] | string {
+  let parsed;
+  try { parsed = parseDatabaseUrl(url); } catch (error) { return `DATABASE_URL cannot be read: ${error instanceof Error ? error.message : String(error)}`; }
+  const socketHost = parsed.params.get("host");
+  if (parsed.hosts.length === 0 || parsed.hosts.some((h) => h.host.startsWith("/")) || socketHost?.startsWith("/")) {
+    return "DATABASE_URL connects through a Unix socket: there is no network path to cut";
+  }
+  return parsed.hosts;
+}
+
+/** Every instance's own PostgreSQL probe (/health's `db`, a `select 1` through its pool) says ok. */
+const everyInstanceQueriesPostgres = async (stack: Stack) => {
+  const status = await readStatus(stack);
+  if (!status || status.instances.length === 0) return false;
+  const probes = await Promise.all(status.instances.map(async (i) => {
+    const res = await fetch(stack.instanceUrl(i.port, "/health"), { signal: AbortSignal.timeout(2_000) }).catch(() => null);
+    return ((await res?.json().catch(() => null)) as { db?: string } | null)?.db === "ok";
+  }));
+  return probes.every(Boolean);
+};
 
 const pgAnswers = (url: string) => async () => {
   const sql = postgres(url, { max: 1, connect_timeout: 1, idle_timeout: 1, onnotice: () => {} });
@@ -124,6 +158,24 @@ export const POSTGRES_FAULTS: Fault[] = [
         for (const p of frozen) { try { process.kill(p, "SIGCONT"); } catch { /* exited meanwhile */ } }
       }
       return `SIGSTOP to the postmaster (pid ${pid}) and its ${frozen.length - 1} processes for ${PG_FREEZE_MS / 1000} s, then SIGCONT`;
+    },
+  },
+  {
+    name: "postgres-link-cut",
+    promise: `every cached redirect served, every request answered within 10 s (503 at worst), 0 acknowledged writes lost, 0 lost clicks, every instance querying PostgreSQL again within ${PG_LINK_BACK_MS / 1000} s of the link's return`,
+    unavailable: (s) => { const ends = databaseEnds(s.databaseUrl); return typeof ends === "string" ? ends : cutRefusal(); },
+    judge: (r) => [
+      ...failedRedirects(r), ...serverErrorsBut503(r), ...(conn(r) > 0 ? [`${conn(r)} requests without an answer within 10 s`] : []),
+      ...within("all querying PostgreSQL", r.recovery?.all_ready_ms, PG_LINK_BACK_MS), ...lost(r),
+    ],
+    recovered: everyInstanceQueriesPostgres,
+    async inject({ stack }) {
+      const ends = databaseEnds(stack.databaseUrl);
+      if (typeof ends === "string") throw new Error(ends);
+      // Packets dropped, not refused: open sessions hang (no FIN, no reset), new connections time out.
+      const cut = await cutLink(ends, PG_LINK_CUT_MS);
+      const stale = cut.staleTablesRemoved > 0 ? `; ${cut.staleTablesRemoved} table(s) of killed drills removed first` : "";
+      return `nftables dropped every TCP packet to and from ${cut.cut.join(", ")} for ${PG_LINK_CUT_MS / 1000} s (a set element with a kernel timeout; the table deleted after): ${cut.droppedPackets} packets dropped${stale}`;
     },
   },
 ];
