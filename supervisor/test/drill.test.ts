@@ -130,6 +130,22 @@ describe("drill", () => {
     expect(row!.data, out).toMatchObject({ drained: true, creates_missing: 0, import_rows_missing: 0, clicks_lost: 0 });
   }, 120_000);
 
+  test("PostgreSQL's link cut for 20 s (nftables drops its port's packets): every redirect served, no acknowledged write or click lost", async () => {
+    requireTool("nft");
+    const json = join(dataDir, "drill-link-cut.json");
+    const { out } = drill(["--fault", "postgres-link-cut", "--rate", "40", "--phase-ms", "1500", "--json", json],
+      { DRILLS: "on", LINKFORT_ADMIN_KEY: adminKey });
+    console.log(out);
+    const [row] = (JSON.parse(await readFile(json, "utf8")) as DrillReport).rows;
+    expect(row?.phases, `${row?.why.join("; ")}\n${out}`).toBeDefined();
+    // The rules matched the instances' traffic: the fault reached them.
+    expect(Number(/: (\d+) packets dropped/.exec(row!.note ?? "")?.[1] ?? 0), out).toBeGreaterThan(0);
+    for (const phase of Object.values(row!.phases!)) expect(phase.redirect_failures, out).toBe(0);
+    expect(row!.recovery?.all_ready_ms, out).not.toBeNull();
+    expect(row!.data, out).toMatchObject({ drained: true, creates_missing: 0, import_rows_missing: 0, clicks_lost: 0 });
+    expect(row!.data!.creates_answered, out).toBeGreaterThan(0);
+  }, 90_000);
+
   test("a deploy of the running build replaces every instance without a failed request or a lost click; a full spool disk fails no redirect, counts every click it could not keep, and the supervisor alerts while it is full and resolves after", async () => {
     const json = join(dataDir, "drill-upgrade-disk.json");
     const { out } = drill(["--fault", "instance-upgrade,disk-full", "--rate", "40", "--phase-ms", "1500", "--json", json],
