@@ -176,7 +176,9 @@ test("the console shows every panel's real data, streams a request's log line, r
   await traffic;
   await inPage(`/p50 [\\d.]+ ms/.test(document.querySelector('[data-chart="latency"] .now').textContent)`);
   expect(await text('[data-chart="rss"] .now')).toMatch(/^rss [\d.]+ MiB$/);
-  expect(await page.$$eval("#charts svg path.s0", (paths) => paths.length)).toBe(7);
+  // Pool saturation over both instances: connections in use (a number, from the pool's own gauge) against DB_POOL_MAX (10) each.
+  expect(await text('[data-chart="pool"] .now')).toMatch(new RegExp(`^in use \\d+, size ${ports.length * 10}, waiting \\d+$`));
+  expect(await page.$$eval("#charts svg path.s0", (paths) => paths.length)).toBe(8);
 
   // Timeline and backups: the supervisor's start is there; the backup schedule is shown.
   await inPage(`[...document.querySelectorAll("#timeline-rows tr")].some((r) => r.textContent.includes("supervisor started"))`);

@@ -23,6 +23,8 @@ function metrics(o: { traffic: number; errors: number; probes: number; fast: num
     `linkfort_process_resident_memory_bytes ${o.rss}`,
     "linkfort_http_in_flight_requests 2",
     "linkfort_db_pool_max_connections 10",
+    "linkfort_db_pool_in_use_connections 3",
+    "linkfort_db_pool_waiting_requests 1",
     "linkfort_click_spool_unshipped_clicks 7",
   ].join("\n");
 }
@@ -52,8 +54,9 @@ describe("golden signals", () => {
     expect(second.cpu).toBeCloseTo(0.2, 6);
     expect(second.p50_ms).toBeCloseTo(1, 6);
     expect(second.p99_ms).toBeCloseTo(1 + 99 * 0.98, 4);
-    expect(second).toMatchObject({ rss_bytes: 60e6, in_flight: 2, db_pool_max: 10, spool_clicks: 7 });
+    expect(second).toMatchObject({ rss_bytes: 60e6, in_flight: 2, db_pool_max: 10, db_pool_in_use: 3, db_pool_waiting: 1, spool_clicks: 7 });
     expect(series[String(down)]!.map((p) => p.rps)).toEqual([null, null]);
+    expect(series[String(down)]![1]).toMatchObject({ db_pool_in_use: null, db_pool_max: null });
     expect(series.total![1]!.rps).toBeCloseTo(20, 6);
     expect(series.total![1]!.rss_bytes).toBe(60e6);
 
@@ -67,5 +70,30 @@ describe("golden signals", () => {
     clock += 10_000;
     await signals.runOnce();
     expect(signals.snapshot().series[String(server.port)]!.map((p) => p.t)).toEqual([1_010_000, 1_020_000, 1_030_000]);
+  });
+
+  test("database pool saturation: in use and waiting against the pool size, per instance and summed over instances", async () => {
+    const pool = (max: number, inUse?: number, waiting?: number) => [
+      `linkfort_db_pool_max_connections ${max}`,
+      ...(inUse === undefined ? [] : [`linkfort_db_pool_in_use_connections ${inUse}`, `linkfort_db_pool_waiting_requests ${waiting ?? 0}`]),
+    ].join("\n");
+    const texts = new Map<number, string>();
+    const servers = [0, 1, 2].map(() => Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => new Response(texts.get(Number(new URL(req.url).port)) ?? "") }));
+    try {
+      const [full, calm, older] = servers.map((s) => s.port!) as [number, number, number];
+      texts.set(full, pool(10, 10, 4));
+      texts.set(calm, pool(10, 2));
+      // An instance of a version without the in-use gauge: its point has none, the total sums the others.
+      texts.set(older, pool(10));
+      const signals = createSignals({ ports: [full, calm, older], intervalMs: 5_000, metricsUrl: (port) => `http://127.0.0.1:${port}/metrics` });
+      await signals.runOnce();
+      const { series } = signals.snapshot();
+      expect(series[String(full)]![0]).toMatchObject({ db_pool_in_use: 10, db_pool_waiting: 4, db_pool_max: 10 });
+      expect(series[String(calm)]![0]).toMatchObject({ db_pool_in_use: 2, db_pool_waiting: 0, db_pool_max: 10 });
+      expect(series[String(older)]![0]).toMatchObject({ db_pool_in_use: null, db_pool_waiting: null, db_pool_max: 10 });
+      expect(series.total![0]).toMatchObject({ db_pool_in_use: 12, db_pool_waiting: 4, db_pool_max: 30 });
+    } finally {
+      for (const s of servers) s.stop(true);
+    }
   });
 });

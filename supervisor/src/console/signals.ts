@@ -22,6 +22,10 @@ export interface SignalPoint {
   cpu: number | null;
   in_flight: number | null;
   db_pool_max: number | null;
+  /** Pool connections running a query, held by a transaction, or opening for a waiting query. */
+  db_pool_in_use: number | null;
+  /** Queries queued because no pool connection was free. */
+  db_pool_waiting: number | null;
   spool_clicks: number | null;
 }
 
@@ -85,11 +89,13 @@ function pointOf(t: number, d: Delta[], gauges: Sample[][]): SignalPoint {
     t, rps: seconds > 0 ? requests / seconds : null, p50_ms: ms(0.5), p99_ms: ms(0.99),
     error_ratio: requests > 0 ? errors / requests : null, cpu,
     rss_bytes: addGauge("linkfort_process_resident_memory_bytes"), in_flight: addGauge("linkfort_http_in_flight_requests"),
-    db_pool_max: addGauge("linkfort_db_pool_max_connections"), spool_clicks: addGauge("linkfort_click_spool_unshipped_clicks"),
+    db_pool_max: addGauge("linkfort_db_pool_max_connections"), db_pool_in_use: addGauge("linkfort_db_pool_in_use_connections"),
+    db_pool_waiting: addGauge("linkfort_db_pool_waiting_requests"), spool_clicks: addGauge("linkfort_click_spool_unshipped_clicks"),
   };
 }
 
-const EMPTY = (t: number): SignalPoint => ({ t, rps: null, p50_ms: null, p99_ms: null, error_ratio: null, rss_bytes: null, cpu: null, in_flight: null, db_pool_max: null, spool_clicks: null });
+const EMPTY = (t: number): SignalPoint => ({ t, rps: null, p50_ms: null, p99_ms: null, error_ratio: null, rss_bytes: null, cpu: null, in_flight: null,
+  db_pool_max: null, db_pool_in_use: null, db_pool_waiting: null, spool_clicks: null });
 
 export interface SignalsOptions {
   ports: number[];

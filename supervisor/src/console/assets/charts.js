@@ -14,7 +14,9 @@ const CHARTS = [
   { id: "errors", title: "5xx ratio", lines: [["error_ratio", "5xx"]], fmt: (v) => `${(v * 100).toFixed(2)} %` },
   { id: "cpu", title: "CPU (cores)", lines: [["cpu", "cpu"]], fmt: (v) => v.toFixed(2) },
   { id: "rss", title: "Memory (RSS)", lines: [["rss_bytes", "rss"]], fmt: bytes },
-  { id: "inflight", title: "In flight / DB pool size", lines: [["in_flight", "in flight"], ["db_pool_max", "pool"]], fmt: (v) => v.toFixed(0) },
+  { id: "inflight", title: "Requests in flight", lines: [["in_flight", "in flight"]], fmt: (v) => v.toFixed(0) },
+  // Saturation of the database pool: connections in use against its size, and queries queued for one.
+  { id: "pool", title: "DB pool: in use / size", lines: [["db_pool_in_use", "in use"], ["db_pool_max", "size"], ["db_pool_waiting", "waiting"]], fmt: (v) => v.toFixed(0) },
   { id: "spool", title: "Click spool backlog", lines: [["spool_clicks", "clicks"]], fmt: (v) => v.toFixed(0) },
 ];
 
