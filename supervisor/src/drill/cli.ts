@@ -22,6 +22,8 @@ export const DRILL_USAGE = `linkfort-supervisor drill --fault NAME[,NAME…] | -
   --phase-ms N   load before the fault and after recovery (default 5000, at most 600000)
   --hold-ms N    how long instance-hang holds SIGSTOP and disk-full its ballast (default 2000, at most 60000)
   disk-full fills the filesystem of the instances' click spools (CLICK_SPOOL_DIR) and refuses one with more than 2 GiB free
+  postgres-link-cut drops PostgreSQL's packets (DATABASE_URL's host and port) for 20 s with nftables: root or CAP_NET_ADMIN,
+                 and nft (apt-get install -y nftables); the kernel ends the cut even if the drill is killed
   instance-memory lowers one instance's memory limit below its RSS: its unit's MemoryMax= (the kernel's OOM kill; root,
                  where the kernel holds the unit's limit), else the supervisor's INSTANCE_MEMORY_LIMIT_MB (POST /memory-limit)`;
 
