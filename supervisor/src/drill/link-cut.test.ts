@@ -74,7 +74,15 @@ describe("link cut", () => {
     // Nothing deletes the table now: only the element's timeout can end the cut.
     expect(await pollUntil(() => connects(cutPort), 10_000, 50)).not.toBeNull();
     expect(tables()).toContain(table);
-    expect(removeStaleTables()).toBeGreaterThanOrEqual(1);
+    expect(await removeStaleTables()).toBeGreaterThanOrEqual(1);
     expect(tables()).not.toContain(table);
+  });
+
+  test("without CAP_NET_ADMIN the fault is unavailable, saying what it needs", () => {
+    // setpriv (util-linux) drops the capability from the bounding set, so the child's effective set lacks it, even as root.
+    const script = `import { cutRefusal } from ${JSON.stringify(join(import.meta.dir, "link-cut.ts"))}; console.log(cutRefusal());`;
+    const child = Bun.spawnSync([requireTool("setpriv"), "--bounding-set", "-net_admin", "--", process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+    expect(child.stdout.toString().trim(), child.stderr.toString()).toBe("adding nftables rules needs CAP_NET_ADMIN: run the drill as root");
+    expect(cutRefusal()).toBeNull();
   });
 });

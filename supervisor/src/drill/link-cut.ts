@@ -48,30 +48,47 @@ function hasNetAdmin(): boolean {
   }
 }
 
-function nft(args: string[], script?: string): { ok: boolean; out: string; err: string } {
+/**
+ * Runs nft without blocking the event loop: the drill's load runs in this process (and the
+ * console's drills in the supervisor's), and a blocked loop would show up as the stack's latency.
+ */
+async function nft(args: string[], script?: string): Promise<{ ok: boolean; out: string; err: string }> {
   const bin = nftPath();
   if (!bin) return { ok: false, out: "", err: `nft is missing (${NFT_INSTALL})` };
-  const proc = Bun.spawnSync([bin, ...args], { stdin: script === undefined ? "ignore" : Buffer.from(script), stdout: "pipe", stderr: "pipe" });
-  return { ok: proc.exitCode === 0, out: proc.stdout.toString(), err: proc.stderr.toString().trim() };
+  const proc = Bun.spawn([bin, ...args], { stdin: script === undefined ? "ignore" : new Blob([script]), stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { ok: code === 0, out, err: err.trim() };
 }
 
-/** Why this process cannot cut a link here, or null when it can. */
+/** How long a probe's verdict stands: the console asks on every poll, and nft's presence or this process's capabilities rarely change. */
+const PROBE_FOR_MS = 30_000;
+let probed: { at: number; refusal: string | null } | undefined;
+
+/** Why this process cannot cut a link here, or null when it can. Synchronous (a fault's `unavailable`), so the probe is spawned synchronously, and remembered. */
 export function cutRefusal(): string | null {
-  if (!nftPath()) return `nft is missing: ${NFT_INSTALL}`;
-  if (!hasNetAdmin()) return "adding nftables rules needs CAP_NET_ADMIN: run the drill as root";
-  const probe = nft(["list", "tables"]);
-  if (!probe.ok) return `nft cannot read the firewall here (${probe.err.split("\n")[0]}): the kernel has no nf_tables, or this network namespace may not change it`;
-  return null;
+  if (probed && performance.now() - probed.at < PROBE_FOR_MS) return probed.refusal;
+  const bin = nftPath();
+  let refusal: string | null = null;
+  if (!bin) refusal = `nft is missing: ${NFT_INSTALL}`;
+  else if (!hasNetAdmin()) refusal = "adding nftables rules needs CAP_NET_ADMIN: run the drill as root";
+  else {
+    const probe = Bun.spawnSync([bin, "list", "tables"], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    if (probe.exitCode !== 0) {
+      refusal = `nft cannot read the firewall here (${probe.stderr.toString().trim().split("\n")[0]}): the kernel has no nf_tables, or this network namespace may not change it`;
+    }
+  }
+  probed = { at: performance.now(), refusal };
+  return refusal;
 }
 
 /** Deletes the tables of drills whose process is gone (their cuts have long expired); returns how many. */
-export function removeStaleTables(): number {
-  const listed = nft(["list", "tables"]);
+export async function removeStaleTables(): Promise<number> {
+  const listed = await nft(["list", "tables"]);
   if (!listed.ok) throw new Error(`nft list tables: ${listed.err}`);
   let removed = 0;
   for (const [, name, pid] of listed.out.matchAll(new RegExp(`^table inet (${TABLE_PREFIX}(\\d+))$`, "gm"))) {
     if (Number(pid) === process.pid || alive(Number(pid))) continue;
-    if (nft(["delete", "table", "inet", name!]).ok) removed++;
+    if ((await nft(["delete", "table", "inet", name!])).ok) removed++;
   }
   return removed;
 }
@@ -104,7 +121,7 @@ ${rules}
 
 /** Cuts every TCP packet to and from `ends` for `ms`, then deletes the table (also on failure). */
 export async function cutLink(ends: LinkEnd[], ms: number): Promise<CutResult> {
-  const staleTablesRemoved = removeStaleTables();
+  const staleTablesRemoved = await removeStaleTables();
   const v4: string[] = [];
   const v6: string[] = [];
   for (const end of ends) {
@@ -113,15 +130,15 @@ export async function cutLink(ends: LinkEnd[], ms: number): Promise<CutResult> {
   if (v4.length + v6.length === 0) throw new Error(`no address for ${ends.map((e) => e.host).join(", ")}`);
   const table = `${TABLE_PREFIX}${process.pid}`;
   // One transaction: the table, its rules and the timed elements appear at once.
-  const made = nft(["-f", "-"], tableScript(table, v4, v6, `${ms}ms`));
+  const made = await nft(["-f", "-"], tableScript(table, v4, v6, `${ms}ms`));
   if (!made.ok) throw new Error(`nft could not add the cut: ${made.err}`);
   let droppedPackets = 0;
   try {
     await Bun.sleep(ms);
-    const listed = nft(["list", "table", "inet", table]);
+    const listed = await nft(["list", "table", "inet", table]);
     for (const [, packets] of listed.out.matchAll(/counter packets (\d+)/g)) droppedPackets += Number(packets);
   } finally {
-    nft(["delete", "table", "inet", table]);
+    await nft(["delete", "table", "inet", table]);
   }
   const shown = [...v4.map((p) => p.replace(" . ", ":")), ...v6.map((p) => `[${p.replace(" . ", "]:")}`)];
   return { cut: shown, droppedPackets, staleTablesRemoved };
