@@ -23,6 +23,7 @@ import { VERSION } from "./lib/version.ts";
 import { createRequestLimiter, rateLimitHook } from "./limits/hook.ts";
 import { REDIRECT_ROUTE, redirectFastPath } from "./redirect/fast-path.ts";
 import { bansRoutes } from "./limits/routes.ts";
+import { adminLinksRoutes } from "./admin-links/routes.ts";
 import { RESERVED_SEGMENTS, requireReserved } from "./redirect/reserved-segments.ts";
 
 /** Methods whose routes here take no request body. */
@@ -66,6 +67,7 @@ export function createApp(deps: Deps, options: AppOptions = {}) {
     .use(healthRoutes(deps))
     .use(keysRoutes(deps)) // routes: keys (/admin/keys)
     .use(bansRoutes({ auth: deps.auth, bans: deps.rateLimits.bans, now: deps.rateLimits.now })) // routes: bans (/admin/bans)
+    .use(adminLinksRoutes({ auth: deps.auth, sql: deps.sql })) // routes: links at a glance (/admin/links)
     .use(importsRoutes(deps)) // routes: imports (POST /users/bulk, before /users/:id)
     .use(usersRoutes(deps))
     .use(urlsRoutes(deps)) // routes: urls, events

@@ -1,0 +1,1 @@
+CREATE INDEX "click_daily_day_idx" ON "click_daily" USING btree ("day");
