@@ -116,6 +116,22 @@ describe("on loopback", () => {
     const bans = await fetch(`${base}/api/bans`, { headers: { Cookie: cookie } });
     expect([bans.status, await bans.json()]).toEqual([503, { error: "Service Unavailable", message: "no instance answered; try again when one is ready" }]);
     expect((await fetch(`${base}/api/bans/7/lift`)).status).toBe(405);
+    // So are links; a search needs its text before any instance is asked.
+    for (const path of ["/api/links/top", "/api/links/search?q=abc"]) {
+      const anonymous = await fetch(`${base}${path}`);
+      expect([path, anonymous.status, await anonymous.json()]).toEqual([path, 401, { error: "Unauthorized", message: "links are read with your admin key: sign in" }]);
+      const signedIn = await fetch(`${base}${path}`, { headers: { Cookie: cookie } });
+      expect([path, signedIn.status, (await signedIn.json() as { error: string }).error]).toEqual([path, 503, "Service Unavailable"]);
+    }
+    for (const q of ["", "%20%20", "a".repeat(201)]) {
+      const res = await fetch(`${base}/api/links/search?q=${q}`, { headers: { Cookie: cookie } });
+      expect([q, res.status, await res.json()]).toEqual([q, 400, { error: "Bad Request", message: "search for 1 to 200 characters of a short code or a destination URL" }]);
+    }
+    expect((await fetch(`${base}/api/links/7/deactivate`, { headers: { Cookie: cookie } })).status).toBe(405);
+    const noSession = await fetch(`${base}/api/links/7/deactivate`, { method: "POST" });
+    expect([noSession.status, await noSession.json()]).toEqual([401, { error: "Unauthorized", message: "acting needs a session: sign in with an admin API key" }]);
+    const deactivate = await fetch(`${base}/api/links/7/deactivate`, { method: "POST", headers: { Cookie: cookie } });
+    expect([deactivate.status, await deactivate.json()]).toEqual([503, { error: "Service Unavailable", message: "no instance answered; try again when one is ready" }]);
 
     await fetch(`${base}/api/sign-out`, { method: "POST", headers: { Cookie: cookie } });
     expect((await fetch(`${base}/api/rolling-restart`, { method: "POST", headers: { Cookie: cookie } })).status).toBe(401);
@@ -124,8 +140,10 @@ describe("on loopback", () => {
   test("a cross-site POST is refused even with the session cookie", async () => {
     const { cookie } = await signIn(base);
     for (const headers of [{ Origin: "https://evil.example" }, { "Sec-Fetch-Site": "cross-site" }] as Record<string, string>[]) {
-      const res = await fetch(`${base}/api/instances/8081/restart`, { method: "POST", headers: { Cookie: cookie, ...headers } });
-      expect(res.status).toBe(403);
+      for (const path of ["/api/instances/8081/restart", "/api/links/7/deactivate"]) {
+        const res = await fetch(`${base}${path}`, { method: "POST", headers: { Cookie: cookie, ...headers } });
+        expect([path, res.status]).toEqual([path, 403]);
+      }
     }
     expect(restarted).toEqual([8082]);
   });

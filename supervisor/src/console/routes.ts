@@ -2,7 +2,7 @@
  * @module The console's HTTP side, on the status server: the page and its assets, the JSON it
  * reads (/api/overview, /api/signals, /api/timeline), the live log as Server-Sent Events
  * (/api/logs/stream), sign-in, and the actions (restart one instance, rolling restart, back up
- * now, restore drill now).
+ * now, restore drill now); the links panel's reads and action are link-routes.ts's.
  * The status server has already refused cross-site writes and foreign Hosts (loopback.ts);
  * here each request is checked against the session rules of auth.ts.
  */
@@ -21,6 +21,7 @@ import type { ConsoleDrills } from "./drills.ts";
 import type { ServiceApi } from "./service-api.ts";
 import { DUMP_NAME } from "./backup-actions.ts";
 import { logStream } from "./log-stream.ts";
+import { createLinkActions, DEACTIVATE, LINK_GET_PATHS } from "./link-routes.ts";
 
 export type ConsoleAction =
   | { kind: "restart"; port: number } | { kind: "rolling-restart" } | { kind: "backup" } | { kind: "restore-drill" } | { kind: "verify"; file: string };
@@ -35,8 +36,8 @@ export interface ConsoleRoutesOptions {
   ports: number[];
   loadTests: LoadTests;
   drills: ConsoleDrills;
-  /** Bans: listed and lifted through the service with the session's key. */
-  service: Pick<ServiceApi, "bans" | "liftBan">;
+  /** Bans and links: read and acted on through the service with the session's key. */
+  service: Pick<ServiceApi, "bans" | "liftBan" | "topLinks" | "searchLinks" | "deactivateLink">;
   /** Each listed dump's sha256 (its sidecar), for the backups panel. */
   checksums: (names: string[]) => Promise<Record<string, string | null>>;
   /** Runs an action the status server serialises (one at a time) and answers with its result. */
@@ -71,13 +72,14 @@ function logFilter(url: URL): LogFilter | string {
 }
 
 /** Paths this module answers, with their method. */
-const GET_PATHS = new Set(["/", "/assets/console.css", ...Object.keys(CONSOLE_SCRIPTS).map((name) => `/assets/${name}`), "/api/overview", "/api/signals", "/api/timeline", "/api/logs", "/api/logs/stream", "/api/load", "/api/drills", "/api/bans"]);
+const GET_PATHS = new Set(["/", "/assets/console.css", ...Object.keys(CONSOLE_SCRIPTS).map((name) => `/assets/${name}`), "/api/overview", "/api/signals", "/api/timeline", "/api/logs", "/api/logs/stream", "/api/load", "/api/drills", "/api/bans", ...LINK_GET_PATHS]);
 const POST_PATHS = new Set(["/api/sign-in", "/api/sign-out", "/api/rolling-restart", "/api/backups/run", "/api/backups/restore-drill", "/api/backups/verify", "/api/load/start", "/api/drills/start"]);
 const RESTART = /^\/api\/instances\/(\d{1,5})\/restart$/;
 const LIFT = /^\/api\/bans\/(\d{1,18})\/lift$/;
 
 export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
   const { auth } = opts;
+  const links = createLinkActions(opts);
 
   const overview = async (req: Request) => {
     const snapshot = opts.snapshot();
@@ -136,6 +138,12 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
       const bans = await opts.service.bans(key);
       return bans.ok ? json(200, { bans: bans.value }) : passOn(bans);
     }
+    if (LINK_GET_PATHS.includes(path)) {
+      const key = auth.keyOf(req);
+      if (!key) return problem(401, "Unauthorized", "links are read with your admin key: sign in");
+      const answer = await links.read(key, path, new URL(req.url));
+      return answer.ok ? json(200, answer.body) : passOn(answer);
+    }
     const url = new URL(req.url);
     const filter = logFilter(url);
     if (typeof filter === "string") return problem(400, "Bad Request", filter);
@@ -153,7 +161,8 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
     const path = new URL(req.url).pathname;
     const restart = RESTART.exec(path);
     const lift = LIFT.exec(path);
-    const method = GET_PATHS.has(path) ? "GET" : POST_PATHS.has(path) || restart || lift ? "POST" : undefined;
+    const deactivate = DEACTIVATE.exec(path);
+    const method = GET_PATHS.has(path) ? "GET" : POST_PATHS.has(path) || restart || lift || deactivate ? "POST" : undefined;
     if (!method) return undefined;
     if (req.method !== method) return json(405, { error: "Method Not Allowed", message: `${path} accepts ${method} only` }, { Allow: method });
     if (method === "GET") return get(req, path, server);
@@ -164,6 +173,10 @@ export function createConsoleRoutes(opts: ConsoleRoutesOptions) {
     if (path === "/api/load/start") return startLoad(req);
     if (path === "/api/drills/start") return startDrill(req);
     if (lift) return liftBan(req, Number(lift[1]));
+    if (deactivate) {
+      const done = await links.deactivate(auth.keyOf(req)!, Number(deactivate[1]));
+      return done.ok ? json(200, done.body) : passOn(done);
+    }
     if (path === "/api/backups/run") return opts.act(req, server, { kind: "backup" });
     if (path === "/api/backups/restore-drill") return opts.act(req, server, { kind: "restore-drill" });
     if (path === "/api/backups/verify") {
