@@ -88,7 +88,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     parts.push({ name: "alerts", stop: () => alerter.stop() });
 
     if (config.runner === "systemd" && !config.databaseUrl) throw new Error("DATABASE_URL is required with SUPERVISOR_RUNNER=systemd (backups need it)");
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, port: config.embeddedPgPort, logger, signal: opts.signal, restartOnExit: true });
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, port: config.embeddedPgPort, logger, signal: opts.signal, restartOnExit: true, alerter });
     parts.push({ name: "database", stop: () => database.stop() });
     opts.signal?.throwIfAborted();
 

@@ -1,9 +1,13 @@
 /**
  * @module A child the quick start cannot do without (Caddy, the embedded PostgreSQL) kept
- * running: each exit before stop() starts it again after a short, doubling delay, up to 16 tries
- * (about a minute) per exit. Nothing else on a machine without systemd would bring it back.
+ * running: each exit before stop() starts it again after a short, doubling delay (at most
+ * `maxDelayMs`, 5 s), for as long as it takes. Nothing else on a machine without systemd would
+ * bring it back, and what keeps it from starting may pass: a full disk stops PostgreSQL (it cannot
+ * write WAL) for as long as the disk is full. When a start fails, `alert` (if given) is raised once,
+ * and resolved when the child runs again.
  */
 import type { Logger } from "../../service/src/lib/logger.ts";
+import type { Alerter } from "./alerts/alert.ts";
 
 export interface Child {
   /** Settles when the process has ended. */
@@ -19,23 +23,41 @@ export interface KeptChild<T extends Child> {
   stop(): Promise<void>;
 }
 
-const RESTART_ATTEMPTS = 16;
+export interface KeepRunningOptions {
+  name: string;
+  logger: Logger;
+  firstDelayMs: number;
+  /** The longest wait between two tries (ms, default 5 s). */
+  maxDelayMs?: number;
+  /** Raised (critical) when a start fails, resolved once one succeeds. */
+  alert?: { alerter: Alerter; key: string };
+}
 
-export function keepRunning<T extends Child>(first: T, start: () => Promise<T>, opts: { name: string; logger: Logger; firstDelayMs: number }): KeptChild<T> {
+export function keepRunning<T extends Child>(first: T, start: () => Promise<T>, opts: KeepRunningOptions): KeptChild<T> {
+  const maxDelayMs = opts.maxDelayMs ?? 5_000;
   let current = first;
   let stopping = false;
 
   const restartOnce = async (): Promise<boolean> => {
-    for (let attempt = 0; attempt < RESTART_ATTEMPTS; attempt++) {
-      await Bun.sleep(Math.min(opts.firstDelayMs * 2 ** attempt, 5_000));
+    let failed = false;
+    for (let attempt = 0; !stopping; attempt++) {
+      await Bun.sleep(Math.min(opts.firstDelayMs * 2 ** Math.min(attempt, 20), maxDelayMs));
       if (stopping) return false;
       try {
         current = await start();
         if (stopping) await current.stop();
         opts.logger.info(`${opts.name} started again`, { attempt: attempt + 1 });
+        if (failed) opts.alert?.alerter.resolve(opts.alert.key, `${opts.name} runs again (after ${attempt + 1} tries)`);
         return !stopping;
       } catch (error) {
         opts.logger.error(`${opts.name} did not start again`, { attempt: attempt + 1, error });
+        if (!failed) {
+          opts.alert?.alerter.raise({
+            key: opts.alert.key, severity: "critical", title: `${opts.name} does not start`,
+            detail: `${error instanceof Error ? error.message : String(error)}; the supervisor tries again every ${maxDelayMs >= 1_000 ? `${Math.round(maxDelayMs / 1000)} s` : `${maxDelayMs} ms`}`,
+          });
+        }
+        failed = true;
       }
     }
     return false;
