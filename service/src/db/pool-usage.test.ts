@@ -16,7 +16,10 @@ let h: TestApp;
 
 /** The pool gauges and the server-side connection gauge of one scrape. */
 async function scrape(): Promise<{ inUse?: number; waiting?: number; serverView: boolean }> {
-  const res = await h.request("GET", "/metrics", { key: null });
+  // A deadline, so a scrape held up behind the saturated pool fails as such (not as the test's timeout).
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error("/metrics did not answer within 5 s")), 5_000); });
+  const res = await Promise.race([h.request("GET", "/metrics", { key: null }), deadline]).finally(() => clearTimeout(timer));
   expect(res.status).toBe(200);
   const value = (name: string) => {
     const m = new RegExp(`^${name} (\\d+)$`, "m").exec(res.text);
