@@ -3,7 +3,8 @@
  * `linkfort-supervisor run`, as a VM runs it) with two compiled instances behind Caddy over PostgreSQL, the second
  * built as a next release (a deploy that stopped halfway): every panel shows real data, each instance's release with
  * the one that is not the supervisor's marked, a request's log line arrives in the live log by its request id, an instance restarted
- * from the page comes back, a backup, a restore drill, a load test and a fault drill run from it, a ban is lifted, the page is usable from the keyboard and in a phone-wide window, and
+ * from the page comes back, a backup, a restore drill, a load test and a fault drill run from it, a ban is lifted, a link is
+ * seen among today's most clicked, found and deactivated (its code then answers 410), the page is usable from the keyboard and in a phone-wide window, and
  * axe-core finds no serious accessibility violation. Screenshots: /tmp/console-*.png.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -283,6 +284,43 @@ test("the console shows every panel's real data, streams a request's log line, r
   const [lifted] = await sql<{ lifted: boolean }[]>`SELECT lifted_at IS NOT NULL AS lifted FROM bans WHERE id = ${ban!.id}`;
   await sql.end();
   expect(lifted).toEqual({ lifted: true });
+
+  // Links at a glance: today's most clicked links as the daily rollup has them (codes and counts,
+  // read again until the page and the database agree: the last clicks may still be shipping).
+  const rollup = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  const pageTop = () => page.$$eval("#top-link-rows tr[data-code]", (rows) => rows.map((r) => {
+    const cells = [...r.querySelectorAll("td")].map((td) => (td as unknown as { textContent: string }).textContent);
+    return `${cells[0]} ${cells[2]}`;
+  }));
+  const top = await waitFor("the links panel's top rows equal today's rollup", async () => {
+    const rows = await rollup<{ row: string }[]>`SELECT u.short_code || ' ' || cd.clicks AS row FROM click_daily cd JOIN urls u ON u.id = cd.url_id
+      WHERE cd.day = current_date ORDER BY cd.clicks DESC, cd.url_id LIMIT 10`;
+    const shown = await pageTop();
+    return rows.length > 0 && JSON.stringify(shown) === JSON.stringify(rows.map((r) => r.row)) && shown;
+  }, 20_000);
+  const [own] = await rollup<{ clicks: number }[]>`SELECT cd.clicks FROM click_daily cd JOIN urls u ON u.id = cd.url_id WHERE u.short_code = ${link.short_code} AND cd.day = current_date`;
+  await rollup.end();
+  expect(own!.clicks).toBeGreaterThanOrEqual(41);
+  if (top.length < 10) expect(top).toContain(`${link.short_code} ${own!.clicks}`);
+  // Search by code from the keyboard; the exact code comes first, with today's clicks.
+  await page.focus('#link-search input[name="q"]');
+  await page.keyboard.type(link.short_code);
+  await page.keyboard.press("Enter");
+  const foundRow = `#found-link-rows tr[data-code="${link.short_code}"]`;
+  await inPage(`[...(document.querySelector('${foundRow}')?.querySelectorAll("td") ?? [])].slice(0, 5).map((td) => td.textContent).join("|") === "${link.short_code}|https://example.com/console|code|${own!.clicks}|active"`);
+  // Deactivated from the page (found and clicked in one step: the tables re-render every 5 s).
+  await page.$eval(`${foundRow} button.deactivate`, (node) => (node as unknown as { click(): void }).click());
+  await inPage(`document.getElementById("confirm").open`);
+  expect(await text("#confirm-text")).toStartWith(`Deactivate ${link.short_code}?`);
+  await page.click("#confirm-ok");
+  await inPage(`document.getElementById("link-result").textContent === "Done: link ${link.short_code} deactivated: its code now answers 410"
+    && document.querySelector('${foundRow} .state')?.textContent === "inactive"`);
+  // Through Caddy, on whichever instance: the contract's 410 for an inactive code (each instance's cache is told at once).
+  const gone = await waitFor("the deactivated code answering 410 on every try", async () => {
+    const answers = await Promise.all([1, 2, 3, 4].map(() => fetch(`${publicUrl}/${link.short_code}`, { redirect: "manual" }).then(async (r) => [r.status, await r.json()] as const)));
+    return answers.every(([status]) => status === 410) && answers[0];
+  }, 10_000);
+  expect(gone![1]).toMatchObject({ error: "Gone" });
 
   // axe-core on the whole page, signed in, after the restart.
   await page.addScriptTag({ content: readFileSync(join(ROOT, "node_modules/axe-core/axe.min.js"), "utf8") });

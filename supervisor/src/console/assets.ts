@@ -11,6 +11,8 @@ import charts from "./assets/charts.js" with { type: "text" };
 import logs from "./assets/logs.js" with { type: "text" };
 // @ts-expect-error TS7016: as above.
 import rehearsals from "./assets/rehearsals.js" with { type: "text" };
+// @ts-expect-error TS7016: as above.
+import links from "./assets/links.js" with { type: "text" };
 import page from "./assets/console.html" with { type: "text" };
 import style from "./assets/console.css" with { type: "text" };
 
@@ -18,7 +20,7 @@ import style from "./assets/console.css" with { type: "text" };
 export const CONSOLE_HTML = page as unknown as string;
 export const CONSOLE_CSS: string = style;
 /** Path under /assets/ → the script's source. */
-export const CONSOLE_SCRIPTS: Record<string, string> = { "console.js": script as string, "charts.js": charts as string, "logs.js": logs as string, "rehearsals.js": rehearsals as string };
+export const CONSOLE_SCRIPTS: Record<string, string> = { "console.js": script as string, "charts.js": charts as string, "logs.js": logs as string, "rehearsals.js": rehearsals as string, "links.js": links as string };
 
 export const CONSOLE_CSP = [
   "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",

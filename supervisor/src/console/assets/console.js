@@ -61,7 +61,7 @@ function showSession() {
   $("sign-in-open").hidden = signedIn;
   $("sign-out").hidden = !signedIn;
   $("signed-out").hidden = canSee;
-  for (const id of ["instances", "signals", "logs", "load", "bans", "timeline", "backups"]) $(id).hidden = !canSee;
+  for (const id of ["instances", "signals", "logs", "load", "links", "bans", "timeline", "backups"]) $(id).hidden = !canSee;
 }
 
 function openSignIn() {
@@ -80,6 +80,7 @@ async function signIn(event) {
   await refreshOverview();
   startLogs();
   refreshBans();
+  refreshLinks();
 }
 
 async function signOut() {
