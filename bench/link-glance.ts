@@ -73,8 +73,9 @@ async function main(): Promise<void> {
     ["+ GIN pg_trgm on urls.original_url", "create extension if not exists pg_trgm; create index bench_trgm on urls using gin (original_url gin_trgm_ops); analyze urls"],
   ];
   for (const [variant, ddl] of variants) {
+    const started = performance.now();
     if (ddl) await sql.unsafe(ddl);
-    console.log(`\n${variant}`);
+    console.log(`\n${variant}${ddl ? ` (its DDL took ${((performance.now() - started) / 1000).toFixed(2)} s)` : ""}`);
     for (const [name, run] of queries) console.log(`  ${name.padEnd(40)} ${(await median(run)).toFixed(1).padStart(8)} ms`);
   }
   await sql.end();
