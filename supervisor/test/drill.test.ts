@@ -81,6 +81,20 @@ function drill(args: string[], extraEnv: Record<string, string>) {
   return { code: proc.exitCode, out: proc.stdout.toString() + proc.stderr.toString() };
 }
 
+/**
+ * The drill without blocking this process: spawnSync stops the event loop that reads the
+ * supervisor's output pipe, and a fault that makes the instances log a lot (a PostgreSQL link cut:
+ * a warning per failed query) fills the pipe, so the supervisor blocks writing and stops
+ * answering /status, which the drill polls.
+ */
+async function drillAsync(args: string[], extraEnv: Record<string, string>) {
+  const proc = Bun.spawn([process.execPath, join(ROOT, "supervisor/src/main.ts"), "drill", ...args], {
+    cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env, ...extraEnv }, stdout: "pipe", stderr: "pipe", timeout: 140_000,
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, out: stdout + stderr };
+}
+
 describe("drill", () => {
   test("with DRILLS off (the default) the drill is refused and injects nothing", () => {
     const pids = sup.tree();
@@ -133,7 +147,7 @@ describe("drill", () => {
   test("PostgreSQL's link cut for 20 s (nftables drops its port's packets): every redirect served, no acknowledged write or click lost", async () => {
     requireTool("nft");
     const json = join(dataDir, "drill-link-cut.json");
-    const { out } = drill(["--fault", "postgres-link-cut", "--rate", "40", "--phase-ms", "1500", "--json", json],
+    const { out } = await drillAsync(["--fault", "postgres-link-cut", "--rate", "40", "--phase-ms", "1500", "--json", json],
       { DRILLS: "on", LINKFORT_ADMIN_KEY: adminKey });
     console.log(out);
     const [row] = (JSON.parse(await readFile(json, "utf8")) as DrillReport).rows;
