@@ -74,20 +74,13 @@ afterAll(async () => {
   }
 }, 60_000);
 
-function drill(args: string[], extraEnv: Record<string, string>) {
-  const proc = Bun.spawnSync([process.execPath, join(ROOT, "supervisor/src/main.ts"), "drill", ...args], {
-    cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env, ...extraEnv }, stdout: "pipe", stderr: "pipe", timeout: 140_000,
-  });
-  return { code: proc.exitCode, out: proc.stdout.toString() + proc.stderr.toString() };
-}
-
 /**
- * The drill without blocking this process: spawnSync stops the event loop that reads the
- * supervisor's output pipe, and a fault that makes the instances log a lot (a PostgreSQL link cut:
- * a warning per failed query) fills the pipe, so the supervisor blocks writing and stops
+ * The drill CLI, without blocking this process: spawnSync would stop the event loop that reads
+ * the supervisor's output pipe, and a fault that makes the instances log a lot (a PostgreSQL link
+ * cut: a warning per failed query) fills the pipe, so the supervisor blocks writing and stops
  * answering /status, which the drill polls.
  */
-async function drillAsync(args: string[], extraEnv: Record<string, string>) {
+async function drill(args: string[], extraEnv: Record<string, string>) {
   const proc = Bun.spawn([process.execPath, join(ROOT, "supervisor/src/main.ts"), "drill", ...args], {
     cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env, ...extraEnv }, stdout: "pipe", stderr: "pipe", timeout: 140_000,
   });
@@ -96,9 +89,9 @@ async function drillAsync(args: string[], extraEnv: Record<string, string>) {
 }
 
 describe("drill", () => {
-  test("with DRILLS off (the default) the drill is refused and injects nothing", () => {
+  test("with DRILLS off (the default) the drill is refused and injects nothing", async () => {
     const pids = sup.tree();
-    const { code, out } = drill(["--fault", "instance-kill"], { LINKFORT_ADMIN_KEY: adminKey });
+    const { code, out } = await drill(["--fault", "instance-kill"], { LINKFORT_ADMIN_KEY: adminKey });
     expect(code, out).toBe(2);
     expect(out).toContain("drill refused: drills are off for this supervisor (DRILLS=off, the default)");
     for (const pid of pids) expect(alive(pid)).toBe(true);
@@ -106,7 +99,7 @@ describe("drill", () => {
 
   test("instance SIGKILL, PostgreSQL restart and Redis restart under load lose no click and no acknowledged write; the instance kill fails no redirect", async () => {
     const json = join(dataDir, "drill.json");
-    const { code, out } = drill(["--fault", "instance-kill,postgres-restart,redis-restart", "--rate", "40", "--phase-ms", "1500", "--json", json],
+    const { code, out } = await drill(["--fault", "instance-kill,postgres-restart,redis-restart", "--rate", "40", "--phase-ms", "1500", "--json", json],
       { DRILLS: "on", LINKFORT_ADMIN_KEY: adminKey });
     console.log(out);
     const report = JSON.parse(await readFile(json, "utf8")) as DrillReport;
@@ -133,7 +126,7 @@ describe("drill", () => {
 
   test("every PostgreSQL connection slot taken, and an instance killed meanwhile: every request answered, redirects all served, the instance back once slots free up", async () => {
     const json = join(dataDir, "drill-slots.json");
-    const { out } = drill(["--fault", "postgres-connections-exhausted", "--rate", "40", "--phase-ms", "1500", "--json", json],
+    const { out } = await drill(["--fault", "postgres-connections-exhausted", "--rate", "40", "--phase-ms", "1500", "--json", json],
       { DRILLS: "on", LINKFORT_ADMIN_KEY: adminKey });
     console.log(out);
     const [row] = (JSON.parse(await readFile(json, "utf8")) as DrillReport).rows;
@@ -147,7 +140,7 @@ describe("drill", () => {
   test("PostgreSQL's link cut for 20 s (nftables drops its port's packets): every redirect served, no acknowledged write or click lost", async () => {
     requireTool("nft");
     const json = join(dataDir, "drill-link-cut.json");
-    const { out } = await drillAsync(["--fault", "postgres-link-cut", "--rate", "40", "--phase-ms", "1500", "--json", json],
+    const { out } = await drill(["--fault", "postgres-link-cut", "--rate", "40", "--phase-ms", "1500", "--json", json],
       { DRILLS: "on", LINKFORT_ADMIN_KEY: adminKey });
     console.log(out);
     const [row] = (JSON.parse(await readFile(json, "utf8")) as DrillReport).rows;
@@ -162,7 +155,7 @@ describe("drill", () => {
 
   test("a deploy of the running build replaces every instance without a failed request or a lost click; a full spool disk fails no redirect, counts every click it could not keep, and the supervisor alerts while it is full and resolves after", async () => {
     const json = join(dataDir, "drill-upgrade-disk.json");
-    const { out } = drill(["--fault", "instance-upgrade,disk-full", "--rate", "40", "--phase-ms", "1500", "--json", json],
+    const { out } = await drill(["--fault", "instance-upgrade,disk-full", "--rate", "40", "--phase-ms", "1500", "--json", json],
       { DRILLS: "on", LINKFORT_ADMIN_KEY: adminKey });
     console.log(out);
     const report = JSON.parse(await readFile(json, "utf8")) as DrillReport;
