@@ -1,7 +1,8 @@
 /**
  * `linkfort-supervisor drill` against the quick start as people run it (embedded PostgreSQL,
- * Caddy, three instances from source, Redis): an instance SIGKILLed, PostgreSQL restarted and
- * Redis restarted empty, each under steady load through the public port, and after each the data
+ * Caddy, three instances from source, Redis): an instance SIGKILLed, PostgreSQL restarted,
+ * Redis restarted empty, PostgreSQL's link cut (nftables, root) and more, each under steady load
+ * through the public port, and after each the data
  * checks: no acknowledged create and no answered click lost. Counts are asserted, not times.
  * The instances' click spools sit on a small tmpfs the test mounts (root, or password-free sudo),
  * so the disk-full drill fills a filesystem of its own and never the machine's disk.
