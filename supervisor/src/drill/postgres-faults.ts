@@ -1,7 +1,8 @@
 /**
  * @module Faults of PostgreSQL: the embedded server restarted or frozen, a table held locked,
- * every connection slot taken. Each is real: signals to the postmaster (and its backends), a
- * session holding a lock, sessions holding the slots.
+ * every connection slot taken, the network path to it cut. Each is real: signals to the
+ * postmaster (and its backends), a session holding a lock, sessions holding the slots, the
+ * kernel dropping its packets (link-cut.ts).
  */
 import postgres from "postgres";
 import type { Fault } from "./faults.ts";
