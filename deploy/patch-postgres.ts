@@ -19,6 +19,17 @@
  * exports them as gauges (service/src/db/pool-usage.ts). The edit gives the pool a function that
  * returns their lengths, read only when /metrics is scraped: nothing on the query path changes.
  *
+ * A third edit bounds the wait for a connection. A request that finds every connection of the
+ * pool busy or still opening waits in the pool's queue with no deadline of its own: the socket
+ * watchdog only sees queries already sent, and connect_timeout only the attempt a query started.
+ * While PostgreSQL's link was cut, requests waited there until the link came back (issue #14's
+ * postgres-link-cut drill: 52–75 of ~2000 requests unanswered in 10 s). With a new option,
+ * `queue_timeout` (seconds, like connect_timeout), a request (a query, the `begin` of a
+ * transaction, a reserve()) still in the queue after it is taken out and rejected with the
+ * connection error QUEUE_TIMEOUT; postgres.js's own `cancelled` flag makes sure it never runs
+ * later. Only the pool's queue: a query already handed to a connection is left to the watchdog,
+ * the connect timeout and statement_timeout.
+ *
  * Runs from package.json's postinstall, so `npm install`, the release build and the compiled
  * binary all carry it. Idempotent; exits 1 naming the file when the text it fixes is not there
  * (a new postgres.js: check whether the defect is still in it, then update or drop this).
@@ -30,6 +41,7 @@ import { join } from "node:path";
 
 const MARK = "/* linkfort: closed-socket writes (deploy/patch-postgres.ts) */";
 const POOL_MARK = "/* linkfort: pool counts (deploy/patch-postgres.ts) */";
+const QUEUE_MARK = "/* linkfort: queue timeout (deploy/patch-postgres.ts) */";
 // The module as Bun, Node (CommonJS) and workerd load it: the same source in three forms.
 const FORMS = ["src", "cjs/src", "cf/src"];
 
@@ -65,9 +77,29 @@ const POOL_COUNTS_EDITS: Patch["edits"] = [
   },
 ];
 
+// The pool's waiting queue (not begin()'s own `queries`, which is indented deeper) becomes one
+// whose push arms a timer and whose shift and remove disarm it: a request handed to a connection
+// is never touched, and no timer outlives its request's wait.
+const QUEUE_TIMEOUT_EDITS: Patch["edits"] = [
+  {
+    find: "  const queries = Queue()\n      , connecting = Queue()\n",
+    replace: `  ${QUEUE_MARK}\n  const queries = deadlineQueue(Queue(), options.queue_timeout, (query) => {\n    query.cancelled = true\n    query.reject(Errors.connection('QUEUE_TIMEOUT', options))\n  })\n      , connecting = Queue()\n`,
+  },
+  {
+    find: "function parseOptions(a, b) {\n",
+    replace: `function deadlineQueue(queue, seconds, expire) {\n  if (!seconds)\n    return queue\n  const timers = new Map()\n  const disarm = x => (x && timers.has(x) && (clearTimeout(timers.get(x)), timers.delete(x)), x)\n  return {\n    get length() { return queue.length },\n    push: x => (timers.set(x, setTimeout(() => queue.remove(x) && timers.delete(x) && expire(x), seconds * 1000)), queue.push(x)),\n    shift: () => disarm(queue.shift()),\n    remove: x => disarm(queue.remove(x))\n  }\n}\n\nfunction parseOptions(a, b) {\n`,
+  },
+  {
+    // parseOptions keeps only the options it knows.
+    find: "    socket          : o.socket,\n",
+    replace: "    socket          : o.socket,\n    queue_timeout   : o.queue_timeout,\n",
+  },
+];
+
 const PATCHES: Patch[] = FORMS.flatMap((form) => [
   { mark: MARK, file: `${form}/connection.js`, edits: CLOSED_SOCKET_EDITS },
   { mark: POOL_MARK, file: `${form}/index.js`, edits: POOL_COUNTS_EDITS },
+  { mark: QUEUE_MARK, file: `${form}/index.js`, edits: QUEUE_TIMEOUT_EDITS },
 ]);
 
 export type PatchResult = { file: string; state: "patched" | "already" | "missing" | "unknown" };

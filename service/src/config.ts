@@ -74,6 +74,10 @@ export const serviceSettings = {
     env: "DB_RESPONSE_TIMEOUT_MS", parse: int(0, 3_600_000), default: 7_000,
     doc: "a PostgreSQL connection with a query outstanding that receives nothing for this long is closed and its requests answered 503: a frozen server or a cut network (ms; at least DB_STATEMENT_TIMEOUT_MS + 1 s; 0: wait without limit)",
   }),
+  dbQueueTimeoutMs: setting({
+    env: "DB_QUEUE_TIMEOUT_MS", parse: int(0, 3_600_000), default: 3_000,
+    doc: "a request waiting this long for a free PostgreSQL connection (all DB_POOL_MAX busy or opening, e.g. a cut network) is answered 503 and never runs (ms; 0: wait without limit); with the 5 s connect timeout such a request is answered within about 8 s, before a typical client's or proxy's 10 s",
+  }),
   clicks: setting({
     env: "CLICKS", parse: bool, default: true,
     doc: "record a clicked event per redirect; off: redirects record none (to measure what clicks cost; events and stats miss them)",

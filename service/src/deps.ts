@@ -91,6 +91,7 @@ export function buildDeps(config: ServiceConfig, logger: Logger, databaseUrl: st
     lockTimeoutMs: config.dbLockTimeoutMs,
     // A statement the server runs may take up to its timeout; only silence beyond that is a fault.
     responseTimeoutMs: config.dbResponseTimeoutMs === 0 ? 0 : Math.max(config.dbResponseTimeoutMs, config.dbStatementTimeoutMs + 1_000),
+    queueTimeoutMs: config.dbQueueTimeoutMs,
     onResponseTimeout: (silentMs, limitMs) => {
       metrics.dbConnectionsSilent.inc();
       logger.warn("PostgreSQL connection closed: no answer with a query outstanding", { silent_ms: silentMs, limit_ms: limitMs });

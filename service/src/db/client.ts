@@ -20,6 +20,12 @@ export interface DbOptions {
    * queries fail (503): a frozen server or a cut network (socket-watchdog.ts). Omitted or 0: never.
    */
   responseTimeoutMs?: number;
+  /**
+   * A request still waiting for a connection of the pool after this long (every connection busy
+   * or opening) is rejected with QUEUE_TIMEOUT (503) and never runs; one already sent is not
+   * touched. Omitted or 0: it waits until a connection is free. Needs deploy/patch-postgres.ts.
+   */
+  queueTimeoutMs?: number;
   /** Called each time the response timeout closes a connection, with the deadline that applied. */
   onResponseTimeout?: (silentMs: number, limitMs: number) => void;
   /** A cluster URL (target_session_attrs=read-write): called when the primary followed changes (primary.ts). */
@@ -33,8 +39,11 @@ export function connect(opts: DbOptions): { sql: Sql; db: Db } {
   const target = connectionTarget(opts.url, opts.applicationName, { watch: watchdog?.watch, onPrimaryChange: opts.onPrimaryChange, reads: opts.reads });
   // postgres.js reads a `socket` factory that its typings do not declare.
   const socket = target.socket ? { socket: target.socket } : watchdog ? { socket: (o: PgSocketOptions & { ssl?: unknown }) => watchdog.socket(o) } : {};
+  // An option deploy/patch-postgres.ts adds (seconds, like connect_timeout): not in the typings either.
+  const queueTimeout = opts.queueTimeoutMs ? { queue_timeout: opts.queueTimeoutMs / 1000 } : {};
   const sql = postgres(target.url, {
     ...socket,
+    ...queueTimeout,
     max: opts.poolMax,
     // A dead server must fail requests fast instead of queueing them for the default 30 s.
     connect_timeout: 5,

@@ -115,6 +115,11 @@ export function fromPostgres(thrown: unknown): DbFailure | undefined {
   if (isPg && code.startsWith("53")) {
     return { kind: "resources", status: 503, body: { error: "Service Unavailable", message: "the database is out of resources (connections, memory or disk); try again shortly" }, headers: { "Retry-After": "5" } };
   }
+  // deploy/patch-postgres.ts's queue timeout: no connection of the pool came free (all busy, or
+  // opening towards a server that does not answer) within DB_QUEUE_TIMEOUT_MS; the request never ran.
+  if (code === "QUEUE_TIMEOUT") {
+    return { kind: "unavailable", status: 503, body: { error: "Service Unavailable", message: "the database did not answer in time; try again shortly" }, headers: { "Retry-After": "5" } };
+  }
   // 25006 read_only_sql_transaction: the statement reached a standby or a demoted primary during a
   // failover (db/primary.ts closes that server's connections); the next attempt finds the new primary.
   if ((isPg && (code === "57014" || code.startsWith("08") || code === "57P01" || code === "57P03" || code === "25006")) || CONNECTION_CODES.has(code)) {
