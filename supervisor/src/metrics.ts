@@ -3,6 +3,7 @@
  * run several. Names: linkfort_supervisor_<area>_<name>_<unit>; labels are ports and reasons.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { stdoutLogStats } from "../../service/src/lib/logger.ts";
 
 export function createSupervisorMetrics() {
   const registry = new Registry();
@@ -24,6 +25,11 @@ export function createSupervisorMetrics() {
     alertsSent: new Counter({ ...opts, name: "linkfort_supervisor_alerts_sent_total", help: "Alerts delivered, by severity", labelNames: ["severity"] as const }),
     alertsDropped: new Counter({ ...opts, name: "linkfort_supervisor_alerts_dropped_total", help: "Alerts not delivered, by reason (queue_full, failed)", labelNames: ["reason"] as const }),
     alertsSuppressed: new Counter({ ...opts, name: "linkfort_supervisor_alerts_suppressed_total", help: "Alerts not sent because the same key was sent within the dedup window" }),
+    // Above 0 for long: nobody reads stdout (journald stalled); past 4 MiB lines are dropped (log_lines_dropped).
+    stdoutHeld: new Gauge({
+      ...opts, name: "linkfort_supervisor_stdout_held_bytes", help: "Log bytes waiting for a stdout that does not take them",
+      collect() { this.set(stdoutLogStats().heldBytes); },
+    }),
   };
 }
 

@@ -51,11 +51,15 @@ export const stdoutLogStats = (): StdoutLogStats => ({ ...stdoutStats });
  * Lines wait for the end of the event-loop turn and go out in one write(2) on fd 1: with the
  * access log on, one write per request was half of the log's cost. Not `process.stdout`: Bun
  * drops what that stream still holds when the process exits, so the last lines of a shutdown or
- * a crash could vanish. When the pipe is full (Bun makes fd 1 non-blocking), the rest is kept
- * here, in order, up to STDOUT_HELD_MAX_BYTES, and tried again; at exit it is written before the
- * process ends. Returns false for a line dropped because the backlog is full.
+ * a crash could vanish. When the pipe is full (fd 1 is made non-blocking below), the rest is
+ * kept here, in order, up to STDOUT_HELD_MAX_BYTES, and tried again; at exit it is written before
+ * the process ends. Returns false for a line dropped because the backlog is full.
  */
 function turnBatchedStdout(): (line: string) => boolean {
+  // Bun sets O_NONBLOCK on fd 1 (pipe or journald's socket) when process.stdout is first read, and
+  // not before. A process that never touched it wrote into a blocking fd: a full pipe stopped its
+  // whole event loop (the supervisor stopped answering /status, probing and restarting).
+  void process.stdout;
   let lines: string[] = [];
   let refused: Uint8Array | undefined;
   let scheduled = false;
@@ -116,7 +120,8 @@ function turnBatchedStdout(): (line: string) => boolean {
 let stdoutSink: ((line: string) => boolean) | undefined;
 // JSON until the program says otherwise: CLI tools and tests keep today's lines.
 let stdoutRender: Render = renderJson;
-const followStdout: Render = (entry) => stdoutRender(entry);
+/** Renders an entry as this process's own stdout lines look (setStdoutFormat). */
+export const followStdout: Render = (entry) => stdoutRender(entry);
 
 /**
  * How this process writes its lines to stdout; `serve` and the supervisor's daemon call it first
@@ -169,7 +174,8 @@ export function createLogger(level: LogLevel = "info", base: LogFields = {}, sin
     info: (msg, fields) => write("info", msg, fields),
     warn: (msg, fields) => write("warn", msg, fields),
     error: (msg, fields) => write("error", msg, fields),
-    child: (fields) => createLogger(level, { ...base, ...fields }, out, toLine),
+    // The same sink and render as this logger: a child of the stdout logger also reports drops.
+    child: (fields) => createLogger(level, { ...base, ...fields }, sink, render),
   };
 }
 

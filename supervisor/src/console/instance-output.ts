@@ -4,7 +4,7 @@
  * would have seen it had the instances written there themselves: the JSON line unchanged, or, on
  * a terminal, the same readable line an instance renders (log-text.ts).
  */
-import { createLogger, type LogFields } from "../../../service/src/lib/logger.ts";
+import { createLogger, followStdout, type LogFields } from "../../../service/src/lib/logger.ts";
 import { textRenderer } from "../../../service/src/lib/log-text.ts";
 import type { InstanceOutputSink } from "../runners/process.ts";
 import type { LogBuffer } from "./log-buffer.ts";
@@ -23,8 +23,14 @@ const LINE_MAX_CHARS = 64 * 1024;
 export function instanceOutput(opts: InstanceOutputOptions): InstanceOutputSink {
   const partial = new Map<string, string>();
   // The logger's own stdout sink (batched, never blocking, bounded), reused for lines that are
-  // already rendered: its render function returns the text as it is.
-  const stdout = createLogger("debug", {}, undefined, (entry) => String(entry.msg));
+  // already rendered: its render function returns the text as it is. When lines were dropped
+  // (stdout stalled), a supervisor line saying how many goes first, as for its own log lines.
+  const stdout = createLogger("debug", {}, undefined, (entry) => {
+    const dropped = entry.log_lines_dropped;
+    if (dropped === undefined) return String(entry.msg);
+    const notice = followStdout({ time: entry.time, level: "warn", msg: "log lines dropped", service: "linkfort-supervisor", log_lines_dropped: dropped });
+    return `${notice}\n${String(entry.msg)}`;
+  });
   const renderers = new Map<number, (entry: LogFields) => string>();
   const rendered = (port: number, line: string): string => {
     if (opts.forward !== "text" || !line.startsWith("{")) return line;
