@@ -85,7 +85,8 @@ const STALLED = `
 import { writeSync } from "node:fs";
 import { createLogger, stdoutLogStats } from ${JSON.stringify(join(import.meta.dir, "logger.ts"))};
 const count = Number(process.argv[2]);
-process.stdout.write("start\\n");
+// Not process.stdout: the logger alone must make fd 1 non-blocking, or this child blocks for good.
+writeSync(1, "start\\n");
 const logger = createLogger("info", { pad: "x".repeat(1000) });
 let n = 0;
 const turn = () => {
@@ -109,8 +110,9 @@ describe("a stdout nobody reads", () => {
     const script = join(dir, "stalled.ts");
     const errFile = join(dir, "stalled.err");
     await Bun.write(script, STALLED);
-    // The reader waits for the report (or for a child that died before making one).
-    const shell = `("$0" "$1" ${COUNT} 2>"$2"; touch "$2.done") | (until grep -q heldBytes "$2" 2>/dev/null || [ -e "$2.done" ]; do sleep 0.01; done; cat)`;
+    // The reader waits for the report (or for a child that died before making one; `timeout`
+    // ends one blocked in a write, so a regression fails instead of hanging).
+    const shell = `(timeout 30 "$0" "$1" ${COUNT} 2>"$2"; touch "$2.done") | (until grep -q heldBytes "$2" 2>/dev/null || [ -e "$2.done" ]; do sleep 0.01; done; cat)`;
     const proc = Bun.spawn(["sh", "-c", shell, process.execPath, script, errFile], { stdout: "pipe", stderr: "inherit" });
     const out = await new Response(proc.stdout).text();
     const err = await Bun.file(errFile).text();
