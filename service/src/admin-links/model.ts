@@ -2,6 +2,7 @@
 import { t, type Static } from "elysia";
 import { JsonInt } from "../http/openapi.ts";
 import { badRequest } from "../http/errors.ts";
+import { Url } from "../urls/model.ts";
 
 export const DEFAULT_LIMIT = 20;
 export const MAX_LIMIT = 100;
@@ -33,12 +34,8 @@ export const SearchQuery = t.Object({
 });
 
 const linkFields = {
-  id: JsonInt(),
-  user_id: JsonInt(),
-  short_code: t.String(),
-  original_url: t.String(),
-  title: t.Union([t.String(), t.Null()]),
-  is_active: t.Boolean(),
+  // The link's own fields as GET /urls/:id answers them.
+  ...t.Pick(Url, ["id", "user_id", "short_code", "original_url", "title", "is_active"]).properties,
   clicks_today: JsonInt({ description: "clicks in the current UTC day, bots' included (click rollups; a click shows once its spool batch has shipped, usually within a second)" }),
   bot_clicks_today: JsonInt({ description: "of clicks_today, those from crawlers, unfurlers and monitors" }),
 };
