@@ -77,9 +77,7 @@ put() {
 # the node exporter on :9100, the supervisor's port. policy-rc.d holds them until configured.
 install_packages() {
   local missing=() pkg
-  for pkg in "${PACKAGES[@]}"; do
-    [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null)" = "ii " ] || missing+=("$pkg")
-  done
+  mapfile -t missing < <(missing_packages "${PACKAGES[@]}")
   if [ ${#missing[@]} -eq 0 ]; then log "packages already installed: ${PACKAGES[*]}"; return; fi
   step "installing packages: ${missing[*]}"
   apt-get update -q || warn "apt-get update failed; trying with the package lists already here"

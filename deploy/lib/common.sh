@@ -169,13 +169,19 @@ supervisor_cli() {
   run_as_unit "$LF_SUPERVISOR_ENV" root "$rel/linkfort-supervisor" "$@"
 }
 
+# Prints, one per line, those of the given packages dpkg does not have installed.
+missing_packages() {
+  local pkg
+  for pkg in "$@"; do
+    [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null)" = "ii " ] || printf '%s\n' "$pkg"
+  done
+}
+
 # apt-get installs those of the given packages that are not installed yet, in one transaction;
 # nothing when all are there (a re-run stays quiet and fast).
 install_missing_packages() {
-  local missing=() pkg
-  for pkg in "$@"; do
-    [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null)" = "ii " ] || missing+=("$pkg")
-  done
+  local missing=()
+  mapfile -t missing < <(missing_packages "$@")
   if [ ${#missing[@]} -eq 0 ]; then log "packages already installed: $*"; return; fi
   step "installing packages: ${missing[*]}"
   apt-get update -q || warn "apt-get update failed; trying with the package lists already here"

@@ -9,31 +9,25 @@
 import { Gauge } from "prom-client";
 import type { Metrics } from "../metrics.ts";
 import type { Sql } from "./client.ts";
-import { inUse, poolSaturated, poolUsage } from "./pool-usage.ts";
+import { inUse, poolSaturated, poolUsage, type PoolUsage } from "./pool-usage.ts";
 
 export function registerPoolMetrics(metrics: Metrics, sql: Sql, applicationName: string): void {
   // Registered first: prom-client collects in registration order, so these read the pool before
   // the pg_stat_activity query below takes a connection of its own.
-  new Gauge({
-    name: "linkfort_db_pool_in_use_connections",
-    help: "Connections of this instance's PostgreSQL pool in use: running a query, held by a transaction or reservation, or opening for a waiting query (of linkfort_db_pool_max_connections)",
-    registers: [metrics.registry],
+  const poolGauge = (name: string, help: string, read: (usage: PoolUsage) => number) => new Gauge({
+    name, help, registers: [metrics.registry],
     collect() {
       const usage = poolUsage(sql);
-      if (usage) this.set(inUse(usage));
+      if (usage) this.set(read(usage));
       else this.remove();
     },
   });
-  new Gauge({
-    name: "linkfort_db_pool_waiting_requests",
-    help: "Queries and reservations queued for a connection of this instance's PostgreSQL pool because none was free",
-    registers: [metrics.registry],
-    collect() {
-      const usage = poolUsage(sql);
-      if (usage) this.set(usage.waiting);
-      else this.remove();
-    },
-  });
+  poolGauge("linkfort_db_pool_in_use_connections",
+    "Connections of this instance's PostgreSQL pool in use: running a query, held by a transaction or reservation, or opening for a waiting query (of linkfort_db_pool_max_connections)",
+    inUse);
+  poolGauge("linkfort_db_pool_waiting_requests",
+    "Queries and reservations queued for a connection of this instance's PostgreSQL pool because none was free",
+    (usage) => usage.waiting);
   new Gauge({
     name: "linkfort_db_connections",
     help: "This instance's PostgreSQL connections by state (active, idle, idle in transaction, …)",
